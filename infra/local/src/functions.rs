@@ -1,0 +1,16 @@
+//! Every function the local gateway can mount, by its binary name in template.yaml.
+//! Adding a function to the bundle means adding one line here.
+
+use std::{collections::HashMap, sync::Arc};
+
+use shared::{Platform, runtime::Handler};
+
+pub fn mount(platform: &Arc<Platform>) -> HashMap<String, Arc<dyn Handler>> {
+    let mut functions: HashMap<String, Arc<dyn Handler>> = HashMap::new();
+    functions.insert("health".into(), Arc::new(health::handler(platform.clone())));
+    functions.insert(
+        "fallback".into(),
+        Arc::new(fallback::handler(platform.clone())),
+    );
+    functions
+}

@@ -1,0 +1,223 @@
+//! The one error type of the bundle, and the one place it becomes HTTP.
+//!
+//! Handlers return `Result<_, Error>`; `Error::to_response` decides the status code
+//! and writes Strapi v5's error envelope
+//! `{"data":null,"error":{"status","name","message","details"}}`. Internal errors are
+//! logged with their detail but answered with a generic message, so nothing about the
+//! database, Redis or the code leaks to a client.
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+
+use crate::ratelimit::Decision;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request is well-formed HTTP but its content is wrong.
+    #[error("{message}")]
+    Validation { message: String, details: Value },
+    /// 401: who you are is unknown or not proven.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: known, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{method} is not allowed here")]
+    MethodNotAllowed { method: String, allow: Vec<String> },
+    /// 409: the request conflicts with the current state (a duplicate, a stale write).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests")]
+    RateLimited(Decision),
+    /// 503: a dependency is down; the client may retry.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// 500: a bug or an unexpected failure; the detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(#[source] BoxError),
+}
+
+impl Error {
+    pub fn validation(message: impl Into<String>) -> Self {
+        Error::Validation {
+            message: message.into(),
+            details: json!({}),
+        }
+    }
+
+    /// A 400 that names the offending input, e.g. a query parameter or a body field.
+    pub fn invalid(path: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Error::Validation {
+            details: json!({ "errors": [{ "path": [path], "message": message, "name": "ValidationError" }] }),
+            message,
+        }
+    }
+
+    pub fn internal(err: impl Into<BoxError>) -> Self {
+        Error::Internal(err.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Validation { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `name` field of the envelope, following Strapi's naming.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Error::Validation { .. } => "ValidationError",
+            Error::Unauthorized(_) => "UnauthorizedError",
+            Error::Forbidden(_) => "ForbiddenError",
+            Error::NotFound(_) => "NotFoundError",
+            Error::MethodNotAllowed { .. } => "MethodNotAllowedError",
+            Error::Conflict(_) => "ConflictError",
+            Error::PayloadTooLarge { .. } => "PayloadTooLargeError",
+            Error::UnsupportedMediaType(_) => "UnsupportedMediaTypeError",
+            Error::RateLimited(_) => "RateLimitError",
+            Error::ServiceUnavailable(_) => "ServiceUnavailableError",
+            Error::Internal(_) => "InternalServerError",
+        }
+    }
+
+    /// Server-side failures are reported to Sentry; client mistakes are not.
+    pub fn is_server_error(&self) -> bool {
+        self.status().is_server_error()
+    }
+
+    pub fn to_response(&self) -> Response<Body> {
+        let message = match self {
+            Error::Internal(_) => "Internal Server Error".to_string(),
+            other => other.to_string(),
+        };
+        let details = match self {
+            Error::Validation { details, .. } => details.clone(),
+            Error::PayloadTooLarge { limit } => json!({ "limit": limit }),
+            Error::MethodNotAllowed { allow, .. } => json!({ "allow": allow }),
+            Error::RateLimited(decision) => json!({
+                "limit": decision.limit,
+                "remaining": decision.remaining,
+                "retryAfter": decision.reset_secs,
+            }),
+            _ => json!({}),
+        };
+        let status = self.status();
+        let body = json!({
+            "data": null,
+            "error": {
+                "status": status.as_u16(),
+                "name": self.name(),
+                "message": message,
+                "details": details,
+            }
+        });
+        let mut response = crate::http::json(status, &body);
+        let headers = response.headers_mut();
+        match self {
+            Error::RateLimited(decision) => {
+                decision.write_headers(headers);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(decision.reset_secs));
+            }
+            Error::MethodNotAllowed { allow, .. } => {
+                if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                    headers.insert(header::ALLOW, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Error::Internal(Box::new(err))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        tracing::error!(error = %err, "database pool");
+        Error::ServiceUnavailable("the database is unavailable".into())
+    }
+}
+
+impl From<crate::upstash::UpstashError> for Error {
+    fn from(err: crate::upstash::UpstashError) -> Self {
+        Error::Internal(Box::new(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(response: &Response<Body>) -> Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn envelope_follows_strapi() {
+        let response = Error::invalid("pagination[pageSize]", "must be at most 100").to_response();
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        let body = body_json(&response);
+        assert_eq!(body["data"], Value::Null);
+        assert_eq!(body["error"]["status"], 400);
+        assert_eq!(body["error"]["name"], "ValidationError");
+        assert_eq!(body["error"]["message"], "must be at most 100");
+        assert_eq!(
+            body["error"]["details"]["errors"][0]["path"][0],
+            "pagination[pageSize]"
+        );
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let response =
+            Error::internal("password authentication failed for user bianxian").to_response();
+        assert_eq!(response.status(), 500);
+        let text = String::from_utf8(response.body().to_vec()).unwrap();
+        assert!(!text.contains("password"), "{text}");
+        assert_eq!(
+            body_json(&response)["error"]["message"],
+            "Internal Server Error"
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_allowed_methods() {
+        let response = Error::MethodNotAllowed {
+            method: "DELETE".into(),
+            allow: vec!["GET".into(), "HEAD".into()],
+        }
+        .to_response();
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()[header::ALLOW], "GET, HEAD");
+    }
+}

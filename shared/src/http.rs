@@ -1,0 +1,259 @@
+//! Request and response helpers over `lambda_http`, shared by every HTTP function.
+//!
+//! Bodies arrive already decoded: `lambda_http` turns API Gateway's base64 bodies into
+//! bytes, and the local gateway hands over the raw bytes it received, so webhook
+//! signatures can be checked over exactly what the sender signed.
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response, request::RequestContext};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::error::{Error, Result};
+
+/// A JSON response with the given status.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    // Serialising our own types to a Vec cannot fail; fall back to an empty object
+    // rather than panicking if a type ever grows a non-string map key.
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Body::Binary(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// The raw body bytes, exactly as the client sent them.
+pub fn raw_body(req: &Request) -> &[u8] {
+    req.body().as_ref()
+}
+
+/// Parses a JSON body: 415 for another content type, 413 above `limit` bytes, 400 for
+/// malformed JSON or a body that does not fit `T` (the message says where).
+pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(Error::UnsupportedMediaType(
+            "expected Content-Type: application/json".into(),
+        ));
+    }
+    let body = raw_body(req);
+    if body.len() > limit {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    if body.is_empty() {
+        return Err(Error::validation("request body is empty"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| Error::invalid("body", format!("invalid JSON body: {e}")))
+}
+
+/// A query string parameter (already percent-decoded); the first one if repeated.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
+/// A path parameter from the route template, e.g. `{documentId}`.
+pub fn path_param<'a>(req: &'a Request, name: &str) -> Result<&'a str> {
+    req.path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .ok_or_else(|| Error::invalid(name, format!("missing path parameter `{name}`")))
+}
+
+/// The id that ties a request's logs, Sentry events and response together: the caller's
+/// `X-Request-Id` if it is sane, else API Gateway's request id, else a fresh one.
+pub fn request_id(req: &Request) -> String {
+    let from_header = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    if let Some(id) = from_header {
+        return id.to_string();
+    }
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(id) = ctx.request_id.as_deref().filter(|id| !id.is_empty()) {
+            return id.to_string();
+        }
+    }
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// The client's address as API Gateway saw it (never a client-supplied header).
+pub fn source_ip(req: &Request) -> Option<&str> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        _ => None,
+    }
+}
+
+/// CORS for an allow-list of exact origins.
+///
+/// Only listed origins are echoed back (never `*`), so cookies can be allowed, and
+/// `Vary: Origin` keeps CDNs from serving one origin's answer to another.
+pub mod cors {
+    use super::*;
+
+    const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+    const ALLOW_HEADERS: &str = "authorization, content-type, x-request-id, idempotency-key";
+    const EXPOSE_HEADERS: &str = "x-request-id, etag, ratelimit, ratelimit-policy, retry-after";
+
+    fn allowed_origin<'a>(req: &'a Request, allowed: &[String]) -> Option<&'a str> {
+        let origin = req.headers().get(header::ORIGIN)?.to_str().ok()?;
+        allowed.iter().any(|a| a == origin).then_some(origin)
+    }
+
+    /// Answers a preflight request, or `None` when the request is not one.
+    pub fn preflight(req: &Request, allowed: &[String]) -> Option<Response<Body>> {
+        if req.method() != Method::OPTIONS
+            || !req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return None;
+        }
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) =
+            allowed_origin(req, allowed).and_then(|o| HeaderValue::from_str(o).ok())
+        {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOW_METHODS),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(ALLOW_HEADERS),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+        Some(response)
+    }
+
+    /// Adds the CORS headers of an actual (non-preflight) response.
+    pub fn decorate(req: &Request, allowed: &[String], headers: &mut HeaderMap) {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) =
+            allowed_origin(req, allowed).and_then(|o| HeaderValue::from_str(o).ok())
+        {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSE_HEADERS),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    fn request(content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = http::Request::builder().method("POST").uri("/x");
+        if let Some(ct) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        builder.body(Body::from(body)).unwrap()
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Payload {
+        name: String,
+    }
+
+    #[test]
+    fn parses_json_with_charset() {
+        let req = request(
+            Some("application/json; charset=utf-8"),
+            r#"{"name":"变现"}"#,
+        );
+        let payload: Payload = parse_json(&req, 1024).unwrap();
+        assert_eq!(payload.name, "变现");
+    }
+
+    #[test]
+    fn rejects_wrong_content_type_size_and_shape() {
+        let cases: [(Option<&str>, &str, usize, u16); 5] = [
+            (Some("text/plain"), r#"{"name":"a"}"#, 1024, 415),
+            (None, r#"{"name":"a"}"#, 1024, 415),
+            (Some("application/json"), r#"{"name":"aaaaaaaa"}"#, 8, 413),
+            (Some("application/json"), r#"{"name":"#, 1024, 400),
+            (Some("application/json"), r#"{"nom":"a"}"#, 1024, 400),
+        ];
+        for (ct, body, limit, status) in cases {
+            let err = parse_json::<Payload>(&request(ct, body), limit).unwrap_err();
+            assert_eq!(err.status().as_u16(), status, "{ct:?} {body}");
+        }
+    }
+
+    #[test]
+    fn request_id_accepts_only_sane_headers() {
+        let req = http::Request::builder()
+            .header("x-request-id", "abc-123")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(request_id(&req), "abc-123");
+        let req = http::Request::builder()
+            .header("x-request-id", "<script>")
+            .body(Body::Empty)
+            .unwrap();
+        let id = request_id(&req);
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn cors_echoes_only_listed_origins() {
+        let allowed = vec!["https://www.example.com".to_string()];
+        let preflight = |origin: &str| {
+            let req = http::Request::builder()
+                .method("OPTIONS")
+                .header(header::ORIGIN, origin)
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .body(Body::Empty)
+                .unwrap();
+            cors::preflight(&req, &allowed).unwrap()
+        };
+        let ok = preflight("https://www.example.com");
+        assert_eq!(ok.status(), 204);
+        assert_eq!(
+            ok.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://www.example.com"
+        );
+        let evil = preflight("https://evil.example");
+        assert!(
+            !evil
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! The platform every bianxian function stands on.
+//!
+//! One module per concern; a function crate wires them together in a few lines
+//! (`runtime::run_http`) and keeps only its own handlers.
+
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod migrations;
+pub mod platform;
+pub mod ratelimit;
+pub mod runtime;
+pub mod secret;
+pub mod telemetry;
+pub mod upstash;
+
+pub use error::{Error, Result};
+pub use platform::Platform;
+
+/// Installs ring as rustls' process-wide crypto provider (reqwest, Sentry and the
+/// Postgres TLS connector all use it). ring instead of aws-lc-rs keeps the build free of
+/// CMake and the binaries smaller. Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

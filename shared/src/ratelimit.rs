@@ -1,0 +1,161 @@
+//! Sliding-window rate limits in Redis, one EVALSHA round trip per check.
+//!
+//! A check answers with a [`Decision`] that writes the IETF `RateLimit-Policy` and
+//! `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) and, when refused,
+//! becomes a 429 with `Retry-After`. When Redis cannot be reached the configured
+//! [`FailureMode`] decides: open lets the request through, closed answers 503.
+
+use std::{
+    sync::LazyLock,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use http::{HeaderMap, HeaderValue};
+use serde_json::Value;
+
+use crate::{
+    config::FailureMode,
+    error::{Error, Result},
+    upstash::{Script, Upstash, ValueExt},
+};
+
+static SLIDING_WINDOW: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/sliding_window.lua")));
+
+/// A named limit: at most `limit` requests per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub name: &'static str,
+    pub limit: u32,
+    pub window: Duration,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub policy: &'static str,
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the current window ends (at least 1).
+    pub reset_secs: u64,
+    pub window_secs: u64,
+}
+
+impl Decision {
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        let policy = format!(
+            "\"{}\";q={};w={}",
+            self.policy, self.limit, self.window_secs
+        );
+        let state = format!(
+            "\"{}\";r={};t={}",
+            self.policy, self.remaining, self.reset_secs
+        );
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+
+    /// `Ok` when allowed, else the 429 error that carries the headers.
+    pub fn check(self) -> Result<Decision> {
+        if self.allowed {
+            Ok(self)
+        } else {
+            Err(Error::RateLimited(self))
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    redis: Upstash,
+    prefix: String,
+    failure_mode: FailureMode,
+}
+
+impl RateLimiter {
+    pub fn new(redis: Upstash, key_prefix: &str, failure_mode: FailureMode) -> Self {
+        Self {
+            redis,
+            prefix: format!("{key_prefix}rl:"),
+            failure_mode,
+        }
+    }
+
+    /// Counts one request by `identifier` (an IP, a user id, a token id) against `policy`.
+    pub async fn hit(&self, policy: Policy, identifier: &str) -> Result<Decision> {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let window_ms = policy.window.as_millis().max(1) as u64;
+        let index = now_ms / window_ms;
+        let elapsed = now_ms % window_ms;
+        let base = format!("{}{}:{}", self.prefix, policy.name, identifier);
+        let keys = vec![
+            Value::from(format!("{base}:{index}")),
+            Value::from(format!("{base}:{}", index.saturating_sub(1))),
+        ];
+        let args = vec![
+            Value::from(policy.limit),
+            Value::from(window_ms),
+            Value::from(elapsed),
+        ];
+        let reset_secs = (window_ms - elapsed).div_ceil(1000).max(1);
+        let window_secs = window_ms.div_ceil(1000);
+        let decision = |allowed: bool, remaining: i64| Decision {
+            policy: policy.name,
+            allowed,
+            limit: policy.limit,
+            remaining: remaining.clamp(0, i64::from(policy.limit)) as u32,
+            reset_secs,
+            window_secs,
+        };
+        match self.redis.eval(&SLIDING_WINDOW, keys, args).await {
+            Ok(Value::Array(reply)) => {
+                let allowed = reply.first().and_then(ValueExt::as_integer) == Some(1);
+                let remaining = reply.get(1).and_then(ValueExt::as_integer).unwrap_or(0);
+                Ok(decision(allowed, remaining))
+            }
+            Ok(other) => Err(Error::internal(format!(
+                "rate limit script returned {other}"
+            ))),
+            Err(err) => {
+                tracing::warn!(error = %err, policy = policy.name, "rate limiter cannot reach redis");
+                match self.failure_mode {
+                    FailureMode::Open => Ok(decision(true, i64::from(policy.limit))),
+                    FailureMode::Closed => Err(Error::ServiceUnavailable(
+                        "rate limiting is unavailable, try again shortly".into(),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_follow_the_ietf_draft() {
+        let decision = Decision {
+            policy: "login",
+            allowed: false,
+            limit: 5,
+            remaining: 0,
+            reset_secs: 42,
+            window_secs: 60,
+        };
+        let mut headers = HeaderMap::new();
+        decision.write_headers(&mut headers);
+        assert_eq!(headers["ratelimit-policy"], "\"login\";q=5;w=60");
+        assert_eq!(headers["ratelimit"], "\"login\";r=0;t=42");
+        let response = decision.check().unwrap_err().to_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["retry-after"], "42");
+    }
+}

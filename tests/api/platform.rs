@@ -1,0 +1,314 @@
+//! The shared platform against real servers: PostgreSQL, and Redis through the local
+//! Upstash endpoint.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use bianxian_e2e::{
+    StackOptions, TestDb, closed_port, random_suffix, spawn_stack, spawn_stack_with,
+};
+use serde_json::{Value, json};
+use shared::{
+    cache::Source,
+    cmd,
+    config::{FailureMode, RedisConfig},
+    ratelimit::{Policy, RateLimiter},
+    secret::Secret,
+    upstash::{Script, Upstash, UpstashError},
+};
+
+#[tokio::test]
+async fn a_connection_killed_by_the_server_is_replaced() {
+    let stack = spawn_stack().await;
+    stack.platform.db.ping().await.unwrap();
+    // What a frozen sandbox finds when it thaws: the server dropped its connections.
+    let admin = stack.db.client().await;
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&stack.db.name],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Fresh connections skip verification; the closed one is detected by
+    // is_closed() once its connection task has seen the EOF.
+    for _ in 0..3 {
+        stack.platform.db.ping().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_refuse_edited_history() {
+    let db = TestDb::empty().await;
+    let mut client = db.client().await;
+    let first = shared::migrations::run(&mut client).await.unwrap();
+    assert_eq!(first.applied, vec![1]);
+    let again = shared::migrations::run(&mut client).await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(again.current, first.current);
+
+    client
+        .execute(
+            "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let err = shared::migrations::run(&mut client).await.unwrap_err();
+    assert!(
+        err.to_string().contains("changed after it was applied"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_migration_runs_apply_each_migration_once() {
+    let db = TestDb::empty().await;
+    let runs = (0..4).map(|_| async {
+        let mut client = db.client().await;
+        shared::migrations::run(&mut client).await.unwrap()
+    });
+    let reports = futures_util::future::join_all(runs).await;
+    let applied: usize = reports.iter().map(|r| r.applied.len()).sum();
+    assert_eq!(applied, shared::migrations::MIGRATIONS.len());
+}
+
+fn key(name: &str) -> String {
+    format!("test:{}:{name}", random_suffix())
+}
+
+#[tokio::test]
+async fn upstash_client_speaks_commands_pipelines_and_transactions() {
+    let stack = spawn_stack().await;
+    let redis = &stack.platform.redis;
+    let k = key("greeting");
+    assert_eq!(
+        redis
+            .cmd(cmd!["SET", k.as_str(), "你好, world"])
+            .await
+            .unwrap(),
+        json!("OK")
+    );
+    assert_eq!(
+        redis.cmd(cmd!["GET", k.as_str()]).await.unwrap(),
+        json!("你好, world")
+    );
+    assert_eq!(
+        redis.cmd(cmd!["GET", key("missing")]).await.unwrap(),
+        Value::Null
+    );
+
+    let counter = key("counter");
+    let results = redis
+        .pipeline(vec![
+            cmd!["INCR", counter.as_str()],
+            cmd!["INCRBY", counter.as_str(), 41],
+            cmd!["HSET", k.as_str(), "f", "v"],
+            cmd!["EXPIRE", counter.as_str(), 60],
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results[0].as_ref().unwrap(), &json!(1));
+    assert_eq!(results[1].as_ref().unwrap(), &json!(42));
+    assert!(matches!(&results[2], Err(UpstashError::Command(m)) if m.starts_with("WRONGTYPE")));
+    assert_eq!(results[3].as_ref().unwrap(), &json!(1));
+
+    let list = key("list");
+    let results = redis
+        .multi_exec(vec![
+            cmd!["RPUSH", list.as_str(), "a", "b"],
+            cmd!["LRANGE", list.as_str(), 0, -1],
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results[1].as_ref().unwrap(), &json!(["a", "b"]));
+
+    let err = redis.cmd(cmd!["INCR", k.as_str()]).await.unwrap_err();
+    assert!(matches!(err, UpstashError::Command(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn eval_falls_back_from_evalsha_when_the_script_is_unknown() {
+    let stack = spawn_stack().await;
+    let redis = &stack.platform.redis;
+    // A script body unique to this run, so Redis has certainly never cached it.
+    let source: &'static str =
+        Box::leak(format!("return {{KEYS[1], ARGV[1], '{}'}}", random_suffix()).into_boxed_str());
+    let script = Script::new(source);
+    let reply = redis
+        .eval(&script, vec![json!("k")], vec![json!("v")])
+        .await
+        .unwrap();
+    assert_eq!(reply[0], "k");
+    assert_eq!(reply[1], "v");
+    let cached = redis
+        .cmd(cmd!["SCRIPT", "EXISTS", script.sha1()])
+        .await
+        .unwrap();
+    assert_eq!(cached, json!([1]));
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused() {
+    let stack = spawn_stack().await;
+    let client = Upstash::new(&RedisConfig {
+        url: stack.upstash_url.parse().unwrap(),
+        token: Secret::new("wrong"),
+        timeout: Duration::from_secs(1),
+        key_prefix: "x:".into(),
+    })
+    .unwrap();
+    let err = client.cmd(cmd!["PING"]).await.unwrap_err();
+    assert!(
+        matches!(err, UpstashError::Http { status: 401, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limiter_allows_the_limit_then_refuses_with_a_reset() {
+    let stack = spawn_stack().await;
+    let limiter = &stack.platform.limiter;
+    let policy = Policy {
+        name: "test",
+        limit: 3,
+        window: Duration::from_secs(60),
+    };
+    let who = random_suffix();
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let decision = limiter.hit(policy, &who).await.unwrap();
+        assert!(decision.allowed);
+        remaining.push(decision.remaining);
+    }
+    assert_eq!(remaining, vec![2, 1, 0]);
+    let refused = limiter.hit(policy, &who).await.unwrap();
+    assert!(!refused.allowed);
+    assert!(refused.reset_secs >= 1 && refused.reset_secs <= 60);
+    let response = refused.check().unwrap_err().to_response();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    // Someone else is not affected.
+    assert!(limiter.hit(policy, &random_suffix()).await.unwrap().allowed);
+}
+
+#[tokio::test]
+async fn the_rate_limiter_counts_concurrent_hits_exactly() {
+    let stack = spawn_stack().await;
+    let limiter = stack.platform.limiter.clone();
+    let policy = Policy {
+        name: "burst",
+        limit: 10,
+        window: Duration::from_secs(60),
+    };
+    let who = random_suffix();
+    let tasks: Vec<_> = (0..25)
+        .map(|_| {
+            let limiter = limiter.clone();
+            let who = who.clone();
+            tokio::spawn(async move { limiter.hit(policy, &who).await.unwrap().allowed })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        allowed += usize::from(task.await.unwrap());
+    }
+    assert_eq!(allowed, 10);
+}
+
+#[tokio::test]
+async fn without_redis_the_limiter_fails_open_or_closed_as_configured() {
+    let down = format!("http://{}", closed_port().await);
+    let redis = Upstash::new(&RedisConfig {
+        url: down.parse().unwrap(),
+        token: Secret::new("t"),
+        timeout: Duration::from_millis(300),
+        key_prefix: "x:".into(),
+    })
+    .unwrap();
+    let policy = Policy {
+        name: "down",
+        limit: 1,
+        window: Duration::from_secs(1),
+    };
+    let open = RateLimiter::new(redis.clone(), "x:", FailureMode::Open);
+    assert!(open.hit(policy, "a").await.unwrap().allowed);
+    let closed = RateLimiter::new(redis, "x:", FailureMode::Closed);
+    let err = closed.hit(policy, "a").await.unwrap_err();
+    assert_eq!(err.status(), 503);
+}
+
+#[tokio::test]
+async fn the_cache_serves_hits_and_forgets_a_namespace_on_invalidation() {
+    let stack = spawn_stack().await;
+    let cache = &stack.platform.cache;
+    let loads = Arc::new(AtomicUsize::new(0));
+    let load = |value: &'static str| {
+        let loads = loads.clone();
+        move || async move {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(json!({ "title": value }))
+        }
+    };
+    let ttl = Duration::from_secs(60);
+    let (first, source) = cache
+        .get_or_load("articles", "page=1", ttl, load("v1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first["title"].as_str(), source),
+        (Some("v1"), Source::Miss)
+    );
+    let (second, source) = cache
+        .get_or_load("articles", "page=1", ttl, load("v2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (second["title"].as_str(), source),
+        (Some("v1"), Source::Hit)
+    );
+    // Another namespace is untouched by invalidating this one.
+    cache
+        .get_or_load("tags", "all", ttl, load("t1"))
+        .await
+        .unwrap();
+    cache.invalidate(&["articles"]).await.unwrap();
+    let (third, source) = cache
+        .get_or_load("articles", "page=1", ttl, load("v3"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (third["title"].as_str(), source),
+        (Some("v3"), Source::Miss)
+    );
+    let (_, source) = cache
+        .get_or_load("tags", "all", ttl, load("t2"))
+        .await
+        .unwrap();
+    assert_eq!(source, Source::Hit);
+    assert_eq!(loads.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn without_redis_the_cache_is_a_miss_not_an_error() {
+    let stack = spawn_stack_with(StackOptions {
+        redis_addr: Some(closed_port().await),
+        ..Default::default()
+    })
+    .await;
+    let (value, source) = stack
+        .platform
+        .cache
+        .get_or_load("articles", "k", Duration::from_secs(5), || async {
+            Ok(json!("from postgres"))
+        })
+        .await
+        .unwrap();
+    assert_eq!((value, source), (json!("from postgres"), Source::Miss));
+}
