@@ -83,10 +83,10 @@ pub fn request_id(req: &Request) -> String {
     if let Some(id) = from_header {
         return id.to_string();
     }
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
-        if let Some(id) = ctx.request_id.as_deref().filter(|id| !id.is_empty()) {
-            return id.to_string();
-        }
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(id) = ctx.request_id.as_deref().filter(|id| !id.is_empty())
+    {
+        return id.to_string();
     }
     hex::encode(rand::random::<[u8; 16]>())
 }

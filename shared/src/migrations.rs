@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 
 pub struct Migration {
     pub version: i32,
+    /// The file name without `.sql`, e.g. `0001_platform`.
     pub name: &'static str,
     pub sql: &'static str,
 }
@@ -24,19 +25,13 @@ macro_rules! migration {
         Migration {
             version: $version,
             name: $name,
-            sql: include_str!(concat!(
-                "../../infra/migrations/",
-                stringify!($version),
-                "_",
-                $name,
-                ".sql"
-            )),
+            sql: include_str!(concat!("../../infra/migrations/", $name, ".sql")),
         }
     };
 }
 
 /// Every migration, in order. A unit test checks this list against the directory.
-pub const MIGRATIONS: &[Migration] = &[migration!(0001, "platform")];
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_platform")];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
 const LOCK_ID: i64 = 0x6269_616e_7869_616e;
@@ -86,16 +81,13 @@ async fn run_list(client: &mut Client, migrations: &[Migration]) -> Result<Repor
             Some(recorded) if recorded == sum => {}
             Some(_) => {
                 return Err(Error::internal(format!(
-                    "migration {:04}_{} was changed after it was applied; add a new migration instead",
-                    migration.version, migration.name
+                    "migration {} was changed after it was applied; add a new migration instead",
+                    migration.name
                 )));
             }
             None => {
                 tx.batch_execute(migration.sql).await.map_err(|e| {
-                    Error::internal(format!(
-                        "migration {:04}_{} failed: {e}",
-                        migration.version, migration.name
-                    ))
+                    Error::internal(format!("migration {} failed: {e}", migration.name))
                 })?;
                 tx.query_typed(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
@@ -130,9 +122,12 @@ mod tests {
         files.sort();
         let listed: Vec<String> = MIGRATIONS
             .iter()
-            .map(|m| format!("{:04}_{}.sql", m.version, m.name))
+            .map(|m| format!("{}.sql", m.name))
             .collect();
         assert_eq!(files, listed);
+        for m in MIGRATIONS {
+            assert_eq!(m.name[..4].parse::<i32>().unwrap(), m.version, "{}", m.name);
+        }
         assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
     }
 }

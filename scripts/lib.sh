@@ -1,0 +1,108 @@
+# Shared by scripts/dev, scripts/test and friends: find or start what the local stack
+# needs, installing it where it is missing. Source it; do not run it.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${BIANXIAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bianxian}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+PG_ADMIN_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
+mkdir -p "$CACHE"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+apt_install() {
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing $* with apt-get"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    die "$* is missing; install it (e.g. 'sudo apt-get install $*') and run this again"
+  fi
+}
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+ensure_postgres() {
+  command -v pg_isready >/dev/null 2>&1 || apt_install postgresql postgresql-client
+  pg_up && return 0
+  say "starting PostgreSQL"
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    local version
+    version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
+    [ -n "$version" ] || apt_install postgresql
+    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done
+  die "PostgreSQL is not answering on 127.0.0.1:5432 (trust auth for user postgres expected)"
+}
+
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  redis_up && return 0
+  say "starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /tmp --logfile /tmp/bianxian-redis.log >/dev/null
+  for _ in $(seq 1 30); do redis_up && return 0; sleep 0.5; done
+  die "Redis is not answering on 127.0.0.1:6379"
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null 2>&1 || die "cargo is missing: install Rust with rustup (https://rustup.rs)"
+}
+
+# A virtual environment with the pinned Python tools, cached by the hash of the pins.
+ensure_venv() {
+  local pins="$ROOT/infra/local/requirements.txt" hash
+  hash="$(sha256sum "$pins" | cut -c1-12)"
+  VENV="$CACHE/venv-$hash"
+  # The marker is written last, so an interrupted install is redone, not trusted.
+  if [ ! -f "$VENV/.complete" ]; then
+    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+    say "installing pinned Python tools into $VENV"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$pins"
+    touch "$VENV/.complete"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+ensure_node_modules() {
+  local dir="$1"
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    say "installing npm packages in ${dir#$ROOT/}"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null)
+  fi
+}
+
+# A TCP port nobody listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for_http() {
+  local url="$1"
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$url" && return 0
+    sleep 0.1
+  done
+  die "nothing answers at $url"
+}
+
+create_database() {
+  local name="$1"
+  psql "$PG_ADMIN_URL" -qtAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1 ||
+    psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $name" >/dev/null
+}
+
+database_url() {
+  local name="$1" base="${PG_ADMIN_URL%%\?*}" query=""
+  case "$PG_ADMIN_URL" in *\?*) query="?${PG_ADMIN_URL#*\?}" ;; esac
+  printf '%s/%s%s' "${base%/*}" "$name" "$query"
+}
