@@ -41,21 +41,11 @@ async fn upstash_endpoint_unreachable_is_a_503_not_a_crash() {
     for _ in 0..3 {
         let response = stack.get("/health").await;
         assert_eq!(response.status(), 503);
-        assert_eq!(json(response).await["redis"]["status"], "down");
+        let text = response.text().await.unwrap();
+        // /health is public: the failure is named, its details (hosts, tokens) are not.
+        assert!(!text.contains("127.0.0.1"), "{text}");
+        assert!(!text.contains(&stack.upstash_token), "{text}");
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["redis"]["status"], "down");
     }
-}
-
-#[tokio::test]
-async fn health_does_not_leak_connection_details() {
-    let stack = spawn_stack_with(StackOptions {
-        env: vec![(
-            "UPSTASH_REDIS_REST_URL",
-            format!("http://{}", closed_port().await),
-        )],
-        ..Default::default()
-    })
-    .await;
-    let text = stack.get("/health").await.text().await.unwrap();
-    assert!(!text.contains("127.0.0.1"), "{text}");
-    assert!(!text.contains(&stack.upstash_token), "{text}");
 }
