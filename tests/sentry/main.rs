@@ -37,7 +37,9 @@ fn fake_sentry() -> (String, Envelopes) {
         runtime.block_on(async move {
             let listener = TcpListener::from_std(listener).unwrap();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 tokio::spawn(record_envelopes(stream, store.clone()));
             }
         });
@@ -68,8 +70,12 @@ async fn record_envelopes(stream: tokio::net::TcpStream, store: Envelopes) {
         if reader.read_exact(&mut body).await.is_err() {
             return;
         }
-        store.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-        let reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        store
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&body).into_owned());
+        let reply =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
         if reader.get_mut().write_all(reply).await.is_err() {
             return;
         }
