@@ -6,13 +6,16 @@
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod migrations;
+pub mod password;
 pub mod platform;
 pub mod ratelimit;
 pub mod runtime;
 pub mod secret;
+pub mod session;
 pub mod telemetry;
 pub mod upstash;
 

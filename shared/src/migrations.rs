@@ -31,7 +31,10 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. A unit test checks this list against the directory.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_platform")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_platform"),
+    migration!(2, "0002_members"),
+];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
 const LOCK_ID: i64 = 0x6269_616e_7869_616e;

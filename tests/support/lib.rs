@@ -189,6 +189,48 @@ impl TestStack {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.url(path)).send().await.expect("request")
     }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A request carrying a session or API token.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// Registers a member and returns their session token.
+    pub async fn register(&self, email: &str, password: &str) -> String {
+        let response = self
+            .post_json(
+                "/auth/register",
+                &serde_json::json!({ "email": email, "password": password }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "register {email}");
+        json(response).await["data"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/auth/login",
+            &serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
 }
 
 /// A port nothing listens on.

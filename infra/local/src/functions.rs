@@ -8,6 +8,7 @@ use shared::{Platform, runtime::Handler};
 pub fn mount(platform: &Arc<Platform>) -> HashMap<String, Arc<dyn Handler>> {
     let mut functions: HashMap<String, Arc<dyn Handler>> = HashMap::new();
     functions.insert("health".into(), Arc::new(health::handler(platform.clone())));
+    functions.insert("auth".into(), Arc::new(auth::handler(platform.clone())));
     functions.insert(
         "fallback".into(),
         Arc::new(fallback::handler(platform.clone())),

@@ -1,0 +1,196 @@
+//! Member registration, login, sessions and their failure modes.
+
+use bianxian_e2e::{json, random_suffix, spawn_stack};
+use reqwest::Method;
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn email() -> String {
+    format!("reader-{}@example.com", random_suffix())
+}
+
+#[tokio::test]
+async fn register_signs_in_and_me_answers_with_bearer_or_cookie() {
+    let stack = spawn_stack().await;
+    let address = email();
+    let response = stack
+        .post_json(
+            "/auth/register",
+            &json!({ "email": address.to_uppercase(), "password": PASSWORD, "displayName": "读者" }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("bx_session=bxs_"), "{cookie}");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let text = response.text().await.unwrap();
+    assert!(
+        !text.contains("argon2") && !text.contains("password"),
+        "{text}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let token = body["data"]["token"].as_str().unwrap();
+    assert_eq!(body["data"]["member"]["email"], address);
+    assert_eq!(body["data"]["member"]["displayName"], "读者");
+    assert_eq!(body["data"]["member"]["emailVerified"], false);
+
+    let me = json(
+        stack
+            .authed(Method::GET, "/auth/me", token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me["data"]["email"], address);
+
+    let session_cookie = cookie.split(';').next().unwrap();
+    let me = stack
+        .http
+        .get(stack.url("/auth/me"))
+        .header("cookie", format!("theme=dark; {session_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+}
+
+#[tokio::test]
+async fn an_email_registers_once_whatever_its_case() {
+    let stack = spawn_stack().await;
+    let address = email();
+    stack.register(&address, PASSWORD).await;
+    for variant in [address.clone(), address.to_uppercase()] {
+        let response = stack
+            .post_json(
+                "/auth/register",
+                &json!({ "email": variant, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(json(response).await["error"]["name"], "ConflictError");
+    }
+}
+
+#[tokio::test]
+async fn bad_registrations_are_400s_that_name_the_problem() {
+    let stack = spawn_stack().await;
+    let cases = [
+        json!({ "email": "not-an-email", "password": PASSWORD }),
+        json!({ "email": email(), "password": "short" }),
+        json!({ "email": email(), "password": "x".repeat(129) }),
+        json!({ "email": email() }),
+        json!({ "email": email(), "password": PASSWORD, "role": "admin" }),
+        json!({ "email": email(), "password": PASSWORD, "displayName": "名".repeat(65) }),
+        json!(["not", "an", "object"]),
+    ];
+    for body in cases {
+        let response = stack.post_json("/auth/register", &body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(
+            json(response).await["error"]["name"],
+            "ValidationError",
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn login_does_not_reveal_which_emails_exist() {
+    let stack = spawn_stack().await;
+    let address = email();
+    stack.register(&address, PASSWORD).await;
+
+    let ok = stack.login(&address.to_uppercase(), PASSWORD).await;
+    assert_eq!(ok.status(), 200);
+    assert!(
+        json(ok).await["data"]["token"]
+            .as_str()
+            .unwrap()
+            .starts_with("bxs_")
+    );
+
+    let wrong_password = json(stack.login(&address, "wrong password!").await).await;
+    let unknown_email = json(stack.login(&email(), PASSWORD).await).await;
+    let malformed = json(stack.login("nobody", PASSWORD).await).await;
+    assert_eq!(wrong_password["error"]["status"], 401);
+    assert_eq!(wrong_password, unknown_email);
+    assert_eq!(wrong_password, malformed);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_and_forged_tokens_are_refused() {
+    let stack = spawn_stack().await;
+    let token = stack.register(&email(), PASSWORD).await;
+    let me = stack
+        .authed(Method::GET, "/auth/me", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+
+    let logout = stack
+        .authed(Method::POST, "/auth/logout", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    assert!(
+        logout.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+
+    let forged = format!("bxs_{}", "A".repeat(43));
+    for presented in [token.as_str(), forged.as_str(), "garbage", ""] {
+        let response = stack
+            .authed(Method::GET, "/auth/me", presented)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{presented:?}");
+        assert_eq!(json(response).await["error"]["name"], "UnauthorizedError");
+    }
+    let anonymous = stack.get("/auth/me").await;
+    assert_eq!(anonymous.status(), 401);
+    let again = stack
+        .authed(Method::POST, "/auth/logout", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_for_one_account_are_rate_limited() {
+    let stack = spawn_stack().await;
+    let address = email();
+    stack.register(&address, PASSWORD).await;
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let response = stack.login(&address, "wrong password!").await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            let headers = response.headers().clone();
+            assert!(headers.contains_key("retry-after"));
+            assert!(
+                headers["ratelimit-policy"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("\"login-account\"")
+            );
+            assert_eq!(json(response).await["error"]["name"], "RateLimitError");
+        }
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429);
+    // The right password does not get through a closed window either.
+    assert_eq!(stack.login(&address, PASSWORD).await.status(), 429);
+}
