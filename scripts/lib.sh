@@ -81,6 +81,30 @@ ensure_node_modules() {
   fi
 }
 
+# moto (SQS and SES v2 for the mail pipeline) from the pinned tools, on 127.0.0.1:$1.
+# Sets MOTO_PID; the caller stops it. Its log goes to $CACHE/moto-$1.log.
+start_moto() {
+  local port="$1"
+  ensure_venv
+  moto_server -H 127.0.0.1 -p "$port" >"$CACHE/moto-$port.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 150); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/data.json" && return 0
+    kill -0 "$MOTO_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  cat "$CACHE/moto-$port.log" >&2
+  die "moto_server did not start on 127.0.0.1:$port"
+}
+
+# Points the AWS SDK at moto: any credentials do, real ones are never needed.
+use_moto() {
+  local endpoint="$1"
+  export AWS_ENDPOINT_URL="$endpoint" AWS_REGION="${AWS_REGION:-us-east-1}"
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  unset AWS_SESSION_TOKEN
+}
+
 # A TCP port nobody listens on right now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

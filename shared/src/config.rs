@@ -7,7 +7,7 @@ use std::{fmt, str::FromStr, time::Duration};
 
 use url::Url;
 
-use crate::secret::Secret;
+use crate::{mail::Mailbox, secret::Secret};
 
 /// What the rate limiter does when Redis cannot be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,52 @@ pub struct Config {
     pub rate_limit_failure_mode: FailureMode,
     /// `MAX_BODY_BYTES`: request bodies above this size get 413.
     pub max_body_bytes: usize,
+
+    // --- mail and AWS ---------------------------------------------------------
+    /// `SITE_URL`: the public frontend, the base of every link in a mail. Always ends
+    /// with `/`, so `site_url.join("auth/verify?token=…")` (no leading slash) keeps
+    /// a base path such as `https://example.com/app/`.
+    pub site_url: Url,
+    pub mail: MailConfig,
+    pub aws: AwsConfig,
+}
+
+/// Transactional mail (`shared::mail`).
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `MAIL_FROM`: `Name <address>` or a bare address; the address (or its domain)
+    /// must be a verified SES identity.
+    pub from: Mailbox,
+    /// `MAIL_QUEUE_URL`: the SQS queue the mail-send function consumes. Optional so a
+    /// stack without AWS or moto (unit tests, a test run without moto) still starts:
+    /// without it jobs wait in the outbox and `Mailer::dispatch` only logs.
+    /// template.yaml always sets it.
+    pub queue_url: Option<Url>,
+    /// `SES_REGION`: where SES sends from, when that is not the functions' region
+    /// (SES sandbox status and verified identities are per region).
+    pub ses_region: Option<String>,
+}
+
+/// How the AWS SDK clients reach AWS. Read through the same lookup as everything
+/// else, so tests can point a stack at their own emulator without touching the
+/// process environment.
+#[derive(Debug, Clone, Default)]
+pub struct AwsConfig {
+    /// `AWS_REGION`, set by Lambda; absent: the SDK's own default chain.
+    pub region: Option<String>,
+    /// `AWS_ENDPOINT_URL`: one endpoint for every AWS service (moto locally).
+    pub endpoint_url: Option<Url>,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optional `AWS_SESSION_TOKEN`
+    /// (Lambda sets all three for the execution role); absent: the SDK's default
+    /// credential chain.
+    pub credentials: Option<AwsCredentials>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +196,8 @@ impl Config {
             .unwrap_or_else(|| "bx:".into());
         let ca_pem = vars.optional("DATABASE_CA_PEM");
 
+        let (site_url, mail, aws) = mail_settings(&mut vars);
+
         let problems = vars.problems;
         match (database_url, redis_url, redis_token) {
             (Some(url), Some(redis_url), Some(token)) if problems.is_empty() => Ok(Config {
@@ -171,6 +219,9 @@ impl Config {
                 cors_allowed_origins,
                 rate_limit_failure_mode,
                 max_body_bytes,
+                site_url,
+                mail,
+                aws,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -196,6 +247,92 @@ fn parse_origins(raw: &str, vars: &mut Vars<'_>) -> Vec<String> {
         }
     }
     origins
+}
+
+/// The `From` of mail when `MAIL_FROM` is not set: fine for moto, refused by SES.
+const DEFAULT_MAIL_FROM: &str = "AI变现之路 <no-reply@example.com>";
+const DEFAULT_SITE_URL: &str = "http://localhost:5173/";
+
+fn mail_settings(vars: &mut Vars<'_>) -> (Url, MailConfig, AwsConfig) {
+    let fallback_site = || Url::parse(DEFAULT_SITE_URL).expect("valid default");
+    let site_url = match vars.optional("SITE_URL") {
+        None => fallback_site(),
+        Some(raw) => match Url::parse(raw.trim()) {
+            Ok(mut url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.query().is_none()
+                    && url.fragment().is_none() =>
+            {
+                if !url.path().ends_with('/') {
+                    let path = format!("{}/", url.path());
+                    url.set_path(&path);
+                }
+                url
+            }
+            _ => {
+                vars.problem(
+                    "SITE_URL",
+                    "must be an http(s) URL without query or fragment",
+                );
+                fallback_site()
+            }
+        },
+    };
+    let from_raw = vars
+        .optional("MAIL_FROM")
+        .unwrap_or_else(|| DEFAULT_MAIL_FROM.into());
+    let from = Mailbox::parse(&from_raw).unwrap_or_else(|e| {
+        vars.problem("MAIL_FROM", &format!("is not a mailbox ({e})"));
+        Mailbox::parse(DEFAULT_MAIL_FROM).expect("valid default")
+    });
+    let queue_url = vars
+        .optional("MAIL_QUEUE_URL")
+        .and_then(|raw| match Url::parse(raw.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+            _ => {
+                vars.problem("MAIL_QUEUE_URL", "must be an http(s) SQS queue URL");
+                None
+            }
+        });
+    let ses_region = vars.optional("SES_REGION").map(|r| r.trim().to_owned());
+    let endpoint_url =
+        vars.optional("AWS_ENDPOINT_URL")
+            .and_then(|raw| match Url::parse(raw.trim()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+                _ => {
+                    vars.problem("AWS_ENDPOINT_URL", "must be an http(s) URL");
+                    None
+                }
+            });
+    let credentials = match (
+        vars.optional("AWS_ACCESS_KEY_ID"),
+        vars.optional("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(access_key_id), Some(secret)) => Some(AwsCredentials {
+            access_key_id: access_key_id.trim().to_owned(),
+            secret_access_key: Secret::new(secret.trim()),
+            session_token: vars.optional("AWS_SESSION_TOKEN").map(Secret::new),
+        }),
+        (None, None) => None,
+        _ => {
+            vars.problem(
+                "AWS_ACCESS_KEY_ID",
+                "and AWS_SECRET_ACCESS_KEY must be set together",
+            );
+            None
+        }
+    };
+    let aws = AwsConfig {
+        region: vars.optional("AWS_REGION").map(|r| r.trim().to_owned()),
+        endpoint_url,
+        credentials,
+    };
+    let mail = MailConfig {
+        from,
+        queue_url,
+        ses_region,
+    };
+    (site_url, mail, aws)
 }
 
 struct Vars<'a> {
@@ -320,5 +457,52 @@ mod tests {
             config.cors_allowed_origins,
             vec!["https://www.example.com", "http://localhost:5173"]
         );
+    }
+
+    #[test]
+    fn mail_defaults_work_locally() {
+        let config = load(MINIMAL).unwrap();
+        assert_eq!(config.site_url.as_str(), "http://localhost:5173/");
+        assert_eq!(config.mail.from.address.as_str(), "no-reply@example.com");
+        assert_eq!(config.mail.from.name.as_deref(), Some("AI变现之路"));
+        assert!(config.mail.queue_url.is_none());
+        assert!(config.aws.credentials.is_none());
+    }
+
+    #[test]
+    fn mail_settings_are_parsed_and_site_url_keeps_its_path() {
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("SITE_URL", "https://example.com/app"));
+        pairs.push(("MAIL_FROM", "\"AI 变现\" <Hello@Example.com>"));
+        pairs.push((
+            "MAIL_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/mail",
+        ));
+        pairs.push(("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"));
+        pairs.push(("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"));
+        let config = load(&pairs).unwrap();
+        assert_eq!(
+            config
+                .site_url
+                .join("auth/verify?token=t")
+                .unwrap()
+                .as_str(),
+            "https://example.com/app/auth/verify?token=t"
+        );
+        assert_eq!(config.mail.from.name.as_deref(), Some("AI 变现"));
+        assert_eq!(config.mail.from.address.as_str(), "hello@example.com");
+        assert!(config.mail.queue_url.is_some());
+        assert!(!format!("{config:?}").contains("wJalrXUtnFEMI"));
+    }
+
+    #[test]
+    fn mail_problems_are_reported_with_the_rest() {
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("SITE_URL", "ftp://example.com"));
+        pairs.push(("MAIL_FROM", "Someone <not an address>"));
+        pairs.push(("MAIL_QUEUE_URL", "queue"));
+        pairs.push(("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"));
+        let err = load(&pairs).unwrap_err();
+        assert_eq!(err.problems.len(), 4, "{err}");
     }
 }

@@ -24,6 +24,21 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bo
     response
 }
 
+/// `{"data": value}`, never stored by caches: what account and admin routes answer.
+pub fn data<T: Serialize>(status: StatusCode, value: T) -> Response<Body> {
+    let mut response = json(status, &serde_json::json!({ "data": value }));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
 /// The raw body bytes, exactly as the client sent them.
 pub fn raw_body(req: &Request) -> &[u8] {
     req.body().as_ref()
@@ -89,6 +104,15 @@ pub fn request_id(req: &Request) -> String {
         return id.to_string();
     }
     hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// The route template API Gateway matched, e.g. `GET /admin/users/{documentId}`:
+/// handlers dispatch on it so their routes are exactly those of template.yaml.
+pub fn route_key(req: &Request) -> &str {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.as_deref().unwrap_or(""),
+        _ => "",
+    }
 }
 
 /// The client's address as API Gateway saw it (never a client-supplied header).

@@ -3,12 +3,18 @@
 //! One module per concern; a function crate wires them together in a few lines
 //! (`runtime::run_http`) and keeps only its own handlers.
 
+pub mod access;
+pub mod audit;
+pub mod aws;
 pub mod cache;
 pub mod config;
 pub mod db;
 pub mod email;
+pub mod entitlements;
 pub mod error;
 pub mod http;
+pub mod mail;
+pub mod members;
 pub mod migrations;
 pub mod password;
 pub mod platform;
@@ -16,6 +22,7 @@ pub mod ratelimit;
 pub mod runtime;
 pub mod secret;
 pub mod session;
+pub mod staff;
 pub mod telemetry;
 pub mod upstash;
 

@@ -34,6 +34,8 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_platform"),
     migration!(2, "0002_members"),
+    migration!(3, "0003_outbox"),
+    migration!(4, "0004_access"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

@@ -2,7 +2,8 @@
 //! Built once per sandbox (or once per local gateway) and shared by every request.
 
 use crate::{
-    cache::Cache, config::Config, db::Db, error::Result, ratelimit::RateLimiter, upstash::Upstash,
+    cache::Cache, config::Config, db::Db, error::Result, mail::Mailer, ratelimit::RateLimiter,
+    upstash::Upstash,
 };
 
 #[derive(Debug)]
@@ -12,6 +13,7 @@ pub struct Platform {
     pub redis: Upstash,
     pub cache: Cache,
     pub limiter: RateLimiter,
+    pub mail: Mailer,
 }
 
 impl Platform {
@@ -25,12 +27,14 @@ impl Platform {
             &config.redis.key_prefix,
             config.rate_limit_failure_mode,
         );
+        let mail = Mailer::new(&config, db.clone());
         Ok(Self {
             config,
             db,
             redis,
             cache,
             limiter,
+            mail,
         })
     }
 }

@@ -1,6 +1,9 @@
 //! End-to-end tests over HTTP against an in-process local stack.
 
+mod accounts;
+mod admin;
 mod auth;
 mod errors;
 mod health;
+mod mail;
 mod platform;

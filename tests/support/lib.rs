@@ -97,6 +97,15 @@ impl Drop for TestDb {
     }
 }
 
+/// moto, when the run has one (scripts/test starts it); without it stacks have no
+/// mail queue and mail jobs stay in the outbox.
+pub fn aws_endpoint_url() -> Option<String> {
+    std::env::var("TEST_AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| url.trim_end_matches('/').to_owned())
+}
+
 /// What a test may change about its stack.
 #[derive(Default)]
 pub struct StackOptions {
@@ -115,12 +124,20 @@ pub struct TestStack {
     pub http: reqwest::Client,
     pub platform: Arc<Platform>,
     pub db: TestDb,
+    /// moto's base URL when this stack sends mail (see [`aws_endpoint_url`]).
+    pub aws_endpoint: Option<String>,
+    /// The settings `platform` was built from.
+    env: HashMap<&'static str, String>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    mail_task: Option<JoinHandle<()>>,
 }
 
 impl Drop for TestStack {
     fn drop(&mut self) {
         for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(task) = &self.mail_task {
             task.abort();
         }
     }
@@ -144,7 +161,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         },
     ));
 
-    let mut env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&'static str, String> = HashMap::from([
         ("DATABASE_URL", db.url.clone()),
         ("UPSTASH_REDIS_REST_URL", upstash_url.clone()),
         ("UPSTASH_REDIS_REST_TOKEN", upstash_token.clone()),
@@ -153,10 +170,27 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         ("DB_POOL_SIZE", "4".into()),
         ("CORS_ALLOWED_ORIGINS", "https://www.example.com".into()),
     ]);
+    let aws_endpoint = aws_endpoint_url();
+    if let Some(endpoint) = &aws_endpoint {
+        // Each stack has its own queue, so parallel tests never consume each other's jobs.
+        env.extend([
+            ("AWS_ENDPOINT_URL", endpoint.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            (
+                "MAIL_QUEUE_URL",
+                format!("{endpoint}/123456789012/{}-mail", db.name),
+            ),
+        ]);
+    }
     env.extend(options.env);
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
     let platform = Arc::new(Platform::new(config).expect("platform"));
     migrate::migrate(&platform).await.expect("migrations");
+    let mail_task = bianxian_local::mail::start(platform.clone())
+        .await
+        .unwrap_or_else(|e| panic!("local mail pipeline: {e}"));
 
     let template_text = include_str!("../../template.yaml");
     let mut routes = template::routes(template_text).expect("template routes");
@@ -177,7 +211,10 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         http: reqwest::Client::new(),
         platform,
         db,
+        aws_endpoint,
+        env,
         tasks: vec![upstash_task, gateway_task],
+        mail_task,
     }
 }
 
@@ -224,6 +261,31 @@ impl TestStack {
             .to_owned()
     }
 
+    /// Creates a staff account directly in the database and signs it in; returns
+    /// (documentId, session token).
+    pub async fn staff_session(&self, role: shared::access::Role) -> (String, String) {
+        let email = format!("{}-{}@staff.example.com", role.as_str(), random_suffix());
+        let password =
+            shared::password::Password::parse_new(STAFF_PASSWORD, "password").expect("password");
+        let client = self.platform.db.client().await.expect("db");
+        let email = shared::email::Email::parse(&email).expect("email");
+        let staff = shared::staff::create(&**client, &email, &password, role, "")
+            .await
+            .expect("create staff");
+        let response = self
+            .post_json(
+                "/admin/login",
+                &serde_json::json!({ "email": email.as_str(), "password": STAFF_PASSWORD }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "staff login");
+        let token = json(response).await["data"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        (staff.document_id, token)
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
         self.post_json(
             "/auth/login",
@@ -232,6 +294,86 @@ impl TestStack {
         .await
     }
 }
+
+/// One mail moto accepted, decoded.
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    pub source: String,
+    pub destinations: Vec<String>,
+    pub raw: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl TestStack {
+    /// A second platform on the same database with some settings changed, e.g. an
+    /// AWS endpoint that does not answer.
+    pub fn platform_with(&self, overrides: &[(&'static str, &str)]) -> Arc<Platform> {
+        let mut env = self.env.clone();
+        env.extend(overrides.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
+        Arc::new(Platform::new(config).expect("platform"))
+    }
+
+    /// Every mail moto has accepted for `recipient` (moto keeps one list per server,
+    /// so tests tell theirs apart by unique recipients).
+    pub async fn sent_mail(&self, recipient: &str) -> Vec<SentMail> {
+        let endpoint = self
+            .aws_endpoint
+            .as_deref()
+            .expect("mail tests need moto: run scripts/test or set TEST_AWS_ENDPOINT_URL");
+        let data = json(
+            self.http
+                .get(format!("{endpoint}/moto-api/data.json"))
+                .send()
+                .await
+                .expect("moto data"),
+        )
+        .await;
+        data["ses"]["RawMessage"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                m["destinations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|d| d.as_str().is_some_and(|d| d.contains(recipient)))
+            })
+            .map(|m| {
+                let raw = m["raw_data"].as_str().unwrap_or_default().to_owned();
+                let parsed = mail_parser::MessageParser::default()
+                    .parse(raw.as_bytes())
+                    .expect("moto holds a parsable message");
+                SentMail {
+                    source: m["source"].as_str().unwrap_or_default().to_owned(),
+                    destinations: serde_json::from_value(m["destinations"].clone())
+                        .unwrap_or_default(),
+                    subject: parsed.subject().unwrap_or_default().to_owned(),
+                    text: parsed.body_text(0).unwrap_or_default().into_owned(),
+                    html: parsed.body_html(0).unwrap_or_default().into_owned(),
+                    raw,
+                }
+            })
+            .collect()
+    }
+
+    /// Waits until moto holds at least `count` mails for `recipient` (10 s at most).
+    pub async fn wait_for_mail(&self, recipient: &str, count: usize) -> Vec<SentMail> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mail = self.sent_mail(recipient).await;
+            if mail.len() >= count || tokio::time::Instant::now() > deadline {
+                return mail;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub const STAFF_PASSWORD: &str = "staff password 1";
 
 /// A port nothing listens on.
 pub async fn closed_port() -> SocketAddr {

@@ -9,6 +9,7 @@ pub fn mount(platform: &Arc<Platform>) -> HashMap<String, Arc<dyn Handler>> {
     let mut functions: HashMap<String, Arc<dyn Handler>> = HashMap::new();
     functions.insert("health".into(), Arc::new(health::handler(platform.clone())));
     functions.insert("auth".into(), Arc::new(auth::handler(platform.clone())));
+    functions.insert("admin".into(), Arc::new(admin::handler(platform.clone())));
     functions.insert(
         "fallback".into(),
         Arc::new(fallback::handler(platform.clone())),

@@ -1,7 +1,9 @@
-//! The local stack: what API Gateway and Upstash are in production, run on this
-//! machine in front of the real PostgreSQL and Redis.
+//! The local stack: what API Gateway, Upstash and Lambda's SQS trigger are in
+//! production, run on this machine in front of the real PostgreSQL and Redis (and
+//! moto for SQS and SES).
 
 pub mod functions;
 pub mod gateway;
+pub mod mail;
 pub mod template;
 pub mod upstash;

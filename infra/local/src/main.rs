@@ -4,6 +4,8 @@
 //! bianxian-local gateway [--addr 127.0.0.1:3000] [--template template.yaml]
 //! bianxian-local upstash [--addr 127.0.0.1:8079] [--redis 127.0.0.1:6379]
 //! bianxian-local migrate
+//! bianxian-local admin create-user --email EMAIL --role admin|editor|author [--name NAME]
+//!                (password: BIANXIAN_ADMIN_PASSWORD, else the first line of stdin)
 //! ```
 //! Configuration comes from the same environment variables as in Lambda.
 
@@ -12,16 +14,20 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 use bianxian_local::{
     functions,
     gateway::{self, Gateway},
-    template,
+    mail, template,
     upstash::{self, UpstashServerConfig},
 };
-use shared::{Platform, runtime::load_config, telemetry};
+use shared::{
+    Platform, access::Role, audit, email::Email, password::Password, runtime::load_config, staff,
+    telemetry,
+};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|migrate> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|migrate|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--email E --role R --name N]";
 
 struct Args {
     command: String,
+    subcommand: Option<String>,
     flags: Vec<(String, String)>,
 }
 
@@ -29,6 +35,8 @@ impl Args {
     fn parse() -> Result<Self, String> {
         let mut raw = std::env::args().skip(1);
         let command = raw.next().ok_or(USAGE)?;
+        let mut raw = raw.peekable();
+        let subcommand = raw.next_if(|a| !a.starts_with("--"));
         let mut flags = Vec::new();
         while let Some(flag) = raw.next() {
             let name = flag
@@ -39,7 +47,11 @@ impl Args {
                 .ok_or_else(|| format!("--{name} needs a value"))?;
             flags.push((name.to_owned(), value));
         }
-        Ok(Self { command, flags })
+        Ok(Self {
+            command,
+            subcommand,
+            flags,
+        })
     }
 
     fn get(&self, name: &str, default: &str) -> String {
@@ -48,6 +60,15 @@ impl Args {
             .rev()
             .find(|(n, _)| n == name)
             .map_or_else(|| default.to_owned(), |(_, v)| v.clone())
+    }
+
+    fn required(&self, name: &str) -> Result<String, String> {
+        self.flags
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| format!("--{name} is required"))
     }
 
     fn addr(&self, name: &str, default: &str) -> Result<SocketAddr, String> {
@@ -83,6 +104,14 @@ async fn run(args: Args) -> Result<(), String> {
             let config = load_config();
             let _telemetry = telemetry::init(&config);
             let platform = Arc::new(Platform::new(config).map_err(|e| e.to_string())?);
+            // The mail task runs detached for as long as the gateway does.
+            if mail::start(platform.clone()).await?.is_some() {
+                eprintln!(
+                    "gateway: mail-send consumes {}, sweeping every {} s",
+                    platform.mail.queue_url().unwrap_or_default(),
+                    mail::SWEEP_EVERY.as_secs()
+                );
+            }
             let gateway = Gateway::new(routes, functions::mount(&platform), platform)?;
             let listener = bind(addr).await?;
             eprintln!("gateway: serving template.yaml routes on http://{addr}");
@@ -110,6 +139,7 @@ async fn run(args: Args) -> Result<(), String> {
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             Ok(())
         }
+        "admin" if args.subcommand.as_deref() == Some("create-user") => create_user(&args).await,
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
 }
@@ -118,4 +148,45 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Creates a staff account, so a new install can sign in to the admin API.
+async fn create_user(args: &Args) -> Result<(), String> {
+    let email = Email::parse(&args.required("email")?).map_err(|e| format!("--email: {e}"))?;
+    let role = Role::parse(&args.required("role")?).map_err(|e| format!("--role: {e}"))?;
+    let name = args.get("name", "");
+    let raw_password = match std::env::var("BIANXIAN_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("reading the password from stdin: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let password = Password::parse_new(&raw_password, "password").map_err(|e| e.to_string())?;
+    let platform = Platform::new(load_config()).map_err(|e| e.to_string())?;
+    let mut client = platform.db.client().await.map_err(|e| e.to_string())?;
+    let tx = client.transaction().await.map_err(|e| e.to_string())?;
+    let staff = staff::create(&*tx, &email, &password, role, &name)
+        .await
+        .map_err(|e| e.to_string())?;
+    audit::record(
+        &*tx,
+        "cli",
+        "staff.create",
+        &format!("staff:{}", staff.document_id),
+        serde_json::json!({ "role": role.as_str() }),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    println!(
+        "created {} {} ({})",
+        role.as_str(),
+        staff.email,
+        staff.document_id
+    );
+    Ok(())
 }
