@@ -8,6 +8,7 @@ pub mod audit;
 pub mod aws;
 pub mod cache;
 pub mod config;
+pub mod content;
 pub mod db;
 pub mod email;
 pub mod entitlements;

@@ -73,6 +73,21 @@ async fn row(stack: &TestStack, id: i64) -> Option<Row> {
         })
 }
 
+/// The job's row once its delivery has finished: the mail can reach moto a moment
+/// before the sender records it as sent.
+async fn settled(stack: &TestStack, id: i64) -> Row {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let current = row(stack, id).await.expect("job row");
+        if !matches!(current.status.as_str(), "pending" | "sending")
+            || tokio::time::Instant::now() > deadline
+        {
+            return current;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn execute(stack: &TestStack, sql: &str, id: i64) {
     stack.db.client().await.execute(sql, &[&id]).await.unwrap();
 }
@@ -129,7 +144,7 @@ async fn a_committed_job_travels_through_sqs_to_ses() {
     assert!(!mail.html.contains("<b>"), "{}", mail.html);
     assert!(mail.raw.contains("Content-Type: multipart/alternative"));
 
-    let row = row(&stack, id).await.unwrap();
+    let row = settled(&stack, id).await;
     assert_eq!(row.status, "sent");
     assert_eq!(row.attempts, 1);
     assert!(row.ses_message_id.is_some());
@@ -247,7 +262,7 @@ async fn the_sweeper_sends_a_job_whose_dispatch_failed() {
     invoke(&stack.platform, bianxian_local::mail::scheduled_event()).await;
 
     assert_eq!(stack.wait_for_mail(&to, 1).await.len(), 1);
-    let row = row(&stack, id).await.unwrap();
+    let row = settled(&stack, id).await;
     assert_eq!((row.status.as_str(), row.attempts), ("sent", 1));
     assert!(row.enqueued);
 }
@@ -283,7 +298,7 @@ async fn an_expired_claim_is_retried_and_a_live_one_is_left_alone() {
     assert_eq!(report["requeued"], 1, "{report}");
 
     assert_eq!(stack.wait_for_mail(&to, 1).await.len(), 1);
-    let row = row(&stack, id).await.unwrap();
+    let row = settled(&stack, id).await;
     assert_eq!((row.status.as_str(), row.attempts), ("sent", 2));
 }
 

@@ -132,11 +132,16 @@ struct Auth {
 }
 
 impl Auth {
-    fn link(&self, path: &str, token: &Secret) -> String {
-        let mut url = self.platform.config.site_url.clone();
-        url.set_path(path);
+    /// A frontend link: `path` is relative, so a site under a base path keeps it.
+    fn link(&self, path: &str, token: &Secret) -> Result<String> {
+        let mut url = self
+            .platform
+            .config
+            .site_url
+            .join(path)
+            .map_err(Error::internal)?;
         url.query_pairs_mut().append_pair("token", token.expose());
-        url.to_string()
+        Ok(url.to_string())
     }
 
     /// Writes a mail job and a link token for `member` inside `tx`.
@@ -148,8 +153,8 @@ impl Auth {
     ) -> Result<i64> {
         let token = members::issue_token(tx, member.id, purpose).await?;
         let (template, path) = match purpose {
-            Purpose::VerifyEmail => ("verify-email", "/verify-email"),
-            Purpose::ResetPassword => ("reset-password", "/reset-password"),
+            Purpose::VerifyEmail => ("verify-email", "verify-email"),
+            Purpose::ResetPassword => ("reset-password", "reset-password"),
         };
         let to = Email::parse(&member.email).map_err(Error::internal)?;
         mail::enqueue(
@@ -157,7 +162,7 @@ impl Auth {
             &MailJob {
                 template,
                 to,
-                variables: json!({ "name": member.display_name, "link": self.link(path, &token) }),
+                variables: json!({ "name": member.display_name, "link": self.link(path, &token)? }),
             },
         )
         .await
