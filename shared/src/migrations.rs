@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_members"),
     migration!(3, "0003_outbox"),
     migration!(4, "0004_access"),
+    migration!(5, "0005_content"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

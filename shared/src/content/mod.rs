@@ -7,5 +7,6 @@
 
 pub mod query;
 pub mod schema;
+pub mod sql;
 
 pub use query::Query;
