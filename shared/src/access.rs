@@ -7,6 +7,8 @@
 //! small tables a reviewer can read at a glance. Anonymous callers get 401, known ones
 //! without the permission 403.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use http::header;
 use lambda_http::Request;
@@ -20,6 +22,8 @@ use crate::{
 };
 
 pub const STAFF_COOKIE: &str = "bx_admin_session";
+/// How long a staff session lives without use; every authenticated request renews it.
+pub const STAFF_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 pub const API_TOKEN_PREFIX: &str = "bxt_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

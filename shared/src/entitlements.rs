@@ -61,6 +61,19 @@ pub enum Requirement {
     Paid(Vec<Product>),
 }
 
+impl Requirement {
+    /// Whether a reader meets this requirement, knowing whether they are a signed-in
+    /// member and which of the requirement's products they hold now (see
+    /// [`active_products`]). A paid requirement without products unlocks for nobody.
+    pub fn met_by(&self, member: bool, held: &[Product]) -> bool {
+        match self {
+            Requirement::Public => true,
+            Requirement::Members => member,
+            Requirement::Paid(products) => member && products.iter().any(|p| held.contains(p)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entitlement {
@@ -165,32 +178,74 @@ pub async fn revoke(client: &impl GenericClient, document_id: &str) -> Result<bo
     Ok(!rows.is_empty())
 }
 
+/// Which of `candidates` the member holds an active entitlement to now: one query
+/// however many pieces of content the candidates came from.
+pub async fn active_products(
+    client: &impl GenericClient,
+    member_id: i64,
+    candidates: &[Product],
+) -> Result<Vec<Product>> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = candidates
+        .iter()
+        .map(|p| format!("{}/{}", p.kind.as_str(), p.code))
+        .collect();
+    let rows = client
+        .query_typed(
+            "SELECT DISTINCT product_kind || '/' || product_code FROM entitlements
+             WHERE member_id = $1 AND revoked_at IS NULL
+               AND starts_at <= now() AND (expires_at IS NULL OR expires_at > now())
+               AND product_kind || '/' || product_code = ANY($2)",
+            &[(&member_id, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+        )
+        .await?;
+    let held: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    Ok(candidates
+        .iter()
+        .zip(&keys)
+        .filter(|(_, key)| held.contains(key))
+        .map(|(product, _)| product.clone())
+        .collect())
+}
+
 /// May this member (or an anonymous reader, `None`) read content with this requirement now?
 pub async fn may_access(
     client: &impl GenericClient,
     member_id: Option<i64>,
     requirement: &Requirement,
 ) -> Result<bool> {
-    let products = match (requirement, member_id) {
-        (Requirement::Public, _) => return Ok(true),
-        (_, None) => return Ok(false),
-        (Requirement::Members, Some(_)) => return Ok(true),
-        (Requirement::Paid(products), Some(_)) if products.is_empty() => return Ok(false),
-        (Requirement::Paid(products), Some(_)) => products,
+    let held = match (requirement, member_id) {
+        (Requirement::Paid(products), Some(member_id)) => {
+            active_products(client, member_id, products).await?
+        }
+        _ => Vec::new(),
     };
-    let keys: Vec<String> = products
-        .iter()
-        .map(|p| format!("{}/{}", p.kind.as_str(), p.code))
-        .collect();
-    let row = client
-        .query_typed(
-            "SELECT EXISTS (
-                 SELECT 1 FROM entitlements
-                 WHERE member_id = $1 AND revoked_at IS NULL
-                   AND starts_at <= now() AND (expires_at IS NULL OR expires_at > now())
-                   AND product_kind || '/' || product_code = ANY($2))",
-            &[(&member_id, Type::INT8), (&keys, Type::TEXT_ARRAY)],
-        )
-        .await?;
-    Ok(row.first().is_some_and(|r| r.get(0)))
+    Ok(requirement.met_by(member_id.is_some(), &held))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(code: &str) -> Product {
+        Product {
+            kind: ProductKind::Plan,
+            code: code.into(),
+        }
+    }
+
+    #[test]
+    fn requirements_are_met_by_membership_and_held_products() {
+        let paid = Requirement::Paid(vec![plan("pro"), plan("vip")]);
+        assert!(Requirement::Public.met_by(false, &[]));
+        assert!(!Requirement::Members.met_by(false, &[]));
+        assert!(Requirement::Members.met_by(true, &[]));
+        assert!(!paid.met_by(true, &[]));
+        assert!(!paid.met_by(true, &[plan("basic")]));
+        assert!(paid.met_by(true, &[plan("vip")]));
+        assert!(!paid.met_by(false, &[plan("vip")]));
+        assert!(!Requirement::Paid(Vec::new()).met_by(true, &[plan("pro")]));
+    }
 }

@@ -111,16 +111,27 @@ impl SessionStore {
     /// The live session for a token, renewing its expiry; `None` when unknown,
     /// expired or revoked.
     pub async fn lookup(&self, token: &str) -> Result<Option<Session>> {
+        self.fetch(token, true).await
+    }
+
+    /// The live session for a token, leaving its expiry alone: for a function that
+    /// reads sessions it does not own (content-api sees member and staff sessions,
+    /// whose lifetimes differ, and must stretch neither to the other's).
+    pub async fn peek(&self, token: &str) -> Result<Option<Session>> {
+        self.fetch(token, false).await
+    }
+
+    async fn fetch(&self, token: &str, renew: bool) -> Result<Option<Session>> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Ok(None);
         }
         let id = token_hash(token);
-        let ttl = self.ttl.as_secs().max(1);
-        match self
-            .redis
-            .cmd(cmd!["GETEX", self.key(&id), "EX", ttl])
-            .await?
-        {
+        let command = if renew {
+            cmd!["GETEX", self.key(&id), "EX", self.ttl.as_secs().max(1)]
+        } else {
+            cmd!["GET", self.key(&id)]
+        };
+        match self.redis.cmd(command).await? {
             Value::String(json) => {
                 let mut session: Session = serde_json::from_str(&json).map_err(Error::internal)?;
                 session.id = id;

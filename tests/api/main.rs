@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod content_api;
 mod content_sql;
 mod errors;
 mod health;

@@ -29,7 +29,7 @@ use shared::{
 };
 use tokio_postgres::types::Type;
 
-pub const STAFF_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+pub use shared::access::STAFF_SESSION_TTL;
 const MAX_BODY: usize = 16 * 1024;
 /// Strapi's longest token lifespan choice is 90 days; allow up to ten years.
 const MAX_LIFESPAN_MS: i64 = 10 * 365 * 24 * 3600 * 1000;

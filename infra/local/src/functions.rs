@@ -11,6 +11,10 @@ pub fn mount(platform: &Arc<Platform>) -> HashMap<String, Arc<dyn Handler>> {
     functions.insert("auth".into(), Arc::new(auth::handler(platform.clone())));
     functions.insert("admin".into(), Arc::new(admin::handler(platform.clone())));
     functions.insert(
+        "content-api".into(),
+        Arc::new(content_api::handler(platform.clone())),
+    );
+    functions.insert(
         "fallback".into(),
         Arc::new(fallback::handler(platform.clone())),
     );

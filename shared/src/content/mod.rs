@@ -3,10 +3,14 @@
 //! [`schema`] is the one declaration of what the public API exposes; [`query`] turns a
 //! Strapi v5 REST query string into a validated [`Query`] against it, with no database
 //! or HTTP in sight, so the rules about what a reader may ask for live and are tested
-//! in one place.
+//! in one place. [`documents`] runs a query and assembles Strapi's entries, and
+//! [`gate`] with [`teaser`] decides what of a gated article a reader receives.
 
+pub mod documents;
+pub mod gate;
 pub mod query;
 pub mod schema;
 pub mod sql;
+pub mod teaser;
 
 pub use query::Query;

@@ -207,6 +207,10 @@ pub static ARTICLES: ContentType = ContentType {
         Field::public("body", FieldKind::Text)
             .unsortable()
             .unfilterable(),
+        // Rendered from `body` on save; gated exactly like it.
+        Field::public("bodyHtml", FieldKind::Text)
+            .unsortable()
+            .unfilterable(),
         // A media URL until media gets its own content type.
         Field::public("cover", FieldKind::String)
             .unsortable()

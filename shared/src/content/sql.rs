@@ -164,6 +164,9 @@ struct Table {
     /// Concatenated for `_q`; for articles this must match the GIN index expression
     /// in `0005_content.sql` so the index applies.
     search: &'static [&'static str],
+    /// For gated rows (visibility other than public), only these columns are
+    /// searched, so search results cannot reveal what a paid body contains.
+    gated_search: &'static [&'static str],
     /// Has `published_at`, `deleted_at` and `locale`: `status` and `locale` apply.
     publishable: bool,
     /// `(relation name, how it is stored)`.
@@ -205,6 +208,7 @@ static TABLES: [Table; 4] = [
             ("slug", "slug"),
             ("excerpt", "excerpt"),
             ("body", "body"),
+            ("bodyHtml", "body_html"),
             ("cover", "cover"),
             ("readingMinutes", "reading_minutes"),
             ("locale", "locale"),
@@ -215,6 +219,7 @@ static TABLES: [Table; 4] = [
             ("publishedAt", "published_at"),
         ],
         search: &["title", "excerpt", "body"],
+        gated_search: &["title", "excerpt"],
         publishable: true,
         links: &[
             ("author", Link::Owned("author_id")),
@@ -243,6 +248,7 @@ static TABLES: [Table; 4] = [
             ("avatar", "avatar"),
         ],
         search: &["name", "bio"],
+        gated_search: &[],
         publishable: false,
         links: &[("articles", Link::Owning("author_id"))],
     },
@@ -259,6 +265,7 @@ static TABLES: [Table; 4] = [
             ("description", "description"),
         ],
         search: &["name", "description"],
+        gated_search: &[],
         publishable: false,
         links: &[("articles", Link::Owning("category_id"))],
     },
@@ -275,6 +282,7 @@ static TABLES: [Table; 4] = [
             ("description", "description"),
         ],
         search: &["name", "description"],
+        gated_search: &[],
         publishable: false,
         links: &[(
             "articles",
@@ -451,18 +459,29 @@ impl Builder {
 
     /// Every whitespace-separated term must occur, case-insensitively, somewhere in
     /// the searched text. No segmentation: a Chinese term is a substring.
+    /// On gated rows a term must also occur outside the body (see `gated_search`); the
+    /// full expression stays first so the trigram index still narrows the scan.
     fn search(&mut self, table: &Table, alias: &str, search: &str) -> String {
-        let text = table
-            .search
-            .iter()
-            .map(|column| format!("coalesce({alias}.{column}, '')"))
-            .collect::<Vec<_>>()
-            .join(" || ' ' || ");
+        let concat = |columns: &[&str]| {
+            columns
+                .iter()
+                .map(|column| format!("coalesce({alias}.{column}, '')"))
+                .collect::<Vec<_>>()
+                .join(" || ' ' || ")
+        };
+        let text = concat(table.search);
+        let open_text = concat(table.gated_search);
         let terms: Vec<String> = search
             .split_whitespace()
             .map(|term| {
                 let pattern = self.bind(like_pattern(term, Anchor::Anywhere), Type::TEXT);
-                format!("({text}) ILIKE {pattern}")
+                if table.gated_search.is_empty() {
+                    format!("({text}) ILIKE {pattern}")
+                } else {
+                    format!(
+                        "({text}) ILIKE {pattern} AND ({alias}.visibility = 'public' OR ({open_text}) ILIKE {pattern})"
+                    )
+                }
             })
             .collect();
         if terms.is_empty() {
@@ -777,8 +796,13 @@ mod tests {
             count_statement(&query).unwrap(),
         ] {
             assert!(!statement.sql.contains("DROP"), "{}", statement.sql);
-            // The only literals are the search separators.
-            let unquoted = statement.sql.replace("' '", "").replace("''", "");
+            // The only literals are the search separators and the visibility that
+            // opens a body to search.
+            let unquoted = statement
+                .sql
+                .replace("' '", "")
+                .replace("''", "")
+                .replace("'public'", "");
             assert!(!unquoted.contains('\''), "{}", statement.sql);
             assert_placeholders(&statement);
         }

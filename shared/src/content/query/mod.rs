@@ -66,6 +66,13 @@ pub struct Query {
     pub search: Option<String>,
 }
 
+/// What a query reads: a page of a collection or one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Collection,
+    Document,
+}
+
 /// Which version of a document to read. Drafts are for staff: the handler decides who
 /// may ask for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -128,6 +135,17 @@ impl Query {
     /// Parses the raw query string of a request (everything after `?`, still
     /// percent-encoded) for a collection of `content_type`.
     pub fn parse(content_type: &'static ContentType, raw: &str) -> Result<Query> {
+        Query::parse_for(content_type, raw, Target::Collection)
+    }
+
+    /// Parses the query of a single-document read (`/api/{name}/{documentId}`): only
+    /// `fields`, `populate`, `status` and `locale` apply there, so `filters`, `sort`,
+    /// `pagination` and `_q` are a 400 rather than silently ignored.
+    pub fn parse_document(content_type: &'static ContentType, raw: &str) -> Result<Query> {
+        Query::parse_for(content_type, raw, Target::Document)
+    }
+
+    fn parse_for(content_type: &'static ContentType, raw: &str, target: Target) -> Result<Query> {
         let mut query = Query {
             content_type,
             filters: None,
@@ -142,6 +160,11 @@ impl Query {
         let mut budget = Budget::default();
         for (name, node) in params::decode(raw)? {
             let path = name.as_str();
+            if target == Target::Document
+                && matches!(path, "filters" | "sort" | "pagination" | "_q")
+            {
+                return Err(invalid(path, "does not apply when reading one document"));
+            }
             match path {
                 "filters" => {
                     query.filters = Some(filter::parse(content_type, &node, path, &mut budget)?)

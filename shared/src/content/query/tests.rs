@@ -1063,3 +1063,23 @@ fn huge_and_deep_inputs_are_refused_quickly() {
     rejected_at(&wide, "query");
     rejected_at(&"&".repeat(MAX_QUERY_BYTES + 1), "query");
 }
+
+#[test]
+fn a_single_document_takes_only_fields_populate_status_and_locale() {
+    let query = Query::parse_document(
+        &ARTICLES,
+        "fields[0]=title&populate[author][fields][0]=name&status=draft&locale=zh-cn",
+    )
+    .expect("valid document query");
+    assert_eq!(names(&query.fields), ["id", "documentId", "title"]);
+    assert_eq!(query.status, Status::Draft);
+    for (raw, path) in [
+        ("filters[title][$eq]=x", "filters"),
+        ("sort=title", "sort"),
+        ("pagination[page]=1", "pagination"),
+        ("_q=变现", "_q"),
+    ] {
+        let err = Query::parse_document(&ARTICLES, raw).expect_err(raw);
+        assert!(err.to_string().starts_with(path), "{raw}: {err}");
+    }
+}
