@@ -240,6 +240,26 @@ mod tests {
     }
 
     #[test]
+    fn query_and_path_parameters_come_from_the_gateway_event() {
+        let req = lambda_http::request::from_str(
+            r#"{"version":"2.0","routeKey":"GET /api/articles/{documentId}","rawPath":"/api/articles/abc",
+                "rawQueryString":"locale=zh-CN&tag=a&tag=b","headers":{},
+                "pathParameters":{"documentId":"abc"},
+                "requestContext":{"http":{"method":"GET","path":"/api/articles/abc","sourceIp":"203.0.113.9"},
+                                  "routeKey":"GET /api/articles/{documentId}","timeEpoch":0},
+                "isBase64Encoded":false}"#,
+        )
+        .unwrap();
+        assert_eq!(query_param(&req, "locale"), Some("zh-CN"));
+        assert_eq!(query_param(&req, "tag"), Some("a"));
+        assert_eq!(query_param(&req, "missing"), None);
+        assert_eq!(path_param(&req, "documentId").unwrap(), "abc");
+        assert_eq!(path_param(&req, "slug").unwrap_err().status(), 400);
+        assert_eq!(route_key(&req), "GET /api/articles/{documentId}");
+        assert_eq!(source_ip(&req), Some("203.0.113.9"));
+    }
+
+    #[test]
     fn request_id_accepts_only_sane_headers() {
         let req = http::Request::builder()
             .header("x-request-id", "abc-123")

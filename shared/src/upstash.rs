@@ -263,7 +263,6 @@ fn decode(value: Value) -> Result<Value, UpstashError> {
 pub trait ValueExt {
     /// An integer reply, or a string that holds one (GET of a counter).
     fn as_integer(&self) -> Option<i64>;
-    fn into_string(self) -> Option<String>;
 }
 
 impl ValueExt for Value {
@@ -271,13 +270,6 @@ impl ValueExt for Value {
         match self {
             Value::Number(n) => n.as_i64(),
             Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-    }
-
-    fn into_string(self) -> Option<String> {
-        match self {
-            Value::String(s) => Some(s),
             _ => None,
         }
     }
