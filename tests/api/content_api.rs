@@ -11,9 +11,9 @@ use shared::access::Role;
 
 const PASSWORD: &str = "correct horse battery";
 /// Text that only appears after the members-only marker of the members article.
-const MEMBERS_SECRET: &str = "MEMBERS-SECRET-7f3a";
+pub(crate) const MEMBERS_SECRET: &str = "MEMBERS-SECRET-7f3a";
 /// Text that only appears in the body of the paid article (which has no marker).
-const PAID_SECRET: &str = "PAID-SECRET-91bc";
+pub(crate) const PAID_SECRET: &str = "PAID-SECRET-91bc";
 
 /// A small publication, by slug → documentId:
 ///
@@ -23,7 +23,7 @@ const PAID_SECRET: &str = "PAID-SECRET-91bc";
 /// | members-guide | members    | writing  | side-hustle          | Feb 10    |
 /// | paid-course   | paid (plan/pro) | ai-tools | chatgpt         | Mar 10    |
 /// | draft-plan    | public     | ai-tools |                      | draft     |
-async fn publication(stack: &TestStack) -> HashMap<String, String> {
+pub(crate) async fn publication(stack: &TestStack) -> HashMap<String, String> {
     let client = stack.db.client().await;
     client
         .batch_execute(&format!(
@@ -83,7 +83,7 @@ fn slugs(body: &Value) -> Vec<&str> {
         .collect()
 }
 
-async fn member_token(stack: &TestStack) -> (String, i64) {
+pub(crate) async fn member_token(stack: &TestStack) -> (String, i64) {
     let email = format!("reader-{}@example.com", random_suffix());
     let token = stack.register(&email, PASSWORD).await;
     let id = stack

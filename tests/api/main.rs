@@ -4,6 +4,7 @@ mod accounts;
 mod admin;
 mod auth;
 mod content_api;
+mod content_cache;
 mod content_sql;
 mod errors;
 mod health;

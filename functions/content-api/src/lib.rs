@@ -5,8 +5,18 @@
 //! brackets mean the same), `shared::content::documents` runs it and assembles the
 //! entries, and `shared::content::gate` decides what of a `members` or `paid`
 //! article the reader gets. This file only decides who the reader is and writes the
-//! envelope. Response caching (Redis, ETag, `Cache-Control`) comes next; until then
-//! every answer is `no-store`, since gated bodies depend on the reader.
+//! envelope, cached.
+//!
+//! Caching: the serialized body is cached in Redis per content type namespace
+//! (`shared::content::cache`, so a write invalidates exactly the types it can show
+//! in), keyed by route, [`Query::normalized_key`] and the reader's access class.
+//! The class is as coarse as correctness allows: `public` when no gated field is
+//! selected (the answer is the same for everyone, so the credential is not even
+//! looked at), else `anon`, or `member`/`member:[products]` (gating depends only on
+//! being a member and the products held). Staff, API tokens and drafts are never
+//! cached. Every 200 carries a strong ETag over the exact bytes, and a matching
+//! `If-None-Match` gets a bodiless 304: CDNs may keep reader-independent and
+//! anonymous answers briefly, browsers and private answers always revalidate.
 //!
 //! Who reads: a member (`Authorization: Bearer bxs_…` or the `bx_session` cookie),
 //! staff (a staff session or an API token allowed `read-content`), or anyone. Reading
@@ -17,11 +27,12 @@
 //! a frontend's server and would otherwise unlock paid content for every visitor.
 //! Drafts read with a token are whole, because previewing them is what it is for.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc, time::Duration};
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use shared::{
     Error, Platform, Result,
     access::{
@@ -29,18 +40,70 @@ use shared::{
     },
     content::{
         Query,
+        cache::{member_products, namespace},
         documents::{self, Page},
         gate::{self, Reader},
         query::{PageMode, Pagination, Status},
         schema::{self, ContentType},
     },
-    http::{json as json_response, path_param, route_key},
+    http::{path_param, route_key},
     session::SessionStore,
 };
 use tokio_postgres::types::Type;
 
 /// The member session cookie set by the auth function.
 pub const MEMBER_COOKIE: &str = "bx_session";
+
+/// How long a response stays in Redis. Writes invalidate precisely, so this only
+/// bounds what no write announces: time passing (scheduled articles going live,
+/// entitlements expiring) and an invalidation that failed. A minute keeps hot pages
+/// nearly always served from Redis while such changes still show within a minute.
+const RESPONSE_TTL: Duration = Duration::from_secs(60);
+
+/// For answers anyone may share: CDNs keep them as long as Redis does (and serve
+/// them 30 s stale while refetching), browsers revalidate every time, which the ETag
+/// makes a bodiless 304.
+const SHARED_CACHE_CONTROL: &str = "public, max-age=0, s-maxage=60, stale-while-revalidate=30";
+/// For a member's answer: the browser may keep it but must revalidate, CDNs never.
+const PRIVATE_CACHE_CONTROL: &str = "private, no-cache";
+
+/// Which readers share one answer: the reader's part of the cache key and of the
+/// HTTP caching policy.
+enum Audience {
+    /// No gated field selected: the answer does not depend on the reader.
+    Everyone,
+    /// Gated fields, read without a member or staff credential (or a stale one).
+    Anonymous,
+    /// A member, by class: `member`, or `member:[...]` with the products they hold.
+    Member(String),
+    /// Staff sessions, API tokens and drafts: never cached anywhere.
+    Uncached,
+}
+
+impl Audience {
+    /// The access class in the Redis key, or `None` when not to cache.
+    fn class(&self) -> Option<&str> {
+        match self {
+            Audience::Everyone => Some("public"),
+            Audience::Anonymous => Some("anon"),
+            Audience::Member(class) => Some(class),
+            Audience::Uncached => None,
+        }
+    }
+
+    fn cache_control(&self) -> &'static str {
+        match self {
+            Audience::Everyone | Audience::Anonymous => SHARED_CACHE_CONTROL,
+            Audience::Member(_) => PRIVATE_CACHE_CONTROL,
+            Audience::Uncached => "no-store",
+        }
+    }
+
+    /// Whether the answer depends on the credential, which shared caches must key on.
+    fn varies(&self) -> bool {
+        matches!(self, Audience::Anonymous | Audience::Member(_))
+    }
+}
 
 /// Who presented what, before deciding what it allows.
 enum Caller {
@@ -84,13 +147,17 @@ impl ContentApi {
         content_type: &'static ContentType,
     ) -> Result<Response<Body>> {
         let query = Query::parse(content_type, req.uri().query().unwrap_or(""))?;
-        let reader = self.reader(req, &query).await?;
-        let client = self.platform.db.client().await?;
-        let Page { entries, total } = documents::find_many(&client, &query, reader).await?;
-        Ok(envelope(
-            json!(entries),
-            json!({ "pagination": pagination_meta(query.pagination, total) }),
-        ))
+        let (reader, audience) = self.reader(req, &query).await?;
+        let key = format!("many {}", query.normalized_key());
+        self.respond(req, &query, key, audience, || async {
+            let client = self.platform.db.client().await?;
+            let Page { entries, total } = documents::find_many(&client, &query, reader).await?;
+            envelope(
+                json!(entries),
+                json!({ "pagination": pagination_meta(query.pagination, total) }),
+            )
+        })
+        .await
     }
 
     async fn find_one(
@@ -100,20 +167,55 @@ impl ContentApi {
     ) -> Result<Response<Body>> {
         let document_id = path_param(req, "documentId")?;
         let query = Query::parse_document(content_type, req.uri().query().unwrap_or(""))?;
-        let reader = self.reader(req, &query).await?;
-        let client = self.platform.db.client().await?;
-        let entry = documents::find_one(&client, &query, document_id, reader)
-            .await?
-            .ok_or_else(|| Error::NotFound("Not Found".into()))?;
-        Ok(envelope(Value::Object(entry), json!({})))
+        let (reader, audience) = self.reader(req, &query).await?;
+        let key = format!("one {document_id:?} {}", query.normalized_key());
+        self.respond(req, &query, key, audience, || async {
+            let client = self.platform.db.client().await?;
+            let entry = documents::find_one(&client, &query, document_id, reader)
+                .await?
+                .ok_or_else(|| Error::NotFound("Not Found".into()))?;
+            envelope(Value::Object(entry), json!({}))
+        })
+        .await
     }
 
-    /// The reader `query` must be answered for: drafts need staff, bodies need to know
-    /// the member, and anything else is answered alike for everyone without asking.
-    async fn reader(&self, req: &Request, query: &Query) -> Result<Reader> {
+    /// The body for `key` from the response cache (or `load` for uncached audiences),
+    /// answered as a 304 when the client already holds these exact bytes.
+    async fn respond<F, Fut>(
+        &self,
+        req: &Request,
+        query: &Query,
+        key: String,
+        audience: Audience,
+        load: F,
+    ) -> Result<Response<Body>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<String>>,
+    {
+        let body = match audience.class() {
+            Some(class) => {
+                let key = format!("{key} {class}");
+                let namespace = namespace(query.content_type);
+                let (body, _) = self
+                    .platform
+                    .cache
+                    .get_or_load(&namespace, &key, RESPONSE_TTL, load)
+                    .await?;
+                body
+            }
+            None => load().await?,
+        };
+        Ok(conditional(req, body, &audience))
+    }
+
+    /// The reader `query` must be answered for, and who else shares that answer:
+    /// drafts need staff, bodies need to know the member, and anything else is
+    /// answered alike for everyone without asking.
+    async fn reader(&self, req: &Request, query: &Query) -> Result<(Reader, Audience)> {
         let drafts = query.status == Status::Draft;
         if !drafts && !gate::selects_gated(query) {
-            return Ok(Reader::Anonymous);
+            return Ok((Reader::Anonymous, Audience::Everyone));
         }
         let caller = self.caller(req).await?;
         if drafts {
@@ -124,19 +226,34 @@ impl ContentApi {
                 Caller::Member(_) => Err(Error::Forbidden("drafts are for staff".into())),
                 Caller::Principal(principal) => {
                     principal.require(Permission::ReadContent)?;
-                    Ok(Reader::Staff)
+                    Ok((Reader::Staff, Audience::Uncached))
                 }
             };
         }
         Ok(match caller {
-            Caller::Member(id) => Reader::Member(id),
+            Caller::Member(id) => (Reader::Member(id), self.member_audience(id).await?),
             Caller::Principal(principal @ Principal::Staff(_))
                 if principal.can(Permission::ReadContent) =>
             {
-                Reader::Staff
+                (Reader::Staff, Audience::Uncached)
             }
-            _ => Reader::Anonymous,
+            // API tokens read what visitors read, but fresh: a token's caller is a
+            // frontend server that caches for itself and refetches on content webhooks.
+            Caller::Principal(_) => (Reader::Anonymous, Audience::Uncached),
+            Caller::Anonymous | Caller::Invalid => (Reader::Anonymous, Audience::Anonymous),
         })
+    }
+
+    /// A member's access class: one query for the products they hold now.
+    async fn member_audience(&self, member_id: i64) -> Result<Audience> {
+        let client = self.platform.db.client().await?;
+        let products = member_products(&client, member_id).await?;
+        Ok(Audience::Member(if products.is_empty() {
+            "member".to_owned()
+        } else {
+            // Debug-quoted, so no product code can run into the next one.
+            format!("member:{products:?}")
+        }))
     }
 
     /// Identifies the credential. Sessions are peeked, not renewed, first: member and
@@ -195,12 +312,60 @@ fn pagination_meta(pagination: Pagination, total: Option<i64>) -> Value {
     meta
 }
 
-fn envelope(data: Value, meta: Value) -> Response<Body> {
-    let mut response = json_response(StatusCode::OK, &json!({ "data": data, "meta": meta }));
+/// Strapi's success envelope, serialized: the exact bytes cached and hashed.
+fn envelope(data: Value, meta: Value) -> Result<String> {
+    serde_json::to_string(&json!({ "data": data, "meta": meta })).map_err(Error::internal)
+}
+
+/// `body` as a 200, or as a bodiless 304 when `If-None-Match` names its ETag; both
+/// carry the ETag and the audience's caching headers.
+fn conditional(req: &Request, body: String, audience: &Audience) -> Response<Body> {
+    let digest = Sha256::digest(body.as_bytes());
+    // 128 bits of SHA-256 tell bodies apart as well as all 256 would here.
+    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+    let mut response = if if_none_match(req, &etag) {
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = Response::new(Body::Text(body));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        response
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(audience.cache_control()),
+    );
+    if audience.varies() {
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Authorization, Cookie"),
+        );
+    }
     response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+}
+
+/// Whether any entity tag in `If-None-Match` matches `etag` by RFC 9110's weak
+/// comparison (a `W/` prefix is ignored), or the header is `*`.
+fn if_none_match(req: &Request, etag: &str) -> bool {
+    fn opaque(tag: &str) -> &str {
+        tag.strip_prefix("W/").unwrap_or(tag)
+    }
+    let ours = opaque(etag);
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || opaque(tag) == ours)
 }
 
 /// The handler the Lambda runtime and the local gateway mount.
@@ -221,6 +386,24 @@ pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly_over_lists() {
+        let etag = "\"abc\"";
+        let with = |value: &str| {
+            http::Request::builder()
+                .header(header::IF_NONE_MATCH, value)
+                .body(Body::Empty)
+                .expect("request")
+        };
+        for matching in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
+            assert!(if_none_match(&with(matching), etag), "{matching}");
+        }
+        for other in ["\"abd\"", "abc", ""] {
+            assert!(!if_none_match(&with(other), etag), "{other}");
+        }
+        assert!(!if_none_match(&Request::new(Body::Empty), etag));
+    }
 
     #[test]
     fn pagination_meta_follows_strapi() {

@@ -4,8 +4,10 @@
 //! Strapi v5 REST query string into a validated [`Query`] against it, with no database
 //! or HTTP in sight, so the rules about what a reader may ask for live and are tested
 //! in one place. [`documents`] runs a query and assembles Strapi's entries, and
-//! [`gate`] with [`teaser`] decides what of a gated article a reader receives.
+//! [`gate`] with [`teaser`] decides what of a gated article a reader receives;
+//! [`cache`] says which cached responses a write makes stale.
 
+pub mod cache;
 pub mod documents;
 pub mod gate;
 pub mod query;
