@@ -15,6 +15,10 @@ pub fn mount(platform: &Arc<Platform>) -> HashMap<String, Arc<dyn Handler>> {
         Arc::new(content_api::handler(platform.clone())),
     );
     functions.insert(
+        "content-admin".into(),
+        Arc::new(content_admin::handler(platform.clone())),
+    );
+    functions.insert(
         "fallback".into(),
         Arc::new(fallback::handler(platform.clone())),
     );

@@ -5,13 +5,16 @@
 //! or HTTP in sight, so the rules about what a reader may ask for live and are tested
 //! in one place. [`documents`] runs a query and assembles Strapi's entries, and
 //! [`gate`] with [`teaser`] decides what of a gated article a reader receives;
-//! [`cache`] says which cached responses a write makes stale.
+//! [`cache`] says which cached responses a write makes stale. On the write side,
+//! [`render`] turns a Markdown body into safe HTML and [`slug`] makes and checks slugs.
 
 pub mod cache;
 pub mod documents;
 pub mod gate;
 pub mod query;
+pub mod render;
 pub mod schema;
+pub mod slug;
 pub mod sql;
 pub mod teaser;
 

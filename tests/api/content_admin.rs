@@ -1,0 +1,242 @@
+//! Article writes over HTTP: authors write their own drafts, editors publish, every
+//! save is a revision, bodies are sanitised, slugs are made and kept unique, and every
+//! write shows in the cached public API at once.
+
+use bianxian_e2e::{TestStack, json, spawn_stack};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::access::Role;
+
+/// Sends a request with an optional credential and body: (status, JSON body or null).
+async fn call(
+    stack: &TestStack,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = match token {
+        Some(token) => stack.authed(method, path, token),
+        None => stack.http.request(method, stack.url(path)),
+    };
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Creates a draft as `token` and returns its documentId.
+async fn draft(stack: &TestStack, token: &str, data: Value) -> String {
+    let (status, body) = call(
+        stack,
+        Method::POST,
+        "/admin/articles",
+        Some(token),
+        Some(json!({ "data": data })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["data"]["documentId"]
+        .as_str()
+        .expect("documentId")
+        .to_owned()
+}
+
+async fn public_slugs(stack: &TestStack) -> Vec<String> {
+    let body = json(stack.get("/api/articles").await).await;
+    body["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|a| a["slug"].as_str().expect("slug").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn authors_draft_editors_publish_and_the_public_list_follows() {
+    let stack = spawn_stack().await;
+    let (_, author) = stack.staff_session(Role::Author).await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let id = draft(
+        &stack,
+        &author,
+        json!({ "title": "Side Hustle 101", "body": "# Hi\n\nSome words." }),
+    )
+    .await;
+    assert!(public_slugs(&stack).await.is_empty());
+
+    let publish = format!("/admin/articles/{id}/publish");
+    let (status, _) = call(&stack, Method::POST, &publish, Some(&author), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(&stack, Method::POST, &publish, Some(&editor), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["data"]["publishedAt"].is_string());
+    assert_eq!(public_slugs(&stack).await, ["side-hustle-101"]);
+
+    // Published, it is no longer the author's draft to edit.
+    let (status, _) = call(
+        &stack,
+        Method::PUT,
+        &format!("/admin/articles/{id}"),
+        Some(&author),
+        Some(json!({ "data": { "title": "Changed" } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let unpublish = format!("/admin/articles/{id}/unpublish");
+    let (status, _) = call(&stack, Method::POST, &unpublish, Some(&editor), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(public_slugs(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn authors_cannot_edit_other_authors_drafts() {
+    let stack = spawn_stack().await;
+    let (_, alice) = stack.staff_session(Role::Author).await;
+    let (_, bob) = stack.staff_session(Role::Author).await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let id = draft(&stack, &alice, json!({ "title": "Alice's draft" })).await;
+    let path = format!("/admin/articles/{id}");
+    let update = json!({ "data": { "title": "Bob was here" } });
+    let (status, _) = call(&stack, Method::PUT, &path, Some(&bob), Some(update.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&stack, Method::DELETE, &path, Some(&alice), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(&stack, Method::PUT, &path, Some(&editor), Some(update)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["title"], "Bob was here");
+}
+
+#[tokio::test]
+async fn every_save_is_a_revision() {
+    let stack = spawn_stack().await;
+    let (_, author) = stack.staff_session(Role::Author).await;
+    let id = draft(&stack, &author, json!({ "title": "v1", "body": "first" })).await;
+    let (status, body) = call(
+        &stack,
+        Method::PUT,
+        &format!("/admin/articles/{id}"),
+        Some(&author),
+        Some(json!({ "data": { "title": "v2", "body": "second" } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["slug"], "v1",
+        "the slug stays when the title changes"
+    );
+    let (status, body) = call(
+        &stack,
+        Method::GET,
+        &format!("/admin/articles/{id}/revisions"),
+        Some(&author),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let revisions = body["data"].as_array().expect("revisions");
+    assert_eq!(revisions.len(), 2);
+    assert_eq!(revisions[0]["revision"], 2);
+    assert_eq!(revisions[0]["body"], "second");
+    assert_eq!(revisions[1]["title"], "v1");
+}
+
+#[tokio::test]
+async fn bodies_are_sanitised_in_the_public_api() {
+    let stack = spawn_stack().await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let id = draft(
+        &stack,
+        &editor,
+        json!({
+            "title": "XSS",
+            "body": "<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n[click](javascript:alert(3))",
+        }),
+    )
+    .await;
+    let (status, _) = call(
+        &stack,
+        Method::POST,
+        &format!("/admin/articles/{id}/publish"),
+        Some(&editor),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json(stack.get(&format!("/api/articles/{id}")).await).await;
+    let html = body["data"]["bodyHtml"].as_str().expect("bodyHtml");
+    assert!(
+        !html.contains("<script") && !html.contains("<img"),
+        "{html}"
+    );
+    assert!(!html.contains("href=\"javascript"), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+}
+
+#[tokio::test]
+async fn slugs_are_made_checked_and_unique() {
+    let stack = spawn_stack().await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let create = |data: Value| {
+        call(
+            &stack,
+            Method::POST,
+            "/admin/articles",
+            Some(&editor),
+            Some(json!({ "data": data })),
+        )
+    };
+    let (status, body) = create(json!({ "title": "AI变现之路" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let slug = body["data"]["slug"].as_str().expect("slug");
+    assert!(slug.starts_with("ai-") && slug.len() == 9, "{slug}");
+
+    let (status, _) = create(json!({ "title": "One", "slug": "taken" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = create(json!({ "title": "Two", "slug": "taken" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) =
+        create(json!({ "title": "Other locale", "slug": "taken", "locale": "en" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    for (data, field) in [
+        (json!({ "title": "x", "slug": "Bad Slug" }), "slug"),
+        (json!({ "title": "" }), "title"),
+        (
+            json!({ "title": "x", "visibility": "secret" }),
+            "visibility",
+        ),
+        (json!({ "title": "x", "category": "nope" }), "category"),
+        (json!({ "title": "x", "tags": ["nope"] }), "tags"),
+    ] {
+        let (status, body) = create(data).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            body["error"]["details"]["errors"][0]["path"][0], field,
+            "{body}"
+        );
+    }
+    let (status, _) = create(json!({ "title": "x", "authorId": 1 })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn anonymous_callers_get_401_everywhere() {
+    let stack = spawn_stack().await;
+    let body = Some(json!({ "data": { "title": "x" } }));
+    for (method, path, body) in [
+        (Method::POST, "/admin/articles", body.clone()),
+        (Method::PUT, "/admin/articles/abc", body),
+        (Method::POST, "/admin/articles/abc/publish", None),
+        (Method::POST, "/admin/articles/abc/unpublish", None),
+        (Method::DELETE, "/admin/articles/abc", None),
+        (Method::GET, "/admin/articles/abc/revisions", None),
+    ] {
+        let (status, _) = call(&stack, method.clone(), path, None, body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+}
