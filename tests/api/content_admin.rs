@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use shared::access::Role;
 
 /// Sends a request with an optional credential and body: (status, JSON body or null).
-async fn call(
+pub(crate) async fn call(
     stack: &TestStack,
     method: Method,
     path: &str,
@@ -29,7 +29,7 @@ async fn call(
 }
 
 /// Creates a draft as `token` and returns its documentId.
-async fn draft(stack: &TestStack, token: &str, data: Value) -> String {
+pub(crate) async fn draft(stack: &TestStack, token: &str, data: Value) -> String {
     let (status, body) = call(
         stack,
         Method::POST,
@@ -45,7 +45,7 @@ async fn draft(stack: &TestStack, token: &str, data: Value) -> String {
         .to_owned()
 }
 
-async fn public_slugs(stack: &TestStack) -> Vec<String> {
+pub(crate) async fn public_slugs(stack: &TestStack) -> Vec<String> {
     let body = json(stack.get("/api/articles").await).await;
     body["data"]
         .as_array()

@@ -6,6 +6,7 @@ mod auth;
 mod content_admin;
 mod content_api;
 mod content_cache;
+mod content_schedule;
 mod content_sql;
 mod errors;
 mod health;

@@ -1,16 +1,19 @@
-//! Admin writes for articles: create, update, publish, unpublish, soft delete, and the
-//! revision history, in Strapi's `{"data": {...}}` shape.
+//! Admin writes for articles: create, update, publish, unpublish, schedule, soft
+//! delete, and the revision history with restore, in Strapi's `{"data": {...}}` shape.
 //!
 //! Who may do what follows Strapi's roles through `shared::access`: authors create
 //! articles and edit only their own drafts; editors, admins and tokens with
-//! `content.write` edit anything; publishing and unpublishing need `content.publish`,
-//! deleting `content.write`. Every write and its audit entry share one transaction;
+//! `content.write` edit anything; publishing, unpublishing and scheduling need
+//! `content.publish`, deleting `content.write`; restoring a revision is an edit.
+//! Scheduling only sets `scheduled_at`: the scheduler function publishes
+//! (`shared::content::publish_due`), so the time is kept even if nobody is signed in. Every write and its audit entry share one transaction;
 //! after COMMIT the cached public responses the write can affect are invalidated, best
 //! effort (a Redis outage is logged: the write has happened and must not be reported
 //! as failed). Rendering and slugs live in `shared::content` so other writers reuse them.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -39,6 +42,19 @@ struct Envelope {
 }
 
 /// The writable fields; on update an absent field is left as it is.
+/// `{"data": {"publishAt": "…"}}`, an RFC 3339 time in the future.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleEnvelope {
+    data: ScheduleInput,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScheduleInput {
+    publish_at: String,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ArticleInput {
@@ -76,6 +92,7 @@ const VIEW: &str = "SELECT json_build_object(
     'readingMinutes', a.reading_minutes, 'locale', a.locale, 'visibility', a.visibility,
     'featured', a.featured, 'seoTitle', a.seo_title, 'seoDescription', a.seo_description,
     'internalNotes', a.internal_notes, 'publishedAt', a.published_at,
+    'scheduledAt', a.scheduled_at,
     'createdAt', a.created_at, 'updatedAt', a.updated_at,
     'author', (SELECT document_id FROM authors WHERE id = a.author_id),
     'category', (SELECT document_id FROM categories WHERE id = a.category_id),
@@ -289,6 +306,15 @@ async fn save_relations(
             )
             .await?;
     }
+    record_revision(client, article_id, editor).await
+}
+
+/// Appends the article's current title and body as its next revision.
+async fn record_revision(
+    client: &impl GenericClient,
+    article_id: i64,
+    editor: Option<i64>,
+) -> Result<()> {
     client
         .query_typed(
             "INSERT INTO article_revisions (article_id, revision, title, body, editor_id)
@@ -300,6 +326,37 @@ async fn save_relations(
         )
         .await?;
     Ok(())
+}
+
+/// Locks a live article for an edit and checks the principal may make it: anyone
+/// with `content.write`, or an author on their own unpublished draft.
+async fn lock_for_edit(
+    client: &impl GenericClient,
+    document_id: &str,
+    principal: &Principal,
+) -> Result<i64> {
+    let rows = client
+        .query_typed(
+            "SELECT a.id, a.published_at IS NOT NULL, au.staff_id
+             FROM articles a LEFT JOIN authors au ON au.id = a.author_id
+             WHERE a.document_id = $1 AND a.deleted_at IS NULL
+             FOR UPDATE OF a",
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::NotFound("no such article".into()))?;
+    let (id, published, owner): (i64, bool, Option<i64>) = (row.get(0), row.get(1), row.get(2));
+    if !principal.can(Permission::WriteAnyContent) {
+        principal.require(Permission::WriteOwnContent)?;
+        if published || owner.is_none() || owner != principal.staff_id() {
+            return Err(Error::Forbidden(
+                "authors may edit only their own drafts".into(),
+            ));
+        }
+    }
+    Ok(id)
 }
 
 async fn view(client: &impl GenericClient, article_id: i64) -> Result<Value> {
@@ -403,27 +460,7 @@ impl ContentAdmin {
         let Envelope { data: input } = parse_json(req, MAX_BODY)?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        let rows = tx
-            .query_typed(
-                "SELECT a.id, a.published_at IS NOT NULL, au.staff_id
-                 FROM articles a LEFT JOIN authors au ON au.id = a.author_id
-                 WHERE a.document_id = $1 AND a.deleted_at IS NULL
-                 FOR UPDATE OF a",
-                &[(&document_id, Type::TEXT)],
-            )
-            .await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| Error::NotFound("no such article".into()))?;
-        let (id, published, owner): (i64, bool, Option<i64>) = (row.get(0), row.get(1), row.get(2));
-        if !principal.can(Permission::WriteAnyContent) {
-            principal.require(Permission::WriteOwnContent)?;
-            if published || owner.is_none() || owner != principal.staff_id() {
-                return Err(Error::Forbidden(
-                    "authors may edit only their own drafts".into(),
-                ));
-            }
-        }
+        let id = lock_for_edit(&*tx, &document_id, principal).await?;
         let checked = check(&*tx, input).await?;
         let input = &checked.input;
         let (body_html, reading_minutes) = match &checked.rendered {
@@ -479,7 +516,7 @@ impl ContentAdmin {
         Ok(data(StatusCode::OK, article))
     }
 
-    /// Publish, unpublish or soft delete: one conditional UPDATE of a live article.
+    /// Publish, unpublish, unschedule or soft delete: one UPDATE of a live article.
     async fn transition(
         &self,
         req: &Request,
@@ -518,6 +555,104 @@ impl ContentAdmin {
         } else {
             data(StatusCode::OK, article)
         })
+    }
+
+    /// Sets the time the scheduler publishes a draft at; published articles refuse.
+    async fn schedule(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
+        let document_id = path_param(req, "documentId")?.to_owned();
+        let ScheduleEnvelope { data: input } = parse_json(req, MAX_BODY)?;
+        let publish_at = DateTime::parse_from_rfc3339(&input.publish_at)
+            .map_err(|_| Error::invalid("publishAt", "publishAt must be an RFC 3339 time"))?
+            .with_timezone(&Utc);
+        if publish_at <= Utc::now() {
+            return Err(Error::invalid(
+                "publishAt",
+                "publishAt must be in the future",
+            ));
+        }
+        let mut client = self.platform.db.client().await?;
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query_typed(
+                "SELECT id, published_at IS NOT NULL FROM articles
+                 WHERE document_id = $1 AND deleted_at IS NULL FOR UPDATE",
+                &[(&document_id, Type::TEXT)],
+            )
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| Error::NotFound("no such article".into()))?;
+        let (id, published): (i64, bool) = (row.get(0), row.get(1));
+        if published {
+            return Err(Error::Conflict(
+                "the article is already published; unpublish it first".into(),
+            ));
+        }
+        tx.query_typed(
+            "UPDATE articles SET scheduled_at = $2 WHERE id = $1",
+            &[(&id, Type::INT8), (&publish_at, Type::TIMESTAMPTZ)],
+        )
+        .await?;
+        audit::record(
+            &*tx,
+            &principal.actor(),
+            "article.schedule",
+            &format!("article:{document_id}"),
+            json!({ "publishAt": publish_at }),
+        )
+        .await?;
+        let article = view(&*tx, id).await?;
+        tx.commit().await?;
+        // A draft is in no public response yet; invalidating keeps every write alike.
+        self.invalidate().await;
+        Ok(data(StatusCode::OK, article))
+    }
+
+    /// Copies a revision's title and body back and records that as a new revision.
+    async fn restore(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
+        let document_id = path_param(req, "documentId")?.to_owned();
+        let revision: i32 = path_param(req, "revision")?
+            .parse()
+            .map_err(|_| Error::invalid("revision", "revision must be a positive integer"))?;
+        let mut client = self.platform.db.client().await?;
+        let tx = client.transaction().await?;
+        let id = lock_for_edit(&*tx, &document_id, principal).await?;
+        let rows = tx
+            .query_typed(
+                "SELECT title, body FROM article_revisions WHERE article_id = $1 AND revision = $2",
+                &[(&id, Type::INT8), (&revision, Type::INT4)],
+            )
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| Error::NotFound("no such revision".into()))?;
+        let (title, body): (String, String) = (row.get(0), row.get(1));
+        let rendered = render::render(&body);
+        tx.query_typed(
+            "UPDATE articles SET title = $2, body = $3, body_html = $4, reading_minutes = $5
+             WHERE id = $1",
+            &[
+                (&id, Type::INT8),
+                (&title, Type::TEXT),
+                (&body, Type::TEXT),
+                (&rendered.html, Type::TEXT),
+                (&rendered.reading_minutes, Type::INT4),
+            ],
+        )
+        .await?;
+        record_revision(&*tx, id, principal.staff_id()).await?;
+        audit::record(
+            &*tx,
+            &principal.actor(),
+            "article.restore",
+            &format!("article:{document_id}"),
+            json!({ "revision": revision }),
+        )
+        .await?;
+        let article = view(&*tx, id).await?;
+        tx.commit().await?;
+        self.invalidate().await;
+        Ok(data(StatusCode::OK, article))
     }
 
     async fn revisions(&self, req: &Request) -> Result<Response<Body>> {
@@ -568,18 +703,33 @@ impl ContentAdmin {
                 self.transition(&req, &principal, "article.delete", "deleted_at = now()")
                     .await
             }
+            "POST /admin/articles/{documentId}/schedule" => self.schedule(&req, &principal).await,
+            "DELETE /admin/articles/{documentId}/schedule" => {
+                self.transition(
+                    &req,
+                    &principal,
+                    "article.unschedule",
+                    "scheduled_at = NULL",
+                )
+                .await
+            }
             "GET /admin/articles/{documentId}/revisions" => self.revisions(&req).await,
+            "POST /admin/articles/{documentId}/revisions/{revision}/restore" => {
+                self.restore(&req, &principal).await
+            }
             other => Err(Error::NotFound(format!("no content admin route `{other}`"))),
         }
     }
 }
 
-/// The permission a route needs before the handler looks at the article; creating and
-/// updating decide themselves, because authors may write their own drafts.
+/// The permission a route needs before the handler looks at the article; creating,
+/// updating and restoring decide themselves, because authors may write their own drafts.
 pub fn required_permission(route_key: &str) -> Option<Permission> {
     Some(match route_key {
         "POST /admin/articles/{documentId}/publish"
-        | "POST /admin/articles/{documentId}/unpublish" => Permission::PublishContent,
+        | "POST /admin/articles/{documentId}/unpublish"
+        | "POST /admin/articles/{documentId}/schedule"
+        | "DELETE /admin/articles/{documentId}/schedule" => Permission::PublishContent,
         "DELETE /admin/articles/{documentId}" => Permission::WriteAnyContent,
         "GET /admin/articles/{documentId}/revisions" => Permission::ReadContent,
         _ => return None,

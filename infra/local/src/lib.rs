@@ -5,5 +5,6 @@
 pub mod functions;
 pub mod gateway;
 pub mod mail;
+pub mod scheduler;
 pub mod template;
 pub mod upstash;

@@ -14,7 +14,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 use bianxian_local::{
     functions,
     gateway::{self, Gateway},
-    mail, template,
+    mail, scheduler, template,
     upstash::{self, UpstashServerConfig},
 };
 use shared::{
@@ -112,6 +112,12 @@ async fn run(args: Args) -> Result<(), String> {
                     mail::SWEEP_EVERY.as_secs()
                 );
             }
+            // So does the scheduler, like its `rate(1 minute)` rule in AWS.
+            scheduler::start(platform.clone());
+            eprintln!(
+                "gateway: scheduler publishes due articles every {} s",
+                scheduler::EVERY.as_secs()
+            );
             let gateway = Gateway::new(routes, functions::mount(&platform), platform)?;
             let listener = bind(addr).await?;
             eprintln!("gateway: serving template.yaml routes on http://{addr}");

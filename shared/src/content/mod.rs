@@ -6,16 +6,19 @@
 //! in one place. [`documents`] runs a query and assembles Strapi's entries, and
 //! [`gate`] with [`teaser`] decides what of a gated article a reader receives;
 //! [`cache`] says which cached responses a write makes stale. On the write side,
-//! [`render`] turns a Markdown body into safe HTML and [`slug`] makes and checks slugs.
+//! [`render`] turns a Markdown body into safe HTML and [`slug`] makes and checks slugs;
+//! [`schedule`] publishes drafts whose scheduled time has come.
 
 pub mod cache;
 pub mod documents;
 pub mod gate;
 pub mod query;
 pub mod render;
+pub mod schedule;
 pub mod schema;
 pub mod slug;
 pub mod sql;
 pub mod teaser;
 
 pub use query::Query;
+pub use schedule::publish_due;
