@@ -302,6 +302,17 @@ impl Access {
         Self { db, sessions }
     }
 
+    /// The staff access every admin-facing function uses: the platform's database and
+    /// Redis, with staff sessions living [`STAFF_SESSION_TTL`].
+    pub fn for_staff(platform: &crate::Platform) -> Self {
+        let sessions = SessionStore::new(
+            platform.redis.clone(),
+            &platform.config.redis.key_prefix,
+            STAFF_SESSION_TTL,
+        );
+        Self::new(platform.db.clone(), sessions)
+    }
+
     pub fn sessions(&self) -> &SessionStore {
         &self.sessions
     }

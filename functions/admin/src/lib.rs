@@ -24,7 +24,7 @@ use shared::{
     http::{data, no_content, parse_json, path_param, route_key},
     password::Password,
     ratelimit::Policy,
-    session::{SessionStore, new_token, token_hash},
+    session::{new_token, token_hash},
     staff,
 };
 use tokio_postgres::types::Type;
@@ -531,12 +531,7 @@ pub fn required_permission(route_key: &str) -> Option<Permission> {
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
-    let sessions = SessionStore::new(
-        platform.redis.clone(),
-        &platform.config.redis.key_prefix,
-        STAFF_SESSION_TTL,
-    );
-    let access = Access::new(platform.db.clone(), sessions);
+    let access = Access::for_staff(&platform);
     let admin = Arc::new(Admin { platform, access });
     move |req| {
         let admin = admin.clone();

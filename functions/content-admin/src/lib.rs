@@ -20,12 +20,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::{
     Error, Platform, Result,
-    access::{Access, Permission, Principal, STAFF_SESSION_TTL},
+    access::{Access, Permission, Principal},
     audit,
     content::{cache::namespaces_for_write, render, schema, slug},
     entitlements::Product,
     http::{data, no_content, parse_json, path_param, route_key},
-    session::SessionStore,
 };
 use tokio_postgres::{GenericClient, error::SqlState, types::Type};
 
@@ -738,12 +737,7 @@ pub fn required_permission(route_key: &str) -> Option<Permission> {
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
-    let sessions = SessionStore::new(
-        platform.redis.clone(),
-        &platform.config.redis.key_prefix,
-        STAFF_SESSION_TTL,
-    );
-    let access = Access::new(platform.db.clone(), sessions);
+    let access = Access::for_staff(&platform);
     let admin = Arc::new(ContentAdmin { platform, access });
     move |req| {
         let admin = admin.clone();

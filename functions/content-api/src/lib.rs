@@ -35,9 +35,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::{
     Error, Platform, Result,
-    access::{
-        API_TOKEN_PREFIX, Access, Permission, Principal, STAFF_COOKIE, STAFF_SESSION_TTL, presented,
-    },
+    access::{API_TOKEN_PREFIX, Access, Permission, Principal, STAFF_COOKIE, presented},
     content::{
         Query,
         cache::{member_products, namespace},
@@ -47,7 +45,6 @@ use shared::{
         schema::{self, ContentType},
     },
     http::{path_param, route_key},
-    session::SessionStore,
 };
 use tokio_postgres::types::Type;
 
@@ -370,12 +367,7 @@ fn if_none_match(req: &Request, etag: &str) -> bool {
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
-    let sessions = SessionStore::new(
-        platform.redis.clone(),
-        &platform.config.redis.key_prefix,
-        STAFF_SESSION_TTL,
-    );
-    let access = Access::new(platform.db.clone(), sessions);
+    let access = Access::for_staff(&platform);
     let api = Arc::new(ContentApi { platform, access });
     move |req| {
         let api = api.clone();
