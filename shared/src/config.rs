@@ -36,6 +36,10 @@ pub struct Config {
     pub rate_limit_failure_mode: FailureMode,
     /// `MAX_BODY_BYTES`: request bodies above this size get 413.
     pub max_body_bytes: usize,
+    /// `CONTENT_CACHE_TTL_SECS`: how long the public content API keeps a response in
+    /// Redis (default 60); `0` turns the response cache off, which is how
+    /// `scripts/bench content` measures the database path.
+    pub content_cache_ttl: Duration,
 
     // --- mail and AWS ---------------------------------------------------------
     /// `SITE_URL`: the public frontend, the base of every link in a mail. Always ends
@@ -185,6 +189,7 @@ impl Config {
         }
         let timeout_ms = vars.parsed("UPSTASH_TIMEOUT_MS", 1000_u64);
         let max_body_bytes = vars.parsed("MAX_BODY_BYTES", 1024 * 1024_usize);
+        let content_cache_ttl = Duration::from_secs(vars.parsed("CONTENT_CACHE_TTL_SECS", 60_u64));
         let environment = vars
             .optional("BIANXIAN_ENV")
             .unwrap_or_else(|| "development".into());
@@ -219,6 +224,7 @@ impl Config {
                 cors_allowed_origins,
                 rate_limit_failure_mode,
                 max_body_bytes,
+                content_cache_ttl,
                 site_url,
                 mail,
                 aws,
@@ -396,6 +402,19 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert!(config.sentry_dsn.is_none());
         assert_eq!(config.redis.key_prefix, "bx:");
+        assert_eq!(config.content_cache_ttl, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn content_cache_can_be_turned_off() {
+        let config = load(&[MINIMAL, &[("CONTENT_CACHE_TTL_SECS", "0")]].concat()).unwrap();
+        assert!(config.content_cache_ttl.is_zero());
+        let err = load(&[MINIMAL, &[("CONTENT_CACHE_TTL_SECS", "-1")]].concat()).unwrap_err();
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.contains("CONTENT_CACHE_TTL_SECS"))
+        );
     }
 
     #[test]

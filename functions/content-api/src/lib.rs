@@ -27,7 +27,7 @@
 //! a frontend's server and would otherwise unlock paid content for every visitor.
 //! Drafts read with a token are whole, because previewing them is what it is for.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc};
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -51,15 +51,9 @@ use tokio_postgres::types::Type;
 /// The member session cookie set by the auth function.
 pub const MEMBER_COOKIE: &str = "bx_session";
 
-/// How long a response stays in Redis. Writes invalidate precisely, so this only
-/// bounds what no write announces: time passing (scheduled articles going live,
-/// entitlements expiring) and an invalidation that failed. A minute keeps hot pages
-/// nearly always served from Redis while such changes still show within a minute.
-const RESPONSE_TTL: Duration = Duration::from_secs(60);
-
-/// For answers anyone may share: CDNs keep them as long as Redis does (and serve
-/// them 30 s stale while refetching), browsers revalidate every time, which the ETag
-/// makes a bodiless 304.
+/// For answers anyone may share: CDNs keep them as long as Redis does by default
+/// (`CONTENT_CACHE_TTL_SECS`, and serve them 30 s stale while refetching), browsers
+/// revalidate every time, which the ETag makes a bodiless 304.
 const SHARED_CACHE_CONTROL: &str = "public, max-age=0, s-maxage=60, stale-while-revalidate=30";
 /// For a member's answer: the browser may keep it but must revalidate, CDNs never.
 const PRIVATE_CACHE_CONTROL: &str = "private, no-cache";
@@ -190,14 +184,19 @@ impl ContentApi {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<String>>,
     {
-        let body = match audience.class() {
+        // How long a response stays in Redis (`CONTENT_CACHE_TTL_SECS`, a minute by
+        // default). Writes invalidate precisely, so this only bounds what no write
+        // announces: time passing (scheduled articles going live, entitlements
+        // expiring) and an invalidation that failed. Zero turns the cache off.
+        let ttl = self.platform.config.content_cache_ttl;
+        let body = match audience.class().filter(|_| !ttl.is_zero()) {
             Some(class) => {
                 let key = format!("{key} {class}");
                 let namespace = namespace(query.content_type);
                 let (body, _) = self
                     .platform
                     .cache
-                    .get_or_load(&namespace, &key, RESPONSE_TTL, load)
+                    .get_or_load(&namespace, &key, ttl, load)
                     .await?;
                 body
             }

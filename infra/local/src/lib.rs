@@ -6,5 +6,6 @@ pub mod functions;
 pub mod gateway;
 pub mod mail;
 pub mod scheduler;
+pub mod seed;
 pub mod template;
 pub mod upstash;

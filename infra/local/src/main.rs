@@ -4,6 +4,7 @@
 //! bianxian-local gateway [--addr 127.0.0.1:3000] [--template template.yaml]
 //! bianxian-local upstash [--addr 127.0.0.1:8079] [--redis 127.0.0.1:6379]
 //! bianxian-local migrate
+//! bianxian-local seed [--articles 60] [--reset]
 //! bianxian-local admin create-user --email EMAIL --role admin|editor|author [--name NAME]
 //!                (password: BIANXIAN_ADMIN_PASSWORD, else the first line of stdin)
 //! ```
@@ -14,7 +15,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 use bianxian_local::{
     functions,
     gateway::{self, Gateway},
-    mail, scheduler, template,
+    mail, scheduler, seed, template,
     upstash::{self, UpstashServerConfig},
 };
 use shared::{
@@ -23,7 +24,10 @@ use shared::{
 };
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|migrate|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|migrate|seed|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--articles N] [--reset] [--email E --role R --name N]";
+
+/// Flags that take no value: present means `true`.
+const SWITCHES: [&str; 1] = ["reset"];
 
 struct Args {
     command: String,
@@ -42,9 +46,12 @@ impl Args {
             let name = flag
                 .strip_prefix("--")
                 .ok_or_else(|| format!("unexpected argument `{flag}`\n{USAGE}"))?;
-            let value = raw
-                .next()
-                .ok_or_else(|| format!("--{name} needs a value"))?;
+            let value = if SWITCHES.contains(&name) {
+                "true".to_owned()
+            } else {
+                raw.next()
+                    .ok_or_else(|| format!("--{name} needs a value"))?
+            };
             flags.push((name.to_owned(), value));
         }
         Ok(Self {
@@ -144,6 +151,14 @@ async fn run(args: Args) -> Result<(), String> {
                 .map_err(|e| format!("{e:?}"))?;
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             Ok(())
+        }
+        "seed" => {
+            let raw = args.get("articles", "60");
+            let articles = raw
+                .parse()
+                .map_err(|_| format!("--articles: `{raw}` is not a number"))?;
+            let platform = Platform::new(load_config()).map_err(|e| e.to_string())?;
+            seed::seed(&platform, articles, args.get("reset", "false") == "true").await
         }
         "admin" if args.subcommand.as_deref() == Some("create-user") => create_user(&args).await,
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
