@@ -24,7 +24,7 @@ use crate::{
     error::{Error, Result},
 };
 
-pub use deadpool_postgres::Client;
+pub use deadpool_postgres::{Client, Transaction};
 pub use tokio_postgres::types::Type;
 
 /// Connections idle longer than this are verified before use.

@@ -374,6 +374,31 @@ struct ContentAdmin {
 
 impl ContentAdmin {
     /// Makes cached public responses stale; a failure is logged, never returned.
+    /// Ends a write: its audit row in the same transaction, the article as it now
+    /// stands, COMMIT, then cache invalidation (which never fails the write).
+    async fn finish(
+        &self,
+        tx: shared::db::Transaction<'_>,
+        principal: &Principal,
+        action: &str,
+        id: i64,
+        document_id: &str,
+        details: Value,
+    ) -> Result<Value> {
+        audit::record(
+            &*tx,
+            &principal.actor(),
+            action,
+            &format!("article:{document_id}"),
+            details,
+        )
+        .await?;
+        let article = view(&*tx, id).await?;
+        tx.commit().await?;
+        self.invalidate().await;
+        Ok(article)
+    }
+
     async fn invalidate(&self) {
         let namespaces = namespaces_for_write(&schema::ARTICLES);
         let names: Vec<&str> = namespaces.iter().map(String::as_str).collect();
@@ -440,17 +465,16 @@ impl ContentAdmin {
             .ok_or_else(|| Error::internal("article insert returned no row"))?;
         let (id, document_id): (i64, String) = (row.get(0), row.get(1));
         save_relations(&*tx, id, &checked, principal.staff_id()).await?;
-        audit::record(
-            &*tx,
-            &principal.actor(),
-            "article.create",
-            &format!("article:{document_id}"),
-            json!({ "slug": slug }),
-        )
-        .await?;
-        let article = view(&*tx, id).await?;
-        tx.commit().await?;
-        self.invalidate().await;
+        let article = self
+            .finish(
+                tx,
+                principal,
+                "article.create",
+                id,
+                &document_id,
+                json!({ "slug": slug }),
+            )
+            .await?;
         Ok(data(StatusCode::CREATED, article))
     }
 
@@ -501,17 +525,9 @@ impl ContentAdmin {
         .await
         .map_err(map_slug_conflict)?;
         save_relations(&*tx, id, &checked, principal.staff_id()).await?;
-        audit::record(
-            &*tx,
-            &principal.actor(),
-            "article.update",
-            &format!("article:{document_id}"),
-            json!({}),
-        )
-        .await?;
-        let article = view(&*tx, id).await?;
-        tx.commit().await?;
-        self.invalidate().await;
+        let article = self
+            .finish(tx, principal, "article.update", id, &document_id, json!({}))
+            .await?;
         Ok(data(StatusCode::OK, article))
     }
 
@@ -538,17 +554,9 @@ impl ContentAdmin {
             .first()
             .map(|r| r.get(0))
             .ok_or_else(|| Error::NotFound("no such article".into()))?;
-        audit::record(
-            &*tx,
-            &principal.actor(),
-            action,
-            &format!("article:{document_id}"),
-            json!({}),
-        )
-        .await?;
-        let article = view(&*tx, id).await?;
-        tx.commit().await?;
-        self.invalidate().await;
+        let article = self
+            .finish(tx, principal, action, id, &document_id, json!({}))
+            .await?;
         Ok(if action == "article.delete" {
             no_content()
         } else {
@@ -592,18 +600,17 @@ impl ContentAdmin {
             &[(&id, Type::INT8), (&publish_at, Type::TIMESTAMPTZ)],
         )
         .await?;
-        audit::record(
-            &*tx,
-            &principal.actor(),
-            "article.schedule",
-            &format!("article:{document_id}"),
-            json!({ "publishAt": publish_at }),
-        )
-        .await?;
-        let article = view(&*tx, id).await?;
-        tx.commit().await?;
         // A draft is in no public response yet; invalidating keeps every write alike.
-        self.invalidate().await;
+        let article = self
+            .finish(
+                tx,
+                principal,
+                "article.schedule",
+                id,
+                &document_id,
+                json!({ "publishAt": publish_at }),
+            )
+            .await?;
         Ok(data(StatusCode::OK, article))
     }
 
@@ -640,17 +647,16 @@ impl ContentAdmin {
         )
         .await?;
         record_revision(&*tx, id, principal.staff_id()).await?;
-        audit::record(
-            &*tx,
-            &principal.actor(),
-            "article.restore",
-            &format!("article:{document_id}"),
-            json!({ "revision": revision }),
-        )
-        .await?;
-        let article = view(&*tx, id).await?;
-        tx.commit().await?;
-        self.invalidate().await;
+        let article = self
+            .finish(
+                tx,
+                principal,
+                "article.restore",
+                id,
+                &document_id,
+                json!({ "revision": revision }),
+            )
+            .await?;
         Ok(data(StatusCode::OK, article))
     }
 
