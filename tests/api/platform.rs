@@ -14,7 +14,7 @@ use bianxian_e2e::{
 };
 use serde_json::{Value, json};
 use shared::{
-    cache::Source,
+    cache::{Cache, Entry, Source},
     cmd,
     config::{FailureMode, RedisConfig},
     ratelimit::{Policy, RateLimiter},
@@ -248,55 +248,93 @@ async fn without_redis_the_limiter_fails_open_or_closed_as_configured() {
     assert_eq!(err.status(), 503);
 }
 
+/// Two caches over one Redis, as two warm Lambda sandboxes are.
+fn two_sandboxes(stack: &bianxian_e2e::TestStack) -> (Cache, Cache) {
+    let prefix = &stack.platform.config.redis.key_prefix;
+    (
+        Cache::new(stack.platform.redis.clone(), prefix),
+        Cache::new(stack.platform.redis.clone(), prefix),
+    )
+}
+
 #[tokio::test]
 async fn the_cache_serves_hits_and_forgets_a_namespace_on_invalidation() {
     let stack = spawn_stack().await;
-    let cache = &stack.platform.cache;
+    let (cache, _) = two_sandboxes(&stack);
     let loads = Arc::new(AtomicUsize::new(0));
     let load = |value: &'static str| {
         let loads = loads.clone();
         move || async move {
             loads.fetch_add(1, Ordering::SeqCst);
-            Ok(json!({ "title": value }))
+            Ok(json!({ "title": value }).to_string())
         }
     };
     let ttl = Duration::from_secs(60);
-    let (first, source) = cache
-        .get_or_load("articles", "page=1", ttl, load("v1"))
-        .await
-        .unwrap();
+    let read = |namespace: &'static str, key: &'static str, value: &'static str| {
+        let (cache, load) = (cache.clone(), load(value));
+        async move {
+            let (entry, source) = cache.get_or_load(namespace, key, ttl, load).await.unwrap();
+            let body: Value = serde_json::from_str(entry.body()).unwrap();
+            (body["title"].as_str().unwrap().to_owned(), source)
+        }
+    };
     assert_eq!(
-        (first["title"].as_str(), source),
-        (Some("v1"), Source::Miss)
+        read("articles", "page=1", "v1").await,
+        ("v1".into(), Source::Miss)
     );
-    let (second, source) = cache
-        .get_or_load("articles", "page=1", ttl, load("v2"))
-        .await
-        .unwrap();
     assert_eq!(
-        (second["title"].as_str(), source),
-        (Some("v1"), Source::Hit)
+        read("articles", "page=1", "v2").await,
+        ("v1".into(), Source::Memory)
     );
     // Another namespace is untouched by invalidating this one.
-    cache
-        .get_or_load("tags", "all", ttl, load("t1"))
-        .await
-        .unwrap();
+    read("tags", "all", "t1").await;
     cache.invalidate(&["articles"]).await.unwrap();
-    let (third, source) = cache
-        .get_or_load("articles", "page=1", ttl, load("v3"))
-        .await
-        .unwrap();
     assert_eq!(
-        (third["title"].as_str(), source),
-        (Some("v3"), Source::Miss)
+        read("articles", "page=1", "v3").await,
+        ("v3".into(), Source::Miss)
     );
-    let (_, source) = cache
-        .get_or_load("tags", "all", ttl, load("t2"))
+    assert_eq!(
+        read("tags", "all", "t2").await,
+        ("t1".into(), Source::Memory)
+    );
+    assert_eq!(loads.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_sandbox_sees_an_invalidation_made_by_another_on_its_next_read() {
+    let stack = spawn_stack().await;
+    let (reader, writer) = two_sandboxes(&stack);
+    let ttl = Duration::from_secs(60);
+    let body = |value: &'static str| move || async move { Ok(value.to_owned()) };
+    let (_, source) = reader
+        .get_or_load("articles", "k", ttl, body("old"))
         .await
         .unwrap();
-    assert_eq!(source, Source::Hit);
-    assert_eq!(loads.load(Ordering::SeqCst), 3);
+    assert_eq!(source, Source::Miss);
+    // The other sandbox has no copy in memory: it gets the body from Redis.
+    let (entry, source) = writer
+        .get_or_load("articles", "k", ttl, body("x"))
+        .await
+        .unwrap();
+    assert_eq!((entry.body(), source), ("old", Source::Redis));
+    let (_, source) = reader
+        .get_or_load("articles", "k", ttl, body("x"))
+        .await
+        .unwrap();
+    assert_eq!(source, Source::Memory);
+    writer.invalidate(&["articles"]).await.unwrap();
+    let (entry, source) = reader
+        .get_or_load("articles", "k", ttl, body("new"))
+        .await
+        .unwrap();
+    assert_eq!((entry.body(), source), ("new", Source::Miss));
+    // And the writer's own stale copy is not served either.
+    let (entry, source) = writer
+        .get_or_load("articles", "k", ttl, body("x"))
+        .await
+        .unwrap();
+    assert_eq!((entry.body(), source), ("new", Source::Redis));
+    assert_eq!(entry.etag(), Entry::new("new".into()).etag());
 }
 
 #[tokio::test]
@@ -306,13 +344,13 @@ async fn without_redis_the_cache_is_a_miss_not_an_error() {
         ..Default::default()
     })
     .await;
-    let (value, source) = stack
+    let (entry, source) = stack
         .platform
         .cache
         .get_or_load("articles", "k", Duration::from_secs(5), || async {
-            Ok(json!("from postgres"))
+            Ok("from postgres".to_owned())
         })
         .await
         .unwrap();
-    assert_eq!((value, source), (json!("from postgres"), Source::Miss));
+    assert_eq!((entry.body(), source), ("from postgres", Source::Miss));
 }

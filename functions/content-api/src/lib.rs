@@ -32,10 +32,10 @@ use std::{future::Future, sync::Arc};
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use shared::{
     Error, Platform, Result,
     access::{API_TOKEN_PREFIX, Access, Permission, Principal, STAFF_COOKIE, presented},
+    cache::Entry,
     content::{
         Query,
         cache::{member_products, namespace},
@@ -189,20 +189,20 @@ impl ContentApi {
         // announces: time passing (scheduled articles going live, entitlements
         // expiring) and an invalidation that failed. Zero turns the cache off.
         let ttl = self.platform.config.content_cache_ttl;
-        let body = match audience.class().filter(|_| !ttl.is_zero()) {
+        let entry = match audience.class().filter(|_| !ttl.is_zero()) {
             Some(class) => {
                 let key = format!("{key} {class}");
                 let namespace = namespace(query.content_type);
-                let (body, _) = self
+                let (entry, _) = self
                     .platform
                     .cache
                     .get_or_load(&namespace, &key, ttl, load)
                     .await?;
-                body
+                entry
             }
-            None => load().await?,
+            None => Arc::new(Entry::new(load().await?)),
         };
-        Ok(conditional(req, body, &audience))
+        Ok(conditional(req, &entry, &audience))
     }
 
     /// The reader `query` must be answered for, and who else shares that answer:
@@ -315,16 +315,14 @@ fn envelope(data: Value, meta: Value) -> Result<String> {
 
 /// `body` as a 200, or as a bodiless 304 when `If-None-Match` names its ETag; both
 /// carry the ETag and the audience's caching headers.
-fn conditional(req: &Request, body: String, audience: &Audience) -> Response<Body> {
-    let digest = Sha256::digest(body.as_bytes());
-    // 128 bits of SHA-256 tell bodies apart as well as all 256 would here.
-    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+fn conditional(req: &Request, entry: &Entry, audience: &Audience) -> Response<Body> {
+    let etag = entry.etag();
     let mut response = if if_none_match(req, &etag) {
         let mut response = Response::new(Body::Empty);
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
     } else {
-        let mut response = Response::new(Body::Text(body));
+        let mut response = Response::new(Body::Text(entry.body().to_owned()));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),

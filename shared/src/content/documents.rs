@@ -103,16 +103,13 @@ pub async fn find_one(
 }
 
 /// Gates top-level articles and attaches populated relations.
-async fn complete(
-    client: &Client,
-    query: &Query,
+fn complete<'a>(
+    client: &'a Client,
+    query: &'a Query,
     reader: Reader,
-    entries: &mut [Entry],
-) -> Result<()> {
-    if *query.content_type == ARTICLES {
-        gate::apply(client, reader, entries).await?;
-    }
-    populate(
+    entries: &'a mut [Entry],
+) -> Loading<'a> {
+    complete_level(
         client,
         query.content_type,
         &query.populate,
@@ -120,16 +117,18 @@ async fn complete(
         query.status,
         reader,
     )
-    .await
 }
 
 type Loading<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
-/// Loads `populates` of `parent` entries, then their nested populates (a recursion
-/// bounded by the parser's `MAX_RELATION_DEPTH`).
-fn populate<'a>(
+/// Completes one level of entries of `content_type`: gates them if they are articles
+/// and attaches `populates` (whose own levels complete the same way, a recursion
+/// bounded by the parser's `MAX_RELATION_DEPTH`). The gating queries and one
+/// statement per populated relation are all issued before any answer is awaited, so
+/// tokio-postgres pipelines them on the connection: a level costs one round trip.
+fn complete_level<'a>(
     client: &'a Client,
-    parent: &'static ContentType,
+    content_type: &'static ContentType,
     populates: &'a [Populate],
     entries: &'a mut [Entry],
     status: Status,
@@ -139,43 +138,64 @@ fn populate<'a>(
         let mut ids: Vec<i64> = entries.iter().filter_map(entry_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        for populate in populates {
-            let name = populate.relation.name;
-            let related = if ids.is_empty() {
-                Related::Rows(HashMap::new())
+        let ids = &ids;
+        let entries_now: &[Entry] = entries;
+        let verdicts = async {
+            if *content_type == ARTICLES {
+                gate::decide(client, reader, entries_now).await.map(Some)
             } else {
-                load(client, parent, populate, &ids, status, reader).await?
-            };
-            for entry in entries.iter_mut() {
-                let id = entry_id(entry);
-                let value = match &related {
-                    Related::Counts(counts) => {
-                        json!({ "count": id.and_then(|id| counts.get(&id)).copied().unwrap_or(0) })
-                    }
-                    Related::Rows(rows) => {
-                        let children = id.and_then(|id| rows.get(&id));
-                        if populate.relation.cardinality.is_to_many() {
-                            Value::Array(
-                                children
-                                    .into_iter()
-                                    .flatten()
-                                    .cloned()
-                                    .map(Value::Object)
-                                    .collect(),
-                            )
-                        } else {
-                            children
-                                .and_then(|c| c.first())
-                                .cloned()
-                                .map_or(Value::Null, Value::Object)
-                        }
-                    }
-                };
-                entry.insert(name.into(), value);
+                Ok(None)
             }
+        };
+        let loads =
+            futures_util::future::try_join_all(populates.iter().map(|populate| async move {
+                if ids.is_empty() {
+                    Ok(Related::Rows(HashMap::new()))
+                } else {
+                    load(client, content_type, populate, ids, status, reader).await
+                }
+            }));
+        let (verdicts, related) = futures_util::try_join!(verdicts, loads)?;
+        if let Some(verdicts) = verdicts {
+            verdicts.apply(entries);
+        }
+        for (populate, related) in populates.iter().zip(related) {
+            attach(entries, populate, &related);
         }
         Ok(())
     })
+}
+
+/// Puts one populated relation under each entry: to-one as an object or `null`,
+/// to-many as an array, a count as `{"count": n}`.
+fn attach(entries: &mut [Entry], populate: &Populate, related: &Related) {
+    for entry in entries.iter_mut() {
+        let id = entry_id(entry);
+        let value = match related {
+            Related::Counts(counts) => {
+                json!({ "count": id.and_then(|id| counts.get(&id)).copied().unwrap_or(0) })
+            }
+            Related::Rows(rows) => {
+                let children = id.and_then(|id| rows.get(&id));
+                if populate.relation.cardinality.is_to_many() {
+                    Value::Array(
+                        children
+                            .into_iter()
+                            .flatten()
+                            .cloned()
+                            .map(Value::Object)
+                            .collect(),
+                    )
+                } else {
+                    children
+                        .and_then(|c| c.first())
+                        .cloned()
+                        .map_or(Value::Null, Value::Object)
+                }
+            }
+        };
+        entry.insert(populate.relation.name.into(), value);
+    }
 }
 
 /// One populate level's result, by parent id.
@@ -209,13 +229,9 @@ async fn load(
         parents.push(row.try_get::<_, i64>(0)?);
         children.push(entry(row, 1)?);
     }
-    let target = wanted.relation.target;
-    if *target == ARTICLES {
-        gate::apply(client, reader, &mut children).await?;
-    }
-    populate(
+    complete_level(
         client,
-        target,
+        wanted.relation.target,
         &wanted.populate,
         &mut children,
         status,

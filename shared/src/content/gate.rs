@@ -56,9 +56,39 @@ struct Gate {
     excerpt: Option<String>,
 }
 
-/// Gates article `entries` for `reader`: every entry carrying a body gets `access`,
-/// and without access its `body` and `bodyHtml` become the teaser.
-pub async fn apply(client: &Client, reader: Reader, entries: &mut [Entry]) -> Result<()> {
+/// What `reader` may see of each article: decided from the entries without changing
+/// them, so the queries can run alongside the loading of populated relations.
+pub struct Verdicts {
+    reader: Reader,
+    gates: HashMap<i64, Gate>,
+    held: Vec<Product>,
+}
+
+impl Verdicts {
+    /// Gates article `entries`: every entry carrying a body gets `access`, and without
+    /// access its `body` and `bodyHtml` become the teaser.
+    pub fn apply(&self, entries: &mut [Entry]) {
+        let member = matches!(self.reader, Reader::Member(_));
+        for entry in entries.iter_mut().filter(|e| carries_body(e)) {
+            let gate = entry_id(entry).and_then(|id| self.gates.get(&id));
+            let access = match (self.reader, gate) {
+                (Reader::Staff, _) => true,
+                (_, Some(gate)) => gate.requirement.met_by(member, &self.held),
+                // Not found (deleted meanwhile): show nothing gated.
+                (_, None) => false,
+            };
+            if !access {
+                let excerpt = gate.and_then(|g| g.excerpt.as_deref());
+                tease(entry, "body", excerpt, teaser::markdown);
+                tease(entry, "bodyHtml", excerpt, teaser::html);
+            }
+            entry.insert("access".into(), Value::Bool(access));
+        }
+    }
+}
+
+/// Decides access to the article `entries` that carry a body, for `reader`.
+pub async fn decide(client: &Client, reader: Reader, entries: &[Entry]) -> Result<Verdicts> {
     let mut ids: Vec<i64> = entries
         .iter()
         .filter(|e| carries_body(e))
@@ -66,10 +96,7 @@ pub async fn apply(client: &Client, reader: Reader, entries: &mut [Entry]) -> Re
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let gates = if reader == Reader::Staff {
+    let gates = if reader == Reader::Staff || ids.is_empty() {
         HashMap::new()
     } else {
         load(client, &ids).await?
@@ -90,23 +117,11 @@ pub async fn apply(client: &Client, reader: Reader, entries: &mut [Entry]) -> Re
         }
         _ => Vec::new(),
     };
-    let member = matches!(reader, Reader::Member(_));
-    for entry in entries.iter_mut().filter(|e| carries_body(e)) {
-        let gate = entry_id(entry).and_then(|id| gates.get(&id));
-        let access = match (reader, gate) {
-            (Reader::Staff, _) => true,
-            (_, Some(gate)) => gate.requirement.met_by(member, &held),
-            // Not found (deleted meanwhile): show nothing gated.
-            (_, None) => false,
-        };
-        if !access {
-            let excerpt = gate.and_then(|g| g.excerpt.as_deref());
-            tease(entry, "body", excerpt, teaser::markdown);
-            tease(entry, "bodyHtml", excerpt, teaser::html);
-        }
-        entry.insert("access".into(), Value::Bool(access));
-    }
-    Ok(())
+    Ok(Verdicts {
+        reader,
+        gates,
+        held,
+    })
 }
 
 fn carries_body(entry: &Entry) -> bool {

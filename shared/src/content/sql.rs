@@ -503,9 +503,14 @@ impl Builder {
         for sort in &query.sort {
             keys.push(sort_key(table, alias, sort.field, sort.direction)?);
         }
-        // Equal keys would leave page boundaries to chance.
+        // Equal keys would leave page boundaries to chance. The id runs the way the
+        // last key does, so `publishedAt:desc` walks the (published_at DESC, id DESC)
+        // index as it stands instead of re-sorting each run of equal times.
         if query.sort.iter().all(|s| s.field.name != "id") {
-            keys.push(format!("{alias}.id ASC"));
+            keys.push(match query.sort.last().map(|s| s.direction) {
+                Some(Direction::Desc) => format!("{alias}.id DESC"),
+                _ => format!("{alias}.id ASC"),
+            });
         }
         Ok(keys.join(", "))
     }
@@ -959,7 +964,7 @@ mod tests {
         let tags = list_statement(&parse(&TAGS, "locale=en&sort=name:desc")).unwrap();
         assert!(
             tags.sql
-                .contains("WHERE TRUE ORDER BY t0.name DESC, t0.id ASC"),
+                .contains("WHERE TRUE ORDER BY t0.name DESC, t0.id DESC"),
             "{}",
             tags.sql
         );
