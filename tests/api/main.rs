@@ -8,6 +8,7 @@ mod content_api;
 mod content_cache;
 mod content_schedule;
 mod content_sql;
+mod content_taxonomy;
 mod errors;
 mod health;
 mod mail;
