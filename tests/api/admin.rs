@@ -11,7 +11,7 @@ use shared::{
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn create_token(
+pub(crate) async fn create_token(
     stack: &TestStack,
     admin: &str,
     kind: &str,

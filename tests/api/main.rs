@@ -3,11 +3,13 @@
 mod accounts;
 mod admin;
 mod auth;
+mod content_access;
 mod content_admin;
 mod content_api;
 mod content_cache;
 mod content_schedule;
 mod content_sql;
+mod content_taxonomy;
 mod errors;
 mod health;
 mod mail;

@@ -1,15 +1,17 @@
-//! Admin writes for articles: create, update, publish, unpublish, schedule, soft
-//! delete, and the revision history with restore, in Strapi's `{"data": {...}}` shape.
+//! Admin writes for content: articles (here) and the authors, categories and tags they
+//! hang from (`taxonomy`), in Strapi's `{"data": {...}}` shape.
 //!
-//! Who may do what follows Strapi's roles through `shared::access`: authors create
-//! articles and edit only their own drafts; editors, admins and tokens with
-//! `content.write` edit anything; publishing, unpublishing and scheduling need
-//! `content.publish`, deleting `content.write`; restoring a revision is an edit.
-//! Scheduling only sets `scheduled_at`: the scheduler function publishes
-//! (`shared::content::publish_due`), so the time is kept even if nobody is signed in. Every write and its audit entry share one transaction;
-//! after COMMIT the cached public responses the write can affect are invalidated, best
-//! effort (a Redis outage is logged: the write has happened and must not be reported
-//! as failed). Rendering and slugs live in `shared::content` so other writers reuse them.
+//! Articles are created, updated, published, unpublished, scheduled and soft deleted,
+//! with a revision history and restore. Who may do what follows Strapi's roles through
+//! `shared::access`: authors create articles and edit only their own drafts; editors,
+//! admins and tokens with `content.write` edit anything; publishing, unpublishing and
+//! scheduling need `content.publish`, deleting `content.write`; restoring a revision
+//! is an edit. Scheduling only sets `scheduled_at`: the scheduler function publishes
+//! (`shared::content::publish_due`), so the time is kept even if nobody is signed in.
+//! Every write ends in `write::finish`: its audit entry in the write's transaction,
+//! COMMIT, then invalidation of the cached public responses it can affect, best effort
+//! (a Redis outage is logged: the write has happened and must not be reported as
+//! failed). Rendering and slugs live in `shared::content` so other writers reuse them.
 
 use std::sync::Arc;
 
@@ -21,12 +23,15 @@ use serde_json::{Value, json};
 use shared::{
     Error, Platform, Result,
     access::{Access, Permission, Principal},
-    audit,
-    content::{cache::namespaces_for_write, render, schema, slug},
+    content::{render, schema, slug},
     entitlements::Product,
     http::{data, no_content, parse_json, path_param, route_key},
 };
-use tokio_postgres::{GenericClient, error::SqlState, types::Type};
+use tokio_postgres::{GenericClient, types::Type};
+use write::{Event, Write};
+
+mod taxonomy;
+mod write;
 
 /// Long-form Markdown fits comfortably; API Gateway's own limit is 10 MB.
 const MAX_BODY: usize = 1024 * 1024;
@@ -114,16 +119,13 @@ fn too_long(field: &str, value: &str, max: usize) -> Result<()> {
 
 /// A duplicate slug is the client's conflict, not our failure.
 fn map_slug_conflict(err: tokio_postgres::Error) -> Error {
-    let duplicate = err.code() == Some(&SqlState::UNIQUE_VIOLATION)
-        && err
-            .as_db_error()
-            .and_then(|db| db.constraint())
-            .is_some_and(|c| c == SLUG_CONSTRAINT);
-    if duplicate {
-        Error::Conflict("another live article in this locale already has this slug".into())
-    } else {
-        err.into()
-    }
+    write::map_conflict(
+        err,
+        &[(
+            SLUG_CONSTRAINT,
+            "another live article in this locale already has this slug",
+        )],
+    )
 }
 
 async fn check(client: &impl GenericClient, input: ArticleInput) -> Result<Checked> {
@@ -373,38 +375,25 @@ struct ContentAdmin {
 }
 
 impl ContentAdmin {
-    /// Makes cached public responses stale; a failure is logged, never returned.
-    /// Ends a write: its audit row in the same transaction, the article as it now
-    /// stands, COMMIT, then cache invalidation (which never fails the write).
+    /// Ends an article write with the article as it now stands (see [`write::finish`]).
     async fn finish(
         &self,
         tx: shared::db::Transaction<'_>,
         principal: &Principal,
-        action: &str,
+        event: Event,
         id: i64,
         document_id: &str,
         details: Value,
     ) -> Result<Value> {
-        audit::record(
-            &*tx,
-            &principal.actor(),
-            action,
-            &format!("article:{document_id}"),
+        let entry = view(&*tx, id).await?;
+        let write = Write {
+            model: &write::ARTICLE,
+            event,
+            document_id,
+            entry,
             details,
-        )
-        .await?;
-        let article = view(&*tx, id).await?;
-        tx.commit().await?;
-        self.invalidate().await;
-        Ok(article)
-    }
-
-    async fn invalidate(&self) {
-        let namespaces = namespaces_for_write(&schema::ARTICLES);
-        let names: Vec<&str> = namespaces.iter().map(String::as_str).collect();
-        if let Err(err) = self.platform.cache.invalidate(&names).await {
-            tracing::warn!(error = %err, "content cache invalidation failed; entries expire on their own");
-        }
+        };
+        write::finish(&self.platform, tx, principal, write).await
     }
 
     async fn create(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
@@ -469,7 +458,7 @@ impl ContentAdmin {
             .finish(
                 tx,
                 principal,
-                "article.create",
+                Event::Create,
                 id,
                 &document_id,
                 json!({ "slug": slug }),
@@ -526,7 +515,7 @@ impl ContentAdmin {
         .map_err(map_slug_conflict)?;
         save_relations(&*tx, id, &checked, principal.staff_id()).await?;
         let article = self
-            .finish(tx, principal, "article.update", id, &document_id, json!({}))
+            .finish(tx, principal, Event::Update, id, &document_id, json!({}))
             .await?;
         Ok(data(StatusCode::OK, article))
     }
@@ -536,7 +525,7 @@ impl ContentAdmin {
         &self,
         req: &Request,
         principal: &Principal,
-        action: &str,
+        event: Event,
         set: &str,
     ) -> Result<Response<Body>> {
         let document_id = path_param(req, "documentId")?.to_owned();
@@ -555,9 +544,9 @@ impl ContentAdmin {
             .map(|r| r.get(0))
             .ok_or_else(|| Error::NotFound("no such article".into()))?;
         let article = self
-            .finish(tx, principal, action, id, &document_id, json!({}))
+            .finish(tx, principal, event, id, &document_id, json!({}))
             .await?;
-        Ok(if action == "article.delete" {
+        Ok(if event == Event::Delete {
             no_content()
         } else {
             data(StatusCode::OK, article)
@@ -605,7 +594,7 @@ impl ContentAdmin {
             .finish(
                 tx,
                 principal,
-                "article.schedule",
+                Event::Schedule,
                 id,
                 &document_id,
                 json!({ "publishAt": publish_at }),
@@ -651,7 +640,7 @@ impl ContentAdmin {
             .finish(
                 tx,
                 principal,
-                "article.restore",
+                Event::Restore,
                 id,
                 &document_id,
                 json!({ "revision": revision }),
@@ -692,31 +681,28 @@ impl ContentAdmin {
         if let Some(permission) = required_permission(&key) {
             principal.require(permission)?;
         }
+        if let Some((taxonomy, op)) = taxonomy::route(&key) {
+            return taxonomy::handle(&self.platform, &req, &principal, taxonomy, op).await;
+        }
         match key.as_str() {
             "POST /admin/articles" => self.create(&req, &principal).await,
             "PUT /admin/articles/{documentId}" => self.update(&req, &principal).await,
             "POST /admin/articles/{documentId}/publish" => {
                 let set = "published_at = COALESCE(published_at, now()), scheduled_at = NULL";
-                self.transition(&req, &principal, "article.publish", set)
-                    .await
+                self.transition(&req, &principal, Event::Publish, set).await
             }
             "POST /admin/articles/{documentId}/unpublish" => {
-                self.transition(&req, &principal, "article.unpublish", "published_at = NULL")
+                self.transition(&req, &principal, Event::Unpublish, "published_at = NULL")
                     .await
             }
             "DELETE /admin/articles/{documentId}" => {
-                self.transition(&req, &principal, "article.delete", "deleted_at = now()")
+                self.transition(&req, &principal, Event::Delete, "deleted_at = now()")
                     .await
             }
             "POST /admin/articles/{documentId}/schedule" => self.schedule(&req, &principal).await,
             "DELETE /admin/articles/{documentId}/schedule" => {
-                self.transition(
-                    &req,
-                    &principal,
-                    "article.unschedule",
-                    "scheduled_at = NULL",
-                )
-                .await
+                self.transition(&req, &principal, Event::Unschedule, "scheduled_at = NULL")
+                    .await
             }
             "GET /admin/articles/{documentId}/revisions" => self.revisions(&req).await,
             "POST /admin/articles/{documentId}/revisions/{revision}/restore" => {
@@ -737,6 +723,7 @@ pub fn required_permission(route_key: &str) -> Option<Permission> {
         | "DELETE /admin/articles/{documentId}/schedule" => Permission::PublishContent,
         "DELETE /admin/articles/{documentId}" => Permission::WriteAnyContent,
         "GET /admin/articles/{documentId}/revisions" => Permission::ReadContent,
+        key if taxonomy::route(key).is_some() => Permission::WriteAnyContent,
         _ => return None,
     })
 }

@@ -1,0 +1,282 @@
+//! Every content-admin route against every kind of caller, with the exact status each
+//! one gets. The routes are read from template.yaml, so a route added there without a
+//! row here fails the test instead of going unchecked.
+
+use std::collections::BTreeSet;
+
+use bianxian_e2e::TestStack;
+use bianxian_local::template;
+use chrono::{Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::access::Role;
+
+use crate::{
+    admin::create_token,
+    content_admin::{call, draft},
+};
+
+/// What a route acts on; each call gets a fresh one, so every allowed call can succeed.
+#[derive(Clone, Copy)]
+enum Target {
+    Nothing,
+    /// A draft by the calling author (`author-own`), else by another author.
+    Draft,
+    /// An entry of `/admin/{kind}` (authors, categories, tags).
+    Entry(&'static str),
+}
+
+/// One route: what it needs, the status of a successful call, and who may call it.
+struct Row {
+    key: String,
+    target: Target,
+    body: Option<Value>,
+    success: StatusCode,
+    allowed: &'static [&'static str],
+}
+
+const PRINCIPALS: [&str; 8] = [
+    "anonymous",
+    "author",
+    "author-own",
+    "editor",
+    "admin",
+    "read-only",
+    "full-access",
+    "custom",
+];
+const WRITERS: &[&str] = &["editor", "admin", "full-access", "custom"];
+const PUBLISHERS: &[&str] = &["editor", "admin", "full-access"];
+
+fn rows() -> Vec<Row> {
+    let row = |key: &str, target, body, success, allowed| Row {
+        key: key.to_owned(),
+        target,
+        body,
+        success,
+        allowed,
+    };
+    let publish_at = (Utc::now() + Duration::days(1)).to_rfc3339();
+    let mut rows = vec![
+        row(
+            "POST /admin/articles",
+            Target::Nothing,
+            Some(json!({ "data": { "title": "矩阵文章" } })),
+            StatusCode::CREATED,
+            &[
+                "author",
+                "author-own",
+                "editor",
+                "admin",
+                "full-access",
+                "custom",
+            ],
+        ),
+        row(
+            "PUT /admin/articles/{documentId}",
+            Target::Draft,
+            Some(json!({ "data": { "title": "改过" } })),
+            StatusCode::OK,
+            &["author-own", "editor", "admin", "full-access", "custom"],
+        ),
+        row(
+            "POST /admin/articles/{documentId}/publish",
+            Target::Draft,
+            None,
+            StatusCode::OK,
+            PUBLISHERS,
+        ),
+        row(
+            "POST /admin/articles/{documentId}/unpublish",
+            Target::Draft,
+            None,
+            StatusCode::OK,
+            PUBLISHERS,
+        ),
+        row(
+            "DELETE /admin/articles/{documentId}",
+            Target::Draft,
+            None,
+            StatusCode::NO_CONTENT,
+            WRITERS,
+        ),
+        row(
+            "POST /admin/articles/{documentId}/schedule",
+            Target::Draft,
+            Some(json!({ "data": { "publishAt": publish_at } })),
+            StatusCode::OK,
+            PUBLISHERS,
+        ),
+        row(
+            "DELETE /admin/articles/{documentId}/schedule",
+            Target::Draft,
+            None,
+            StatusCode::OK,
+            PUBLISHERS,
+        ),
+        // Reading needs `content.read`, which every role and the read-only token have
+        // and a custom token with only `content.write` lacks.
+        row(
+            "GET /admin/articles/{documentId}/revisions",
+            Target::Draft,
+            None,
+            StatusCode::OK,
+            &[
+                "author",
+                "author-own",
+                "editor",
+                "admin",
+                "read-only",
+                "full-access",
+            ],
+        ),
+        row(
+            "POST /admin/articles/{documentId}/revisions/{revision}/restore",
+            Target::Draft,
+            None,
+            StatusCode::OK,
+            &["author-own", "editor", "admin", "full-access", "custom"],
+        ),
+    ];
+    for kind in ["authors", "categories", "tags"] {
+        rows.extend([
+            row(
+                &format!("POST /admin/{kind}"),
+                Target::Nothing,
+                Some(json!({ "data": { "name": "矩阵" } })),
+                StatusCode::CREATED,
+                WRITERS,
+            ),
+            row(
+                &format!("PUT /admin/{kind}/{{documentId}}"),
+                Target::Entry(kind),
+                Some(json!({ "data": { "name": "改名" } })),
+                StatusCode::OK,
+                WRITERS,
+            ),
+            row(
+                &format!("DELETE /admin/{kind}/{{documentId}}"),
+                Target::Entry(kind),
+                None,
+                StatusCode::NO_CONTENT,
+                WRITERS,
+            ),
+        ]);
+    }
+    rows
+}
+
+/// The content-admin route keys template.yaml declares.
+fn template_keys() -> BTreeSet<String> {
+    template::routes(include_str!("../../template.yaml"))
+        .expect("template routes")
+        .into_iter()
+        .filter(|route| route.function == "content-admin")
+        .map(|route| route.key())
+        .collect()
+}
+
+/// The credentials of every principal but `anonymous`, by name.
+struct Principals {
+    tokens: Vec<(&'static str, String)>,
+    admin: String,
+    other_author: String,
+}
+
+impl Principals {
+    async fn new(stack: &TestStack) -> Self {
+        let (_, author) = stack.staff_session(Role::Author).await;
+        let (_, other_author) = stack.staff_session(Role::Author).await;
+        let (_, editor) = stack.staff_session(Role::Editor).await;
+        let (_, admin) = stack.staff_session(Role::Admin).await;
+        let (_, read_only) = create_token(stack, &admin, "read-only", &[]).await;
+        let (_, full) = create_token(stack, &admin, "full-access", &[]).await;
+        let (_, custom) = create_token(stack, &admin, "custom", &["content.write"]).await;
+        Principals {
+            tokens: vec![
+                ("author", author.clone()),
+                ("author-own", author),
+                ("editor", editor),
+                ("admin", admin.clone()),
+                ("read-only", read_only),
+                ("full-access", full),
+                ("custom", custom),
+            ],
+            admin,
+            other_author,
+        }
+    }
+
+    fn token(&self, name: &str) -> Option<&str> {
+        self.tokens
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, token)| token.as_str())
+    }
+
+    /// A fresh target for `principal`, as the path's documentId.
+    async fn target(&self, stack: &TestStack, target: Target, principal: &str) -> String {
+        match target {
+            Target::Nothing => String::new(),
+            Target::Draft => {
+                let owner = match principal {
+                    "author-own" => self.token("author-own").expect("author"),
+                    _ => &self.other_author,
+                };
+                draft(stack, owner, json!({ "title": "矩阵草稿", "body": "正文" })).await
+            }
+            Target::Entry(kind) => {
+                let (status, body) = call(
+                    stack,
+                    Method::POST,
+                    &format!("/admin/{kind}"),
+                    Some(&self.admin),
+                    Some(json!({ "data": { "name": "目标" } })),
+                )
+                .await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                body["data"]["documentId"]
+                    .as_str()
+                    .expect("documentId")
+                    .to_owned()
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_content_admin_route_answers_every_principal_exactly() {
+    let rows = rows();
+    let declared = template_keys();
+    let covered: BTreeSet<String> = rows.iter().map(|row| row.key.clone()).collect();
+    assert_eq!(
+        declared, covered,
+        "template.yaml's content-admin routes and this matrix must list the same routes"
+    );
+
+    let stack = bianxian_e2e::spawn_stack().await;
+    let principals = Principals::new(&stack).await;
+    for row in &rows {
+        for allowed in row.allowed {
+            assert!(PRINCIPALS.contains(allowed), "{}: {allowed}", row.key);
+        }
+        let (method, pattern) = row.key.split_once(' ').expect("METHOD /path");
+        let method: Method = method.parse().expect("method");
+        for principal in PRINCIPALS {
+            let document_id = principals.target(&stack, row.target, principal).await;
+            let path = pattern
+                .replace("{documentId}", &document_id)
+                .replace("{revision}", "1");
+            let token = principals.token(principal);
+            let (status, body) = call(&stack, method.clone(), &path, token, row.body.clone()).await;
+            let expected = if token.is_none() {
+                StatusCode::UNAUTHORIZED
+            } else if row.allowed.contains(&principal) {
+                row.success
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(status, expected, "{principal} {}: {body}", row.key);
+        }
+    }
+}
