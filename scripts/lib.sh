@@ -81,7 +81,7 @@ ensure_node_modules() {
   fi
 }
 
-# moto (SQS and SES v2 for the mail pipeline) from the pinned tools, on 127.0.0.1:$1.
+# moto (SQS and SES v2 for the mail pipeline, S3 for media) from the pinned tools, on 127.0.0.1:$1.
 # Sets MOTO_PID; the caller stops it. Its log goes to $CACHE/moto-$1.log.
 start_moto() {
   local port="$1"

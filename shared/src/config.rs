@@ -48,7 +48,26 @@ pub struct Config {
     pub site_url: Url,
     pub mail: MailConfig,
     pub aws: AwsConfig,
+    pub media: MediaConfig,
 }
+
+/// Media uploads (content-admin's `/admin/uploads`): files go straight from the
+/// browser to S3 through presigned PUT URLs.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// `MEDIA_BUCKET`: the private bucket uploads land in. Optional so a stack without
+    /// AWS or moto still starts; without it the upload routes answer 503.
+    pub bucket: Option<String>,
+    /// `MEDIA_BASE_URL`: where the public reads an object, `base_url` + key (e.g. a
+    /// CloudFront domain). Always ends with `/`. Default: the bucket's own URL (the
+    /// moto endpoint locally), which only serves objects if the bucket allows it.
+    pub base_url: Option<Url>,
+    /// `MAX_UPLOAD_BYTES`: the largest file a presigned URL accepts (default 20 MiB).
+    pub max_upload_bytes: u64,
+}
+
+/// S3 takes at most 5 GiB in one PUT.
+const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Transactional mail (`shared::mail`).
 #[derive(Debug, Clone)]
@@ -202,6 +221,7 @@ impl Config {
         let ca_pem = vars.optional("DATABASE_CA_PEM");
 
         let (site_url, mail, aws) = mail_settings(&mut vars);
+        let media = media_settings(&mut vars, &aws);
 
         let problems = vars.problems;
         match (database_url, redis_url, redis_token) {
@@ -228,6 +248,7 @@ impl Config {
                 site_url,
                 mail,
                 aws,
+                media,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -264,16 +285,12 @@ fn mail_settings(vars: &mut Vars<'_>) -> (Url, MailConfig, AwsConfig) {
     let site_url = match vars.optional("SITE_URL") {
         None => fallback_site(),
         Some(raw) => match Url::parse(raw.trim()) {
-            Ok(mut url)
+            Ok(url)
                 if matches!(url.scheme(), "http" | "https")
                     && url.query().is_none()
                     && url.fragment().is_none() =>
             {
-                if !url.path().ends_with('/') {
-                    let path = format!("{}/", url.path());
-                    url.set_path(&path);
-                }
-                url
+                with_trailing_slash(url)
             }
             _ => {
                 vars.problem(
@@ -339,6 +356,80 @@ fn mail_settings(vars: &mut Vars<'_>) -> (Url, MailConfig, AwsConfig) {
         ses_region,
     };
     (site_url, mail, aws)
+}
+
+fn media_settings(vars: &mut Vars<'_>, aws: &AwsConfig) -> MediaConfig {
+    let bucket = vars
+        .optional("MEDIA_BUCKET")
+        .map(|b| b.trim().to_owned())
+        .filter(|bucket| {
+            let ok = valid_bucket_name(bucket);
+            if !ok {
+                vars.problem(
+                    "MEDIA_BUCKET",
+                    "must be an S3 bucket name (3-63 lowercase letters, digits, `-` and `.`)",
+                );
+            }
+            ok
+        });
+    let explicit = vars
+        .optional("MEDIA_BASE_URL")
+        .and_then(|raw| match Url::parse(raw.trim()) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.query().is_none()
+                    && url.fragment().is_none() =>
+            {
+                Some(with_trailing_slash(url))
+            }
+            _ => {
+                vars.problem(
+                    "MEDIA_BASE_URL",
+                    "must be an http(s) URL without query or fragment",
+                );
+                None
+            }
+        });
+    let base_url = explicit.or_else(|| bucket.as_deref().and_then(|b| bucket_url(b, aws)));
+    let max_upload_bytes = vars.parsed("MAX_UPLOAD_BYTES", 20 * 1024 * 1024_u64);
+    if !(1..=MAX_SINGLE_PUT).contains(&max_upload_bytes) {
+        vars.problem("MAX_UPLOAD_BYTES", "must be between 1 and 5 GiB");
+    }
+    MediaConfig {
+        bucket,
+        base_url,
+        max_upload_bytes,
+    }
+}
+
+/// S3's naming rules for new buckets, minus the rarely used IP-address check.
+fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("..")
+}
+
+/// The bucket's own URL: path-style on a custom endpoint (moto), the virtual-hosted
+/// AWS name otherwise.
+fn bucket_url(bucket: &str, aws: &AwsConfig) -> Option<Url> {
+    let raw = match (&aws.endpoint_url, &aws.region) {
+        (Some(endpoint), _) => format!("{}/{bucket}/", endpoint.as_str().trim_end_matches('/')),
+        (None, Some(region)) => format!("https://{bucket}.s3.{region}.amazonaws.com/"),
+        (None, None) => format!("https://{bucket}.s3.amazonaws.com/"),
+    };
+    Url::parse(&raw).ok()
+}
+
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
 }
 
 struct Vars<'a> {
@@ -512,6 +603,79 @@ mod tests {
         assert_eq!(config.mail.from.address.as_str(), "hello@example.com");
         assert!(config.mail.queue_url.is_some());
         assert!(!format!("{config:?}").contains("wJalrXUtnFEMI"));
+    }
+
+    #[test]
+    fn media_defaults_to_the_bucket_url() {
+        let config = load(MINIMAL).unwrap();
+        assert!(config.media.bucket.is_none());
+        assert!(config.media.base_url.is_none());
+        assert_eq!(config.media.max_upload_bytes, 20 * 1024 * 1024);
+
+        let on_aws = load(
+            &[
+                MINIMAL,
+                &[("MEDIA_BUCKET", "bx-media"), ("AWS_REGION", "ap-east-1")],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(
+            on_aws.media.base_url.unwrap().as_str(),
+            "https://bx-media.s3.ap-east-1.amazonaws.com/"
+        );
+        let on_moto = load(
+            &[
+                MINIMAL,
+                &[
+                    ("MEDIA_BUCKET", "bx-media"),
+                    ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(
+            on_moto.media.base_url.unwrap().as_str(),
+            "http://127.0.0.1:5000/bx-media/"
+        );
+        let cdn = load(
+            &[
+                MINIMAL,
+                &[
+                    ("MEDIA_BUCKET", "bx-media"),
+                    ("MEDIA_BASE_URL", "https://media.example.com/files"),
+                    ("MAX_UPLOAD_BYTES", "1048576"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(
+            cdn.media.base_url.unwrap().as_str(),
+            "https://media.example.com/files/"
+        );
+        assert_eq!(cdn.media.max_upload_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn media_problems_are_reported_together() {
+        let err = load(
+            &[
+                MINIMAL,
+                &[
+                    ("MEDIA_BUCKET", "Not_A_Bucket"),
+                    ("MEDIA_BASE_URL", "ftp://media.example.com"),
+                    ("MAX_UPLOAD_BYTES", "0"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        for name in ["MEDIA_BUCKET", "MEDIA_BASE_URL", "MAX_UPLOAD_BYTES"] {
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

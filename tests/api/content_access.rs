@@ -14,6 +14,7 @@ use shared::access::Role;
 use crate::{
     admin::create_token,
     content_admin::{call, draft},
+    uploads,
 };
 
 /// What a route acts on; each call gets a fresh one, so every allowed call can succeed.
@@ -24,6 +25,9 @@ enum Target {
     Draft,
     /// An entry of `/admin/{kind}` (authors, categories, tags).
     Entry(&'static str),
+    /// An upload whose bytes are in S3, by the calling author (`author-own`), else by
+    /// another author.
+    Upload,
 }
 
 /// One route: what it needs, the status of a successful call, and who may call it.
@@ -138,6 +142,48 @@ fn rows() -> Vec<Row> {
             &["author-own", "editor", "admin", "full-access", "custom"],
         ),
     ];
+    rows.extend([
+        row(
+            "POST /admin/uploads",
+            Target::Nothing,
+            Some(uploads::request(
+                "cover.png",
+                "image/png",
+                uploads::PNG.len(),
+            )),
+            StatusCode::CREATED,
+            &[
+                "author",
+                "author-own",
+                "editor",
+                "admin",
+                "full-access",
+                "custom",
+            ],
+        ),
+        // The media library is a read.
+        row(
+            "GET /admin/uploads",
+            Target::Nothing,
+            None,
+            StatusCode::OK,
+            &[
+                "author",
+                "author-own",
+                "editor",
+                "admin",
+                "read-only",
+                "full-access",
+            ],
+        ),
+        row(
+            "POST /admin/uploads/{documentId}/complete",
+            Target::Upload,
+            None,
+            StatusCode::OK,
+            &["author-own", "editor", "admin", "full-access", "custom"],
+        ),
+    ]);
     for kind in ["authors", "categories", "tags"] {
         rows.extend([
             row(
@@ -225,6 +271,22 @@ impl Principals {
                 };
                 draft(stack, owner, json!({ "title": "矩阵草稿", "body": "正文" })).await
             }
+            Target::Upload => {
+                let owner = match principal {
+                    "author-own" => self.token("author-own").expect("author"),
+                    _ => &self.other_author,
+                };
+                let request = uploads::request("cover.png", "image/png", uploads::PNG.len());
+                let (status, upload) = uploads::create(stack, owner, request).await;
+                assert_eq!(status, StatusCode::CREATED, "{upload}");
+                let upload = &upload["data"];
+                let put = uploads::put(stack, upload, "image/png", uploads::PNG).await;
+                assert!(put.is_success(), "PUT to S3: {put}");
+                upload["documentId"]
+                    .as_str()
+                    .expect("documentId")
+                    .to_owned()
+            }
             Target::Entry(kind) => {
                 let (status, body) = call(
                     stack,
@@ -255,6 +317,8 @@ async fn every_content_admin_route_answers_every_principal_exactly() {
     );
 
     let stack = bianxian_e2e::spawn_stack().await;
+    // The upload routes answer 503 without a bucket.
+    uploads::require_moto(&stack);
     let principals = Principals::new(&stack).await;
     for row in &rows {
         for allowed in row.allowed {

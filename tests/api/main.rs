@@ -14,3 +14,4 @@ mod errors;
 mod health;
 mod mail;
 mod platform;
+mod uploads;

@@ -98,7 +98,7 @@ impl Drop for TestDb {
 }
 
 /// moto, when the run has one (scripts/test starts it); without it stacks have no
-/// mail queue and mail jobs stay in the outbox.
+/// mail queue (mail jobs stay in the outbox) and no media bucket (uploads answer 503).
 pub fn aws_endpoint_url() -> Option<String> {
     std::env::var("TEST_AWS_ENDPOINT_URL")
         .ok()
@@ -182,6 +182,8 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
                 "MAIL_QUEUE_URL",
                 format!("{endpoint}/123456789012/{}-mail", db.name),
             ),
+            // And its own bucket (bucket names allow no `_`).
+            ("MEDIA_BUCKET", db.name.replace('_', "-")),
         ]);
     }
     env.extend(options.env);
@@ -191,6 +193,9 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     let mail_task = bianxian_local::mail::start(platform.clone())
         .await
         .unwrap_or_else(|e| panic!("local mail pipeline: {e}"));
+    bianxian_local::media::ensure_bucket(&platform)
+        .await
+        .unwrap_or_else(|e| panic!("local media bucket: {e}"));
 
     let template_text = include_str!("../../template.yaml");
     let mut routes = template::routes(template_text).expect("template routes");

@@ -12,6 +12,7 @@
 //! COMMIT, then invalidation of the cached public responses it can affect, best effort
 //! (a Redis outage is logged: the write has happened and must not be reported as
 //! failed). Rendering and slugs live in `shared::content` so other writers reuse them.
+//! Media uploads (presigned S3 PUTs) live in [`uploads`].
 
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ use write::{Event, Write};
 
 mod taxonomy;
 mod write;
+
+pub mod uploads;
 
 /// Long-form Markdown fits comfortably; API Gateway's own limit is 10 MB.
 const MAX_BODY: usize = 1024 * 1024;
@@ -372,6 +375,7 @@ async fn view(client: &impl GenericClient, article_id: i64) -> Result<Value> {
 struct ContentAdmin {
     platform: Arc<Platform>,
     access: Access,
+    uploads: uploads::Uploads,
 }
 
 impl ContentAdmin {
@@ -708,6 +712,7 @@ impl ContentAdmin {
             "POST /admin/articles/{documentId}/revisions/{revision}/restore" => {
                 self.restore(&req, &principal).await
             }
+            other if uploads::handles(other) => self.uploads.route(other, &req, &principal).await,
             other => Err(Error::NotFound(format!("no content admin route `{other}`"))),
         }
     }
@@ -731,7 +736,12 @@ pub fn required_permission(route_key: &str) -> Option<Permission> {
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
     let access = Access::for_staff(&platform);
-    let admin = Arc::new(ContentAdmin { platform, access });
+    let uploads = uploads::Uploads::new(platform.clone());
+    let admin = Arc::new(ContentAdmin {
+        platform,
+        access,
+        uploads,
+    });
     move |req| {
         let admin = admin.clone();
         async move { admin.route(req).await }

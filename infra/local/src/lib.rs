@@ -1,10 +1,11 @@
 //! The local stack: what API Gateway, Upstash and Lambda's SQS trigger are in
 //! production, run on this machine in front of the real PostgreSQL and Redis (and
-//! moto for SQS and SES).
+//! moto for SQS, SES and S3).
 
 pub mod functions;
 pub mod gateway;
 pub mod mail;
+pub mod media;
 pub mod scheduler;
 pub mod seed;
 pub mod template;

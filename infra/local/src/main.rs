@@ -15,7 +15,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 use bianxian_local::{
     functions,
     gateway::{self, Gateway},
-    mail, scheduler, seed, template,
+    mail, media, scheduler, seed, template,
     upstash::{self, UpstashServerConfig},
 };
 use shared::{
@@ -118,6 +118,9 @@ async fn run(args: Args) -> Result<(), String> {
                     platform.mail.queue_url().unwrap_or_default(),
                     mail::SWEEP_EVERY.as_secs()
                 );
+            }
+            if let Some(bucket) = media::ensure_bucket(&platform).await? {
+                eprintln!("gateway: media uploads go to S3 bucket {bucket}");
             }
             // So does the scheduler, like its `rate(1 minute)` rule in AWS.
             scheduler::start(platform.clone());

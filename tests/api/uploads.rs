@@ -1,0 +1,449 @@
+//! Media uploads over HTTP: a presigned PUT to S3 (moto), completion checked with
+//! HeadObject, the media library, input validation and who may upload.
+//!
+//! moto accepts any signature (it does not verify SigV4 at all), so what S3 enforces
+//! about the signed `Content-Type` and `Content-Length` is asserted on the URL's
+//! `X-Amz-SignedHeaders`; what moto does store is caught by the completion check.
+
+use bianxian_e2e::{StackOptions, TestStack, spawn_stack, spawn_stack_with};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::access::Role;
+
+use crate::content_admin::call;
+
+pub(crate) const PNG: &[u8] = b"\x89PNG\r\n\x1a\nnot really an image, but bytes all the same";
+
+pub(crate) fn request(filename: &str, content_type: &str, size: usize) -> Value {
+    json!({ "data": { "filename": filename, "contentType": content_type, "size": size } })
+}
+
+pub(crate) async fn create(stack: &TestStack, token: &str, body: Value) -> (StatusCode, Value) {
+    call(
+        stack,
+        Method::POST,
+        "/admin/uploads",
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+async fn complete(
+    stack: &TestStack,
+    token: Option<&str>,
+    document_id: &str,
+) -> (StatusCode, Value) {
+    let path = format!("/admin/uploads/{document_id}/complete");
+    call(stack, Method::POST, &path, token, None).await
+}
+
+/// PUTs `bytes` to the presigned URL with the headers the API named, `content_type`
+/// replacing theirs.
+pub(crate) async fn put(
+    stack: &TestStack,
+    upload: &Value,
+    content_type: &str,
+    bytes: &[u8],
+) -> StatusCode {
+    let spec = &upload["upload"];
+    assert_eq!(spec["method"], "PUT");
+    let mut request = stack.http.put(spec["url"].as_str().expect("upload url"));
+    for (name, value) in spec["headers"].as_object().expect("headers") {
+        if name != "content-length" && name != "content-type" {
+            request = request.header(name, value.as_str().unwrap());
+        }
+    }
+    request
+        .header("content-type", content_type)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("PUT to S3")
+        .status()
+}
+
+pub(crate) fn require_moto(stack: &TestStack) {
+    assert!(
+        stack.aws_endpoint.is_some(),
+        "upload tests need moto: run scripts/test or set TEST_AWS_ENDPOINT_URL"
+    );
+}
+
+async fn audit_actions(stack: &TestStack, document_id: &str) -> Vec<String> {
+    let client = stack.db.client().await;
+    client
+        .query(
+            "SELECT action FROM audit_log WHERE subject = $1 ORDER BY id",
+            &[&format!("upload:{document_id}")],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_author_uploads_through_a_presigned_url_and_completes_it() {
+    let stack = spawn_stack().await;
+    require_moto(&stack);
+    let (author_id, author) = stack.staff_session(Role::Author).await;
+
+    let (status, body) = create(&stack, &author, request("封面.png", "image/png", PNG.len())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let upload = &body["data"];
+    let document_id = upload["documentId"].as_str().unwrap();
+    let key = upload["key"].as_str().unwrap();
+    let bucket = stack.platform.config.media.bucket.clone().unwrap();
+    let segments: Vec<&str> = key.split('/').collect();
+    assert_eq!(segments.len(), 5, "{key}");
+    assert_eq!(segments[0], "uploads");
+    assert!(segments[1].len() == 4 && segments[2].len() == 2, "{key}");
+    assert!(
+        segments[3].len() == 32 && segments[3].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{key}"
+    );
+    assert_eq!(
+        segments[4], "file.png",
+        "a non-ASCII name leaves a safe placeholder"
+    );
+    assert_eq!(
+        upload["url"],
+        format!("{}/{bucket}/{key}", stack.aws_endpoint.as_deref().unwrap())
+    );
+    assert_eq!(upload["filename"], "封面.png");
+    assert_eq!(upload["contentType"], "image/png");
+    assert_eq!(upload["size"], PNG.len());
+    assert_eq!(upload["status"], "pending");
+    assert_eq!(upload["uploadedBy"], author_id);
+    assert!(upload["completedAt"].is_null());
+
+    let spec = &upload["upload"];
+    let url = reqwest::Url::parse(spec["url"].as_str().unwrap()).unwrap();
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("{name} missing from {url}"))
+    };
+    // What binds the client to the announced file on real S3.
+    let signed: Vec<String> = query("X-Amz-SignedHeaders")
+        .split(';')
+        .map(str::to_owned)
+        .collect();
+    assert!(signed.contains(&"content-type".to_owned()), "{signed:?}");
+    assert!(signed.contains(&"content-length".to_owned()), "{signed:?}");
+    assert_eq!(query("X-Amz-Expires"), "900");
+    assert!(url.path().ends_with(key), "{url}");
+    assert_eq!(spec["headers"]["content-type"], "image/png");
+    assert_eq!(spec["headers"]["content-length"], PNG.len().to_string());
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(spec["expiresAt"].as_str().unwrap()).unwrap();
+    let lifetime = expires_at.signed_duration_since(chrono::Utc::now());
+    assert!(lifetime <= chrono::Duration::minutes(15) && lifetime > chrono::Duration::minutes(14));
+
+    // Completing before the file is there is a conflict, and changes nothing.
+    let (status, body) = complete(&stack, Some(&author), document_id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not been uploaded")
+    );
+
+    assert_eq!(put(&stack, upload, "image/png", PNG).await, StatusCode::OK);
+    let (status, body) = complete(&stack, Some(&author), document_id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["status"], "ready");
+    assert!(body["data"]["completedAt"].is_string());
+    assert!(body["data"].get("upload").is_none());
+    // Completing again is harmless and records nothing new.
+    let (status, again) = complete(&stack, Some(&author), document_id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["data"]["completedAt"], body["data"]["completedAt"]);
+    assert_eq!(
+        audit_actions(&stack, document_id).await,
+        ["upload.create", "upload.complete"]
+    );
+
+    let s3 = content_admin::uploads::s3_client(&stack.platform.config.aws).await;
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.content_type(), Some("image/png"));
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&bytes[..], PNG);
+
+    let (status, library) = call(&stack, Method::GET, "/admin/uploads", Some(&author), None).await;
+    assert_eq!(status, StatusCode::OK, "{library}");
+    assert_eq!(library["data"][0]["documentId"], document_id);
+    assert_eq!(library["data"][0]["status"], "ready");
+    assert_eq!(library["meta"]["pagination"]["total"], 1);
+}
+
+#[tokio::test]
+async fn completion_refuses_an_object_that_is_not_the_announced_file() {
+    let stack = spawn_stack().await;
+    require_moto(&stack);
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+
+    let (_, body) = create(&stack, &editor, request("a.png", "image/png", PNG.len())).await;
+    let upload = &body["data"];
+    let document_id = upload["documentId"].as_str().unwrap();
+    // moto stores what it is sent; real S3 would refuse these PUTs (signed headers).
+    assert_eq!(put(&stack, upload, "text/html", PNG).await, StatusCode::OK);
+    let (status, body) = complete(&stack, Some(&editor), document_id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("text/html"),
+        "{body}"
+    );
+
+    assert_eq!(
+        put(&stack, upload, "image/png", &PNG[..10]).await,
+        StatusCode::OK
+    );
+    let (status, body) = complete(&stack, Some(&editor), document_id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10 bytes"),
+        "{body}"
+    );
+
+    assert_eq!(put(&stack, upload, "image/png", PNG).await, StatusCode::OK);
+    let (status, body) = complete(&stack, Some(&editor), document_id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["status"], "ready");
+}
+
+#[tokio::test]
+async fn bad_upload_requests_are_refused_before_anything_is_signed() {
+    let stack = spawn_stack_with(StackOptions {
+        env: vec![("MAX_UPLOAD_BYTES", "1000".into())],
+        ..Default::default()
+    })
+    .await;
+    let (_, author) = stack.staff_session(Role::Author).await;
+    let cases = [
+        (request("x.svg", "image/svg+xml", 10), "contentType"),
+        (request("x.html", "text/html", 10), "contentType"),
+        (
+            request("x.png", "image/png; charset=utf-8", 10),
+            "contentType",
+        ),
+        (request("x.png", "image/png", 0), "size"),
+        (request("x.png", "image/png", 1001), "size"),
+        (request("", "image/png", 10), "filename"),
+        (request("a\u{0}b.png", "image/png", 10), "filename"),
+        (request(&"x".repeat(256), "image/png", 10), "filename"),
+        (
+            json!({ "data": { "filename": "x.png", "contentType": "image/png", "size": -1 } }),
+            "body",
+        ),
+        (
+            json!({ "data": { "filename": "x.png", "contentType": "image/png", "size": 10, "acl": "public-read" } }),
+            "body",
+        ),
+        (
+            json!({ "data": { "filename": "x.png", "contentType": "image/png" } }),
+            "body",
+        ),
+        (
+            json!({ "filename": "x.png", "contentType": "image/png", "size": 10 }),
+            "body",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = create(&stack, &author, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {answer}");
+        assert_eq!(
+            answer["error"]["details"]["errors"][0]["path"][0], field,
+            "{body} -> {answer}"
+        );
+    }
+    let client = stack.db.client().await;
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM uploads", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn the_size_limit_is_inclusive() {
+    let stack = spawn_stack_with(StackOptions {
+        env: vec![("MAX_UPLOAD_BYTES", "1000".into())],
+        ..Default::default()
+    })
+    .await;
+    require_moto(&stack);
+    let (_, author) = stack.staff_session(Role::Author).await;
+    for size in [1, 1000] {
+        let (status, body) =
+            create(&stack, &author, request("x.pdf", "application/pdf", size)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert!(body["data"]["key"].as_str().unwrap().ends_with("/x.pdf"));
+    }
+}
+
+#[tokio::test]
+async fn weird_file_names_make_safe_keys() {
+    let stack = spawn_stack().await;
+    require_moto(&stack);
+    let (_, author) = stack.staff_session(Role::Author).await;
+    let names = [
+        ("../../etc/passwd", "passwd.jpg"),
+        ("..\\..\\boot.ini", "boot.jpg"),
+        ("%2e%2e%2f.jpg", "2e-2e-2f.jpg"),
+        ("my photo (final).JPEG", "my-photo-final.jpg"),
+        ("index.html", "index.jpg"),
+        ("..", "file.jpg"),
+        ("变现 之路 2025.jpg", "2025.jpg"),
+        ("\u{202e}gpj.exe", "gpj.jpg"),
+    ];
+    for (name, expected) in names {
+        let (status, body) = create(&stack, &author, request(name, "image/jpeg", 10)).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let key = body["data"]["key"].as_str().unwrap();
+        assert_eq!(key.rsplit('/').next(), Some(expected), "{name}");
+        assert_eq!(key.split('/').count(), 5, "{key}");
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b)),
+            "{key}"
+        );
+        assert!(!key.contains(".."), "{key}");
+        assert_eq!(
+            body["data"]["filename"], name,
+            "the original name is kept for display"
+        );
+    }
+}
+
+#[tokio::test]
+async fn uploads_need_write_permission_and_authors_complete_only_their_own() {
+    let stack = spawn_stack().await;
+    require_moto(&stack);
+    let (_, admin) = stack.staff_session(Role::Admin).await;
+    let (_, author) = stack.staff_session(Role::Author).await;
+    let (_, other_author) = stack.staff_session(Role::Author).await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let read_only = {
+        let (status, body) = call(
+            &stack,
+            Method::POST,
+            "/admin/tokens",
+            Some(&admin),
+            Some(json!({ "name": "reader", "type": "read-only", "lifespan": null })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["accessKey"].as_str().unwrap().to_owned()
+    };
+    let member = stack
+        .register("uploader@example.com", "correct horse battery")
+        .await;
+    let body = request("a.png", "image/png", PNG.len());
+
+    for token in [None, Some(member.as_str())] {
+        let (status, _) = call(
+            &stack,
+            Method::POST,
+            "/admin/uploads",
+            token,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = call(&stack, Method::GET, "/admin/uploads", token, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = complete(&stack, token, "anything").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = create(&stack, &read_only, body.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, created) = create(&stack, &author, body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let upload = &created["data"];
+    let document_id = upload["documentId"].as_str().unwrap();
+    assert_eq!(put(&stack, upload, "image/png", PNG).await, StatusCode::OK);
+    let (status, _) = complete(&stack, Some(&read_only), document_id).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = complete(&stack, Some(&other_author), document_id).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = complete(&stack, Some(&editor), "no-such-upload").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, done) = complete(&stack, Some(&editor), document_id).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["data"]["status"], "ready");
+
+    // The library is readable with read access; it pages newest first.
+    let (status, _) = create(&stack, &editor, request("b.png", "image/png", 1)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, page) = call(
+        &stack,
+        Method::GET,
+        "/admin/uploads?pagination[page]=1&pagination[pageSize]=1",
+        Some(&read_only),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page["data"][0]["filename"], "b.png");
+    assert_eq!(
+        page["meta"]["pagination"],
+        json!({ "page": 1, "pageSize": 1, "pageCount": 2, "total": 2 })
+    );
+    let (status, page) = call(
+        &stack,
+        Method::GET,
+        "/admin/uploads?pagination[page]=2&pagination[pageSize]=1",
+        Some(&editor),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["data"][0]["documentId"], document_id);
+    let (status, _) = call(
+        &stack,
+        Method::GET,
+        "/admin/uploads?pagination[pageSize]=101",
+        Some(&editor),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn without_a_bucket_uploads_are_unavailable_not_broken() {
+    let stack = spawn_stack_with(StackOptions {
+        env: vec![("MEDIA_BUCKET", String::new())],
+        ..Default::default()
+    })
+    .await;
+    let (_, author) = stack.staff_session(Role::Author).await;
+    let (status, body) = create(&stack, &author, request("a.png", "image/png", 10)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MEDIA_BUCKET")
+    );
+}
