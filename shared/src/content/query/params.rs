@@ -2,9 +2,11 @@
 //!
 //! Strapi reads its query with `qs`, so clients (and `@strapi/client`) write nested
 //! objects as bracketed names, percent-encoded or not, and lists in three spellings:
-//! `a[0]=x&a[1]=y`, `a[]=x&a[]=y` and `a=x&a=y`. Decoding all of them into one tree
-//! here means the rest of the parser sees structure, never spelling, which is also
-//! why equivalent spellings end up with the same cache key.
+//! `a[0]=x&a[1]=y`, `a[]=x&a[]=y` and `a=x&a=y`. An empty list is `a[]` with no `=`
+//! (what `@strapi/client` sends for `[]`, its `qs` runs with `allowEmptyArrays`),
+//! while `a[]=` is a list of one empty string, as `qs` itself reads them. Decoding all
+//! of them into one tree here means the rest of the parser sees structure, never
+//! spelling, which is also why equivalent spellings end up with the same cache key.
 //!
 //! Where `qs` guesses (a name used both as a value and as an object, unbalanced
 //! brackets, broken percent-encoding, bytes that are not UTF-8) this decoder refuses,
@@ -40,7 +42,11 @@ pub(super) fn decode(raw: &str) -> Result<Vec<(String, Node)>> {
         }
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = percent_decode(raw_key, raw_key)?;
-        let value = percent_decode(raw_value, &key)?;
+        let value = if key.ends_with("[]") && !pair.contains('=') {
+            None
+        } else {
+            Some(percent_decode(raw_value, &key)?)
+        };
         let names = split_key(&key).ok_or_else(|| invalid(&key, "is not a well-formed name"))?;
         if names.len() > MAX_KEY_DEPTH {
             return Err(invalid(
@@ -105,7 +111,13 @@ fn split_key(key: &str) -> Option<Vec<&str>> {
     Some(names)
 }
 
-fn insert(root: &mut Vec<(String, Node)>, names: &[&str], value: String, key: &str) -> Result<()> {
+/// Adds `value` under `names`; `None` (an empty list) only makes sure the list exists.
+fn insert(
+    root: &mut Vec<(String, Node)>,
+    names: &[&str],
+    value: Option<String>,
+    key: &str,
+) -> Result<()> {
     let conflict = || invalid(key, "is given both as a value and as an object");
     let Some((last, parents)) = names.split_last() else {
         return Err(invalid(key, "is not a well-formed name"));
@@ -118,7 +130,7 @@ fn insert(root: &mut Vec<(String, Node)>, names: &[&str], value: String, key: &s
         }
     }
     match child(entries, last, || Node::Values(Vec::new())) {
-        Node::Values(values) => values.push(value),
+        Node::Values(values) => values.extend(value),
         Node::Object(_) => return Err(conflict()),
     }
     Ok(())
@@ -152,6 +164,7 @@ impl Node {
         match self {
             Node::Values(values) => match values.as_slice() {
                 [value] => Ok(value),
+                [] => Err(invalid(path, "must be a single value, not an empty list")),
                 _ => Err(invalid(path, "is given more than once")),
             },
             Node::Object(_) => Err(invalid(path, "must be a single value, not an object")),
@@ -260,6 +273,32 @@ mod tests {
             assert_eq!(root.len(), 1, "{query}");
             assert_eq!(root[0].1.values("a").unwrap(), ["x", "y"], "{query}");
         }
+    }
+
+    #[test]
+    fn a_bare_bracket_name_is_an_empty_list_as_strapi_client_sends_it() {
+        // `@strapi/client` stringifies `{ populate: [], filters: { id: { $in: [] } } }`
+        // with `allowEmptyArrays`: no `=`, and the brackets left raw (encoded works too).
+        let root = decode("populate[]&filters%5Bid%5D%5B%24in%5D%5B%5D").unwrap();
+        assert_eq!(
+            root,
+            vec![
+                ("populate".into(), values(&[])),
+                (
+                    "filters".into(),
+                    object(vec![("id", object(vec![("$in", values(&[]))]))])
+                ),
+            ]
+        );
+        assert!(root[0].1.names("populate").unwrap().is_empty());
+        assert_eq!(decode("a[]=").unwrap(), vec![("a".into(), values(&[""]))]);
+        assert_eq!(
+            decode("a[]&a[]=x").unwrap(),
+            vec![("a".into(), values(&["x"]))]
+        );
+        assert_eq!(decode("a").unwrap(), vec![("a".into(), values(&[""]))]);
+        let err = values(&[]).value("locale").unwrap_err();
+        assert_eq!(err.status(), 400);
     }
 
     #[test]

@@ -850,6 +850,38 @@ fn qs_list_spellings_are_the_same_query() {
     }
 }
 
+/// `@strapi/client` sends `[]` as a bare `name[]` (no `=`): an empty
+/// `populate` or `sort` is the default, empty `fields` keeps only the ids (Strapi's own
+/// reading of an empty list), `$in: []` matches nothing and `$notIn: []` everything.
+#[test]
+fn empty_lists_from_strapi_client_mean_empty() {
+    assert_eq!(parse("populate[]"), parse(""));
+    assert_eq!(parse("sort%5B%5D"), parse(""));
+    assert_eq!(parse("sort[]"), parse(""));
+    assert_eq!(names(&parse("fields%5B%5D").fields), ["id", "documentId"]);
+    assert_eq!(
+        names(&parse("populate%5Bauthor%5D%5Bfields%5D%5B%5D").populate[0].fields),
+        ["id", "documentId"]
+    );
+    for (raw, operator) in [
+        ("filters%5Bid%5D%5B%24in%5D%5B%5D", Operator::In),
+        ("filters%5Bslug%5D%5B%24notIn%5D%5B%5D", Operator::NotIn),
+        ("filters%5Bslug%5D%5B%5D", Operator::In),
+    ] {
+        let query = parse(raw);
+        let condition = condition(query.filters.as_ref());
+        assert_eq!(condition.operator, operator, "{raw}");
+        assert_eq!(condition.value, Value::List(Vec::new()), "{raw}");
+    }
+    assert_ne!(
+        parse("filters[id][$in][]").normalized_key(),
+        parse("").normalized_key()
+    );
+    rejected_at("locale[]", "locale");
+    rejected_at("filters[title][$eq][]", "filters[title][$eq]");
+    rejected_at("filters[$or][]", "filters[$or]");
+}
+
 #[test]
 fn normalized_key_names_equivalent_queries_alike() {
     let same = [
