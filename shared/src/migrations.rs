@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_outbox"),
     migration!(4, "0004_access"),
     migration!(5, "0005_content"),
+    migration!(6, "0006_webhooks"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

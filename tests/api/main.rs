@@ -12,3 +12,4 @@ mod errors;
 mod health;
 mod mail;
 mod platform;
+mod webhooks;

@@ -9,7 +9,10 @@
 //! (`shared::content::publish_due`), so the time is kept even if nobody is signed in. Every write and its audit entry share one transaction;
 //! after COMMIT the cached public responses the write can affect are invalidated, best
 //! effort (a Redis outage is logged: the write has happened and must not be reported
-//! as failed). Rendering and slugs live in `shared::content` so other writers reuse them.
+//! as failed). Every write also sends its Strapi webhook event (`entry.create`,
+//! `entry.update`, `entry.delete`, `entry.publish`, `entry.unpublish`) through the
+//! outbox of `shared::webhooks`, written in the same transaction. Rendering and slugs
+//! live in `shared::content` so other writers reuse them.
 
 use std::sync::Arc;
 
@@ -25,6 +28,7 @@ use shared::{
     content::{cache::namespaces_for_write, render, schema, slug},
     entitlements::Product,
     http::{data, no_content, parse_json, path_param, route_key},
+    webhooks::{self, Event},
 };
 use tokio_postgres::{GenericClient, error::SqlState, types::Type};
 
@@ -373,9 +377,9 @@ struct ContentAdmin {
 }
 
 impl ContentAdmin {
-    /// Makes cached public responses stale; a failure is logged, never returned.
-    /// Ends a write: its audit row in the same transaction, the article as it now
-    /// stands, COMMIT, then cache invalidation (which never fails the write).
+    /// Ends a write: its audit row and its webhook deliveries in the same
+    /// transaction, the article as it now stands, COMMIT, then cache invalidation and
+    /// the webhook dispatch (neither of which fails the write).
     async fn finish(
         &self,
         tx: shared::db::Transaction<'_>,
@@ -393,12 +397,21 @@ impl ContentAdmin {
             details,
         )
         .await?;
+        let deliveries = match Event::for_action(action) {
+            Some(event) => {
+                let entry = webhooks::article_entry(&*tx, id).await?;
+                webhooks::enqueue(&tx, event, webhooks::ARTICLE, &entry).await?
+            }
+            None => Vec::new(),
+        };
         let article = view(&*tx, id).await?;
         tx.commit().await?;
         self.invalidate().await;
+        self.platform.webhooks.dispatch(&deliveries).await;
         Ok(article)
     }
 
+    /// Makes cached public responses stale; a failure is logged, never returned.
     async fn invalidate(&self) {
         let namespaces = namespaces_for_write(&schema::ARTICLES);
         let names: Vec<&str> = namespaces.iter().map(String::as_str).collect();

@@ -17,6 +17,7 @@ use bianxian_local::{
     gateway::{self, Gateway},
     mail, scheduler, seed, template,
     upstash::{self, UpstashServerConfig},
+    webhooks,
 };
 use shared::{
     Platform, access::Role, audit, email::Email, password::Password, runtime::load_config, staff,
@@ -111,11 +112,18 @@ async fn run(args: Args) -> Result<(), String> {
             let config = load_config();
             let _telemetry = telemetry::init(&config);
             let platform = Arc::new(Platform::new(config).map_err(|e| e.to_string())?);
-            // The mail task runs detached for as long as the gateway does.
+            // The mail and webhook tasks run detached for as long as the gateway does.
             if mail::start(platform.clone()).await?.is_some() {
                 eprintln!(
                     "gateway: mail-send consumes {}, sweeping every {} s",
                     platform.mail.queue_url().unwrap_or_default(),
+                    mail::SWEEP_EVERY.as_secs()
+                );
+            }
+            if webhooks::start(platform.clone()).await?.is_some() {
+                eprintln!(
+                    "gateway: webhook-send consumes {}, sweeping every {} s",
+                    platform.webhooks.queue_url().unwrap_or_default(),
                     mail::SWEEP_EVERY.as_secs()
                 );
             }
