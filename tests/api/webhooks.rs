@@ -889,3 +889,45 @@ async fn bad_input_is_a_400() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn without_a_signing_key_nothing_is_created_or_sent_unsigned() {
+    let stack = spawn_stack_with(StackOptions {
+        env: vec![("WEBHOOK_SIGNING_KEY", String::new())],
+        ..Default::default()
+    })
+    .await;
+    let receiver = Receiver::start(200).await;
+    let (_, admin) = stack.staff_session(Role::Admin).await;
+    let body = json!({ "name": "n", "url": receiver.url, "events": ["entry.publish"] });
+    let (status, answer) = call(
+        &stack,
+        Method::POST,
+        "/admin/webhooks",
+        Some(&admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    let (_, list) = call(&stack, Method::GET, "/admin/webhooks", Some(&admin), None).await;
+    assert_eq!(list["data"], json!([]));
+
+    // A webhook registered elsewhere (by a function that has the key) waits, unsent.
+    stack
+        .db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO webhooks (name, url, events, secret_salt) VALUES ('n', $1, '{entry.publish}', 'salt')",
+            &[&receiver.url],
+        )
+        .await
+        .unwrap();
+    let id = enqueue(&stack, true).await[0];
+    assert!(matches!(
+        stack.platform.webhooks.deliver(id).await.unwrap(),
+        webhooks::Delivery::Retry(_)
+    ));
+    assert!(receiver.received().is_empty());
+    assert_eq!(row(&stack, id).await.unwrap().status, "pending");
+}
