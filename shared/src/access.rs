@@ -82,10 +82,12 @@ pub enum Permission {
     ManageMail,
     ManageStaff,
     ManageTokens,
+    /// Register the URLs content events are POSTed to, and see their secrets.
+    ManageWebhooks,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ReadContent,
         Permission::WriteOwnContent,
         Permission::WriteAnyContent,
@@ -97,6 +99,7 @@ impl Permission {
         Permission::ManageMail,
         Permission::ManageStaff,
         Permission::ManageTokens,
+        Permission::ManageWebhooks,
     ];
 
     /// The scope name a custom API token lists.
@@ -113,6 +116,7 @@ impl Permission {
             Permission::ManageMail => "mail.write",
             Permission::ManageStaff => "staff.write",
             Permission::ManageTokens => "tokens.write",
+            Permission::ManageWebhooks => "webhooks.write",
         }
     }
 
@@ -127,9 +131,13 @@ impl Permission {
         )
     }
 
-    /// Managing people and tokens stays with humans: no token can mint tokens or staff.
+    /// Managing people, tokens and webhooks stays with humans: no token can mint
+    /// tokens or staff, or point signed content events (and their secret) elsewhere.
     pub fn grantable_to_tokens(self) -> bool {
-        !matches!(self, Permission::ManageStaff | Permission::ManageTokens)
+        !matches!(
+            self,
+            Permission::ManageStaff | Permission::ManageTokens | Permission::ManageWebhooks
+        )
     }
 }
 
@@ -427,6 +435,7 @@ mod tests {
         assert!(!Role::Author.allows(PublishContent));
         assert!(Role::Editor.allows(PublishContent));
         assert!(!Role::Editor.allows(ManageStaff));
+        assert!(!Role::Editor.allows(ManageWebhooks));
         assert!(Permission::ALL.iter().all(|p| Role::Admin.allows(*p)));
     }
 
@@ -435,8 +444,10 @@ mod tests {
         for kind in [TokenKind::ReadOnly, TokenKind::FullAccess] {
             assert!(!kind.allows(Permission::ManageStaff));
             assert!(!kind.allows(Permission::ManageTokens));
+            assert!(!kind.allows(Permission::ManageWebhooks));
         }
         assert!(TokenKind::parse("custom", &["tokens.write".into()]).is_err());
+        assert!(TokenKind::parse("custom", &["webhooks.write".into()]).is_err());
         assert!(TokenKind::ReadOnly.allows(Permission::ReadContent));
         assert!(!TokenKind::ReadOnly.allows(Permission::WriteAnyContent));
     }

@@ -49,6 +49,20 @@ pub struct Config {
     pub mail: MailConfig,
     pub aws: AwsConfig,
     pub media: MediaConfig,
+    pub webhooks: WebhookConfig,
+}
+
+/// Outgoing content webhooks (`shared::webhooks`).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookConfig {
+    /// `WEBHOOK_QUEUE_URL`: the SQS queue the webhook-send function consumes; optional
+    /// like `MAIL_QUEUE_URL` (without it deliveries wait in the outbox).
+    pub queue_url: Option<Url>,
+    /// `WEBHOOK_SIGNING_KEY`: the key every webhook's signing secret is derived from
+    /// (with the webhook's salt), at least 32 characters. Only the admin function
+    /// (which shows a new secret once) and webhook-send need it; without it they
+    /// refuse to create webhooks or sign deliveries.
+    pub signing_key: Option<Secret>,
 }
 
 /// Media uploads (content-admin's `/admin/uploads`): files go straight from the
@@ -222,6 +236,7 @@ impl Config {
 
         let (site_url, mail, aws) = mail_settings(&mut vars);
         let media = media_settings(&mut vars, &aws);
+        let webhooks = webhook_settings(&mut vars);
 
         let problems = vars.problems;
         match (database_url, redis_url, redis_token) {
@@ -249,6 +264,7 @@ impl Config {
                 mail,
                 aws,
                 media,
+                webhooks,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -308,25 +324,9 @@ fn mail_settings(vars: &mut Vars<'_>) -> (Url, MailConfig, AwsConfig) {
         vars.problem("MAIL_FROM", &format!("is not a mailbox ({e})"));
         Mailbox::parse(DEFAULT_MAIL_FROM).expect("valid default")
     });
-    let queue_url = vars
-        .optional("MAIL_QUEUE_URL")
-        .and_then(|raw| match Url::parse(raw.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-            _ => {
-                vars.problem("MAIL_QUEUE_URL", "must be an http(s) SQS queue URL");
-                None
-            }
-        });
+    let queue_url = vars.http_url("MAIL_QUEUE_URL", "must be an http(s) SQS queue URL");
     let ses_region = vars.optional("SES_REGION").map(|r| r.trim().to_owned());
-    let endpoint_url =
-        vars.optional("AWS_ENDPOINT_URL")
-            .and_then(|raw| match Url::parse(raw.trim()) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-                _ => {
-                    vars.problem("AWS_ENDPOINT_URL", "must be an http(s) URL");
-                    None
-                }
-            });
+    let endpoint_url = vars.http_url("AWS_ENDPOINT_URL", "must be an http(s) URL");
     let credentials = match (
         vars.optional("AWS_ACCESS_KEY_ID"),
         vars.optional("AWS_SECRET_ACCESS_KEY"),
@@ -432,6 +432,27 @@ fn with_trailing_slash(mut url: Url) -> Url {
     url
 }
 
+/// Shorter keys would make the derived webhook secrets guessable offline.
+const MIN_SIGNING_KEY_CHARS: usize = 32;
+
+fn webhook_settings(vars: &mut Vars<'_>) -> WebhookConfig {
+    let queue_url = vars.http_url("WEBHOOK_QUEUE_URL", "must be an http(s) SQS queue URL");
+    let signing_key = vars.optional("WEBHOOK_SIGNING_KEY").and_then(|key| {
+        if key.trim().chars().count() < MIN_SIGNING_KEY_CHARS {
+            vars.problem(
+                "WEBHOOK_SIGNING_KEY",
+                &format!("must be at least {MIN_SIGNING_KEY_CHARS} characters"),
+            );
+            return None;
+        }
+        Some(Secret::new(key.trim()))
+    });
+    WebhookConfig {
+        queue_url,
+        signing_key,
+    }
+}
+
 struct Vars<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     problems: Vec<String>,
@@ -452,6 +473,18 @@ impl Vars<'_> {
             self.problem(name, "is missing");
         }
         value
+    }
+
+    /// An optional absolute http(s) URL, e.g. a queue or an endpoint.
+    fn http_url(&mut self, name: &str, what: &str) -> Option<Url> {
+        let raw = self.optional(name)?;
+        match Url::parse(raw.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+            _ => {
+                self.problem(name, what);
+                None
+            }
+        }
     }
 
     fn parsed<T: FromStr>(&mut self, name: &str, default: T) -> T {
@@ -676,6 +709,33 @@ mod tests {
         for name in ["MEDIA_BUCKET", "MEDIA_BASE_URL", "MAX_UPLOAD_BYTES"] {
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn webhook_settings_are_optional_secret_and_checked() {
+        let config = load(MINIMAL).unwrap();
+        assert!(config.webhooks.queue_url.is_none());
+        assert!(config.webhooks.signing_key.is_none());
+
+        let key = "k".repeat(MIN_SIGNING_KEY_CHARS);
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("WEBHOOK_SIGNING_KEY", &key));
+        pairs.push((
+            "WEBHOOK_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks",
+        ));
+        let config = load(&pairs).unwrap();
+        assert_eq!(
+            config.webhooks.signing_key.as_ref().map(Secret::expose),
+            Some(key.as_str())
+        );
+        assert!(!format!("{config:?}").contains(&key));
+
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("WEBHOOK_SIGNING_KEY", "short"));
+        pairs.push(("WEBHOOK_QUEUE_URL", "queue"));
+        let err = load(&pairs).unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod members;
 pub mod migrations;
 pub mod password;
 pub mod platform;
+pub mod queue;
 pub mod ratelimit;
 pub mod runtime;
 pub mod secret;
@@ -26,6 +27,7 @@ pub mod session;
 pub mod staff;
 pub mod telemetry;
 pub mod upstash;
+pub mod webhooks;
 
 pub use error::{Error, Result};
 pub use platform::Platform;

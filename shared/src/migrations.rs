@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_outbox"),
     migration!(4, "0004_access"),
     migration!(5, "0005_content"),
+    migration!(6, "0006_webhooks"),
     migration!(7, "0007_uploads"),
 ];
 

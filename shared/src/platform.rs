@@ -3,7 +3,7 @@
 
 use crate::{
     cache::Cache, config::Config, db::Db, error::Result, mail::Mailer, ratelimit::RateLimiter,
-    upstash::Upstash,
+    upstash::Upstash, webhooks::Webhooks,
 };
 
 #[derive(Debug)]
@@ -14,6 +14,7 @@ pub struct Platform {
     pub cache: Cache,
     pub limiter: RateLimiter,
     pub mail: Mailer,
+    pub webhooks: Webhooks,
 }
 
 impl Platform {
@@ -28,6 +29,7 @@ impl Platform {
             config.rate_limit_failure_mode,
         );
         let mail = Mailer::new(&config, db.clone());
+        let webhooks = Webhooks::new(&config, db.clone())?;
         Ok(Self {
             config,
             db,
@@ -35,6 +37,7 @@ impl Platform {
             cache,
             limiter,
             mail,
+            webhooks,
         })
     }
 }

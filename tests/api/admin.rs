@@ -132,6 +132,39 @@ async fn every_admin_route_checks_the_callers_permission() {
             None,
             &["admin", "read-only", "full-access"],
         ),
+        (Method::GET, "/admin/webhooks".into(), None, &["admin"]),
+        (
+            Method::POST,
+            "/admin/webhooks".into(),
+            Some(
+                json!({ "name": "w", "url": "https://example.com/hook", "events": ["entry.publish"] }),
+            ),
+            &["admin"],
+        ),
+        (
+            Method::PUT,
+            "/admin/webhooks/nonexistent".into(),
+            Some(json!({ "enabled": false })),
+            &["admin"],
+        ),
+        (
+            Method::DELETE,
+            "/admin/webhooks/nonexistent".into(),
+            None,
+            &["admin"],
+        ),
+        (
+            Method::POST,
+            "/admin/webhooks/nonexistent/rotate-secret".into(),
+            None,
+            &["admin"],
+        ),
+        (
+            Method::GET,
+            "/admin/webhooks/nonexistent/deliveries".into(),
+            None,
+            &["admin"],
+        ),
     ];
 
     for (method, path, body, allowed) in &routes {

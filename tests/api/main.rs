@@ -15,3 +15,4 @@ mod health;
 mod mail;
 mod platform;
 mod uploads;
+mod webhooks;

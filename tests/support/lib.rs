@@ -129,7 +129,8 @@ pub struct TestStack {
     /// The settings `platform` was built from.
     env: HashMap<&'static str, String>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
-    mail_task: Option<JoinHandle<()>>,
+    /// The local mail and webhook consumers (see `bianxian_local::queue`).
+    consumers: Vec<JoinHandle<()>>,
 }
 
 impl Drop for TestStack {
@@ -137,7 +138,7 @@ impl Drop for TestStack {
         for task in &self.tasks {
             task.abort();
         }
-        if let Some(task) = &self.mail_task {
+        for task in &self.consumers {
             task.abort();
         }
     }
@@ -169,6 +170,10 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         ("BIANXIAN_ENV", "test".into()),
         ("DB_POOL_SIZE", "4".into()),
         ("CORS_ALLOWED_ORIGINS", "https://www.example.com".into()),
+        (
+            "WEBHOOK_SIGNING_KEY",
+            format!("test-signing-key-{}", random_suffix().repeat(3)),
+        ),
     ]);
     let aws_endpoint = aws_endpoint_url();
     if let Some(endpoint) = &aws_endpoint {
@@ -184,6 +189,10 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
             ),
             // And its own bucket (bucket names allow no `_`).
             ("MEDIA_BUCKET", db.name.replace('_', "-")),
+            (
+                "WEBHOOK_QUEUE_URL",
+                format!("{endpoint}/123456789012/{}-webhooks", db.name),
+            ),
         ]);
     }
     env.extend(options.env);
@@ -196,6 +205,9 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     bianxian_local::media::ensure_bucket(&platform)
         .await
         .unwrap_or_else(|e| panic!("local media bucket: {e}"));
+    let webhook_task = bianxian_local::webhooks::start(platform.clone())
+        .await
+        .unwrap_or_else(|e| panic!("local webhook pipeline: {e}"));
 
     let template_text = include_str!("../../template.yaml");
     let mut routes = template::routes(template_text).expect("template routes");
@@ -219,7 +231,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         aws_endpoint,
         env,
         tasks: vec![upstash_task, gateway_task],
-        mail_task,
+        consumers: mail_task.into_iter().chain(webhook_task).collect(),
     }
 }
 

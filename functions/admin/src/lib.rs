@@ -1,5 +1,5 @@
 //! The admin API for staff and machines: staff sign-in, staff accounts, API tokens,
-//! member entitlements and the audit trail.
+//! member entitlements, outgoing webhooks (`webhooks`) and the audit trail.
 //!
 //! Every route but sign-in starts with `access.authenticate` and `require(permission)`;
 //! the role × route matrix test in tests/api/admin.rs walks all of them. Every write
@@ -28,6 +28,8 @@ use shared::{
     staff,
 };
 use tokio_postgres::types::Type;
+
+mod webhooks;
 
 pub use shared::access::STAFF_SESSION_TTL;
 const MAX_BODY: usize = 16 * 1024;
@@ -506,6 +508,20 @@ impl Admin {
                 self.revoke_entitlement(&req, &principal).await
             }
             "GET /admin/audit" => self.audit_trail().await,
+            "GET /admin/webhooks" => webhooks::list(&self.platform).await,
+            "POST /admin/webhooks" => webhooks::create(&self.platform, &req, &principal).await,
+            "PUT /admin/webhooks/{documentId}" => {
+                webhooks::update(&self.platform, &req, &principal).await
+            }
+            "DELETE /admin/webhooks/{documentId}" => {
+                webhooks::delete(&self.platform, &req, &principal).await
+            }
+            "POST /admin/webhooks/{documentId}/rotate-secret" => {
+                webhooks::rotate_secret(&self.platform, &req, &principal).await
+            }
+            "GET /admin/webhooks/{documentId}/deliveries" => {
+                webhooks::deliveries(&self.platform, &req).await
+            }
             other => Err(Error::NotFound(format!("no admin route `{other}`"))),
         }
     }
@@ -525,6 +541,12 @@ pub fn required_permission(route_key: &str) -> Option<Permission> {
         "POST /admin/members/{documentId}/entitlements"
         | "DELETE /admin/entitlements/{documentId}" => Permission::ManageEntitlements,
         "GET /admin/audit" => Permission::ReadAudit,
+        "GET /admin/webhooks"
+        | "POST /admin/webhooks"
+        | "PUT /admin/webhooks/{documentId}"
+        | "DELETE /admin/webhooks/{documentId}"
+        | "POST /admin/webhooks/{documentId}/rotate-secret"
+        | "GET /admin/webhooks/{documentId}/deliveries" => Permission::ManageWebhooks,
         _ => return None,
     })
 }

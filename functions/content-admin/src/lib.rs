@@ -8,8 +8,9 @@
 //! scheduling need `content.publish`, deleting `content.write`; restoring a revision
 //! is an edit. Scheduling only sets `scheduled_at`: the scheduler function publishes
 //! (`shared::content::publish_due`), so the time is kept even if nobody is signed in.
-//! Every write ends in `write::finish`: its audit entry in the write's transaction,
-//! COMMIT, then invalidation of the cached public responses it can affect, best effort
+//! Every write ends in `write::finish`: its audit entry and its Strapi webhook event
+//! (through the outbox of `shared::webhooks`) in the write's transaction, COMMIT, then
+//! invalidation of the cached public responses it can affect, best effort
 //! (a Redis outage is logged: the write has happened and must not be reported as
 //! failed). Rendering and slugs live in `shared::content` so other writers reuse them.
 //! Media uploads (presigned S3 PUTs) live in [`uploads`].

@@ -55,6 +55,7 @@ static AUTHORS: Taxonomy = Taxonomy {
     model: Model {
         content_type: &schema::AUTHORS,
         singular: "author",
+        webhook_fields: write::TERM_WEBHOOK_FIELDS,
     },
     shape: Shape::Author,
     conflicts: &[
@@ -73,6 +74,7 @@ static CATEGORIES: Taxonomy = Taxonomy {
     model: Model {
         content_type: &schema::CATEGORIES,
         singular: "category",
+        webhook_fields: write::TERM_WEBHOOK_FIELDS,
     },
     shape: Shape::Term,
     conflicts: &[(
@@ -85,6 +87,7 @@ static TAGS: Taxonomy = Taxonomy {
     model: Model {
         content_type: &schema::TAGS,
         singular: "tag",
+        webhook_fields: write::TERM_WEBHOOK_FIELDS,
     },
     shape: Shape::Term,
     conflicts: &[(

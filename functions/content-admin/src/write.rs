@@ -1,7 +1,8 @@
-//! The tail every content write ends with, whatever it wrote: the audit row in the
-//! write's transaction, COMMIT, then invalidation of the cached public responses the
-//! write can affect. One function, so a step added here (such as enqueueing webhooks)
-//! happens for every write to every content type.
+//! The tail every content write ends with, whatever it wrote: the audit row and the
+//! Strapi webhook event (`shared::webhooks` outbox) in the write's transaction,
+//! COMMIT, then invalidation of the cached public responses the write can affect and
+//! the webhook dispatch. One function, so every write to every content type does all
+//! of it.
 
 use serde_json::Value;
 use shared::{
@@ -10,20 +11,38 @@ use shared::{
     audit,
     content::{cache::namespaces_for_write, schema},
     db::Transaction,
+    webhooks,
 };
 use tokio_postgres::error::SqlState;
 
-/// A content type as writes name it: its schema entry and its singular model name
-/// (`article`), the name in audit actions and targets.
+/// A content type as writes name it: its schema entry, its singular model name
+/// (`article`: the name in audit actions, targets and webhook payloads), and the
+/// fields of its entry a webhook carries.
 pub(crate) struct Model {
     pub content_type: &'static schema::ContentType,
     pub singular: &'static str,
+    pub webhook_fields: &'static [&'static str],
 }
 
 pub(crate) const ARTICLE: Model = Model {
     content_type: &schema::ARTICLES,
     singular: "article",
+    // What a frontend needs to find the pages to revalidate, public whatever the
+    // article's visibility: never the body, the excerpt or internal notes.
+    webhook_fields: &[
+        "id",
+        "documentId",
+        "slug",
+        "locale",
+        "title",
+        "visibility",
+        "publishedAt",
+        "updatedAt",
+    ],
 };
+
+/// The webhook fields of authors, categories and tags (never an author's email).
+pub(crate) const TERM_WEBHOOK_FIELDS: &[&str] = &["id", "documentId", "name", "slug"];
 
 /// What a write did to a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +83,9 @@ pub(crate) struct Write<'a> {
     pub details: Value,
 }
 
-/// Ends a write: audit row, COMMIT, cache invalidation (which never fails the write,
-/// because the write has happened). Returns the entry.
+/// Ends a write: audit row and webhook deliveries, COMMIT, cache invalidation and the
+/// webhook dispatch (neither of which fails the write, because the write has
+/// happened). Returns the entry.
 pub(crate) async fn finish(
     platform: &Platform,
     tx: Transaction<'_>,
@@ -79,17 +99,36 @@ pub(crate) async fn finish(
         entry,
         details,
     } = write;
+    let action = format!("{}.{}", model.singular, event.as_str());
     audit::record(
         &*tx,
         &principal.actor(),
-        &format!("{}.{}", model.singular, event.as_str()),
+        &action,
         &format!("{}:{document_id}", model.singular),
         details,
     )
     .await?;
+    let deliveries = match webhooks::Event::for_action(&action) {
+        Some(hook) => {
+            let public = webhook_entry(&entry, model.webhook_fields);
+            webhooks::enqueue(&tx, hook, model.singular, &public).await?
+        }
+        None => Vec::new(),
+    };
     tx.commit().await?;
     invalidate(platform, model).await;
+    platform.webhooks.dispatch(&deliveries).await;
     Ok(entry)
+}
+
+/// Only the listed fields of an entry, in their order.
+fn webhook_entry(entry: &Value, fields: &[&str]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .filter_map(|&field| Some((field.to_owned(), entry.get(field)?.clone())))
+            .collect(),
+    )
 }
 
 /// Makes cached public responses stale; a failure is logged, never returned.

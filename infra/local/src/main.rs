@@ -17,6 +17,7 @@ use bianxian_local::{
     gateway::{self, Gateway},
     mail, media, scheduler, seed, template,
     upstash::{self, UpstashServerConfig},
+    webhooks,
 };
 use shared::{
     Platform, access::Role, audit, email::Email, password::Password, runtime::load_config, staff,
@@ -111,7 +112,7 @@ async fn run(args: Args) -> Result<(), String> {
             let config = load_config();
             let _telemetry = telemetry::init(&config);
             let platform = Arc::new(Platform::new(config).map_err(|e| e.to_string())?);
-            // The mail task runs detached for as long as the gateway does.
+            // The mail and webhook tasks run detached for as long as the gateway does.
             if mail::start(platform.clone()).await?.is_some() {
                 eprintln!(
                     "gateway: mail-send consumes {}, sweeping every {} s",
@@ -121,6 +122,13 @@ async fn run(args: Args) -> Result<(), String> {
             }
             if let Some(bucket) = media::ensure_bucket(&platform).await? {
                 eprintln!("gateway: media uploads go to S3 bucket {bucket}");
+            }
+            if webhooks::start(platform.clone()).await?.is_some() {
+                eprintln!(
+                    "gateway: webhook-send consumes {}, sweeping every {} s",
+                    platform.webhooks.queue_url().unwrap_or_default(),
+                    mail::SWEEP_EVERY.as_secs()
+                );
             }
             // So does the scheduler, like its `rate(1 minute)` rule in AWS.
             scheduler::start(platform.clone());

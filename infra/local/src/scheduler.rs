@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use shared::Platform;
 
-use crate::mail::scheduled_event;
+use crate::queue::scheduled_event;
 
 /// Half the AWS period, as for the mail sweep: a scheduled article appears soon.
 pub const EVERY: Duration = Duration::from_secs(30);

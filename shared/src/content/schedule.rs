@@ -10,14 +10,18 @@
 use serde_json::json;
 
 use super::{cache::namespaces_for_write, schema};
-use crate::{Platform, audit, error::Result};
+use crate::{
+    Platform, audit,
+    error::Result,
+    webhooks::{self, Event},
+};
 
 /// The actor the audit trail names for scheduled publications.
 pub const ACTOR: &str = "scheduler";
 
-/// Publishes every live draft whose time has come, with one audit row each, and
-/// invalidates the cached public responses when anything was published. Returns the
-/// published documentIds.
+/// Publishes every live draft whose time has come, with one audit row and one
+/// `entry.publish` webhook event each, and invalidates the cached public responses
+/// when anything was published. Returns the published documentIds.
 pub async fn publish_due(platform: &Platform) -> Result<Vec<String>> {
     let mut client = platform.db.client().await?;
     let tx = client.transaction().await?;
@@ -25,12 +29,14 @@ pub async fn publish_due(platform: &Platform) -> Result<Vec<String>> {
         .query_typed(
             "UPDATE articles SET published_at = scheduled_at, scheduled_at = NULL
              WHERE scheduled_at <= now() AND published_at IS NULL AND deleted_at IS NULL
-             RETURNING document_id",
+             RETURNING id, document_id",
             &[],
         )
         .await?;
-    let published: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-    for document_id in &published {
+    let mut published = Vec::with_capacity(rows.len());
+    let mut deliveries = Vec::new();
+    for row in &rows {
+        let (id, document_id): (i64, String) = (row.get(0), row.get(1));
         audit::record(
             &*tx,
             ACTOR,
@@ -39,8 +45,12 @@ pub async fn publish_due(platform: &Platform) -> Result<Vec<String>> {
             json!({ "scheduled": true }),
         )
         .await?;
+        let entry = webhooks::article_entry(&*tx, id).await?;
+        deliveries.extend(webhooks::enqueue(&tx, Event::Publish, webhooks::ARTICLE, &entry).await?);
+        published.push(document_id);
     }
     tx.commit().await?;
+    platform.webhooks.dispatch(&deliveries).await;
     if !published.is_empty() {
         let namespaces = namespaces_for_write(&schema::ARTICLES);
         let names: Vec<&str> = namespaces.iter().map(String::as_str).collect();

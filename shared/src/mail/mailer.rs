@@ -8,8 +8,6 @@ use aws_sdk_sesv2::{
     primitives::Blob,
     types::{Destination, EmailContent, RawMessage},
 };
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use super::{
@@ -22,7 +20,8 @@ use crate::{
     config::{AwsConfig, Config, MailConfig},
     db::Db,
     email::Email,
-    error::{Error, Result},
+    error::Result,
+    queue::{Consumer, Sweep, SweepReport},
 };
 
 /// Claims per job before it is given up; matches the queue's `maxReceiveCount`.
@@ -32,8 +31,8 @@ pub const MAX_ATTEMPTS: i32 = 5;
 /// (template.yaml: 60 s), so only a dead sender's claim ever expires.
 const LEASE: Duration = Duration::from_secs(10 * 60);
 
-/// SQS takes at most ten messages per `SendMessageBatch`.
-const SQS_BATCH: usize = 10;
+/// The field of a queue message that names the job: `{"jobId": n}`.
+pub const JOB_FIELD: &str = "jobId";
 
 /// The SDK clients, built on first use: a cold start that sends no mail never pays
 /// for loading AWS configuration.
@@ -63,39 +62,6 @@ pub enum Delivery {
     Retry(String),
     /// Given up: the mail cannot be built, SES refused it, or attempts ran out.
     Failed(String),
-}
-
-/// When the sweeper considers a pending job lost.
-#[derive(Debug, Clone, Copy)]
-pub struct Sweep {
-    /// Never dispatched this long after it was written: `dispatch` failed or never ran.
-    pub undispatched_after: Duration,
-    /// Dispatched this long ago and still pending: its message was lost or
-    /// dead-lettered. Longer than SQS's own redelivery cycle.
-    pub redispatch_after: Duration,
-    /// Jobs dispatched per sweep at most, oldest first.
-    pub limit: i64,
-}
-
-impl Default for Sweep {
-    fn default() -> Self {
-        Self {
-            undispatched_after: Duration::from_secs(60),
-            redispatch_after: Duration::from_secs(15 * 60),
-            limit: 500,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SweepReport {
-    /// Expired claims returned to pending.
-    pub requeued: u64,
-    /// Expired claims that had no attempts left.
-    pub failed: u64,
-    /// Jobs sent to the queue.
-    pub dispatched: usize,
 }
 
 struct SendFailure {
@@ -159,46 +125,8 @@ impl Mailer {
             );
             return Ok(0);
         };
-        // Entry ids must be distinct within a batch; one message per job is enough.
-        let mut ids = job_ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
         let sqs = &self.clients().await.sqs;
-        let mut queued = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(SQS_BATCH) {
-            let entries = chunk
-                .iter()
-                .map(|id| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(id.to_string())
-                        .message_body(serde_json::json!({ "jobId": id }).to_string())
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(Error::internal)?;
-            let output = sqs
-                .send_message_batch()
-                .queue_url(queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| {
-                    Error::internal(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-                })?;
-            for failed in output.failed() {
-                tracing::warn!(
-                    job = failed.id(),
-                    code = failed.code(),
-                    "SQS refused a mail job"
-                );
-            }
-            queued.extend(
-                output
-                    .successful()
-                    .iter()
-                    .filter_map(|s| s.id().parse::<i64>().ok()),
-            );
-        }
+        let queued = crate::queue::send_ids(sqs, queue_url, JOB_FIELD, job_ids).await?;
         outbox::mark_enqueued(&*self.db.client().await?, &queued).await?;
         Ok(queued.len())
     }
@@ -328,5 +256,18 @@ impl Mailer {
             tracing::info!(?report, "mail sweep");
         }
         Ok(report)
+    }
+}
+
+impl Consumer for Mailer {
+    const FIELD: &'static str = JOB_FIELD;
+
+    /// Only a retryable failure comes back: SQS's redelivery is the mail's retry.
+    async fn handle(&self, id: i64) -> Result<bool> {
+        Ok(matches!(self.deliver(id).await?, Delivery::Retry(_)))
+    }
+
+    async fn sweep_due(&self, policy: &Sweep) -> Result<SweepReport> {
+        self.sweep(policy).await
     }
 }

@@ -37,8 +37,9 @@ pub mod mime;
 mod outbox;
 pub mod template;
 
+pub use crate::queue::{Sweep, SweepReport};
 pub use mailbox::{InvalidMailbox, Mailbox};
-pub use mailer::{Clients, Delivery, MAX_ATTEMPTS, Mailer, Sweep, SweepReport};
+pub use mailer::{Clients, Delivery, JOB_FIELD, MAX_ATTEMPTS, Mailer};
 
 use crate::{
     email::Email,

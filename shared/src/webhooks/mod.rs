@@ -1,0 +1,204 @@
+//! Outgoing content webhooks: Strapi's events (`entry.create`, `entry.update`,
+//! `entry.delete`, `entry.publish`, `entry.unpublish`) POSTed to the URLs admins
+//! register, signed, from a transactional outbox with retries, so a frontend can
+//! revalidate its pages.
+//!
+//! ```text
+//! write ─ BEGIN; …; webhooks::enqueue(&tx, event, model, entry); COMMIT ─► platform.webhooks.dispatch(ids)
+//!                               │                                              │ SQS {"deliveryId": n}
+//!                               ▼                                              ▼
+//!                    webhook_deliveries rows ◄── claim ── webhook-send function ── POST, signed
+//!                               ▲
+//!                               └── sweep (every minute): retries whose backoff ended, lost rows
+//! ```
+//!
+//! The shape and its reasons are the mail outbox's (`shared::mail`): a delivery
+//! exists exactly when its write committed; `dispatch` is only a nudge; a
+//! conditional UPDATE with a lease makes one claimer send, so a redelivered or
+//! duplicated SQS message sends nothing more. What differs:
+//! - A failed attempt is not retried by SQS but by the sweep, after a backoff
+//!   ([`BACKOFF`]: 1 min to 6 h), which SQS's visibility timeout cannot express.
+//! - As with mail, a sender that dies after the receiver answered but before the
+//!   outcome was recorded leaves a window for a second POST; receivers dedupe on
+//!   `X-Bianxian-Delivery`, which stays the same across attempts.
+//! - The payload holds only public, non-gated fields (see [`article_entry`]), never
+//!   a body or a private field: a webhook URL is not a place for paid content.
+
+mod outbox;
+mod sender;
+pub mod signature;
+
+pub use sender::{BACKOFF, DELIVERY_FIELD, Delivery, MAX_ATTEMPTS, Webhooks, backoff_after};
+pub use signature::{DEFAULT_TOLERANCE, VerifyError, verify};
+
+use serde_json::Value;
+use tokio_postgres::{GenericClient, types::Type};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// A content event, named as Strapi names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Create,
+    Update,
+    Delete,
+    Publish,
+    Unpublish,
+}
+
+impl Event {
+    pub const ALL: [Event; 5] = [
+        Event::Create,
+        Event::Update,
+        Event::Delete,
+        Event::Publish,
+        Event::Unpublish,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Create => "entry.create",
+            Event::Update => "entry.update",
+            Event::Delete => "entry.delete",
+            Event::Publish => "entry.publish",
+            Event::Unpublish => "entry.unpublish",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
+    /// The event an audited write (`article.publish`, `tag.update`, …) stands for:
+    /// every change short of creating, deleting, publishing or unpublishing is an
+    /// update (restoring a revision, scheduling, unscheduling).
+    pub fn for_action(action: &str) -> Option<Self> {
+        let (_, verb) = action.split_once('.')?;
+        Some(match verb {
+            "create" => Event::Create,
+            "update" | "restore" | "schedule" | "unschedule" => Event::Update,
+            "delete" => Event::Delete,
+            "publish" => Event::Publish,
+            "unpublish" => Event::Unpublish,
+            _ => return None,
+        })
+    }
+}
+
+/// Writes one delivery per enabled webhook subscribed to `event`, inside the
+/// caller's transaction, and returns their ids for [`Webhooks::dispatch`] once it
+/// has committed. `model` is the Strapi uid's singular name (`article`, `tag`, …);
+/// `entry` must hold only public fields.
+pub async fn enqueue(
+    tx: &tokio_postgres::Transaction<'_>,
+    event: Event,
+    model: &str,
+    entry: &Value,
+) -> Result<Vec<i64>> {
+    if model.is_empty() || !model.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+        return Err(Error::internal(format!(
+            "webhook model `{model}` is not a Strapi singular name"
+        )));
+    }
+    outbox::insert(tx, event.as_str(), model, entry).await
+}
+
+/// The Strapi model of articles.
+pub const ARTICLE: &str = "article";
+
+/// What a webhook says about an article: what a frontend needs to find the pages to
+/// revalidate, all of it public whatever the article's visibility. Never the body,
+/// the excerpt of a paid article, or private fields such as internal notes.
+pub async fn article_entry(client: &impl GenericClient, article_id: i64) -> Result<Value> {
+    client
+        .query_typed(
+            "SELECT json_build_object('id', a.id, 'documentId', a.document_id,
+                 'slug', a.slug, 'locale', a.locale, 'title', a.title,
+                 'visibility', a.visibility, 'publishedAt', a.published_at,
+                 'updatedAt', a.updated_at)
+             FROM articles a WHERE a.id = $1",
+            &[(&article_id, Type::INT8)],
+        )
+        .await?
+        .first()
+        .map(|row| row.get(0))
+        .ok_or_else(|| Error::NotFound("no such article".into()))
+}
+
+/// Longer URLs are a mistake or an attack, never a receiver.
+const MAX_URL: usize = 2048;
+
+/// A webhook URL an admin may register: absolute http(s) with a host, no
+/// credentials (they would sit in the database in the clear; the signature is the
+/// credential), https only in production.
+pub fn check_url(raw: &str, production: bool) -> Result<Url> {
+    let invalid = |message: &str| Error::invalid("url", message);
+    if raw.len() > MAX_URL {
+        return Err(invalid("url must be at most 2048 characters"));
+    }
+    let url = Url::parse(raw.trim()).map_err(|_| invalid("url must be an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("url must be an http(s) URL with a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("url must not contain credentials"));
+    }
+    if production && url.scheme() != "https" {
+        return Err(invalid("url must be https in production"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_and_follow_audit_actions() {
+        for event in Event::ALL {
+            assert_eq!(Event::parse(event.as_str()), Some(event));
+        }
+        assert_eq!(Event::parse("media.create"), None);
+        for (action, event) in [
+            ("article.create", Event::Create),
+            ("article.update", Event::Update),
+            ("article.restore", Event::Update),
+            ("article.schedule", Event::Update),
+            ("article.unschedule", Event::Update),
+            ("article.delete", Event::Delete),
+            ("article.publish", Event::Publish),
+            ("article.unpublish", Event::Unpublish),
+            ("tag.create", Event::Create),
+        ] {
+            assert_eq!(Event::for_action(action), Some(event), "{action}");
+        }
+        assert_eq!(Event::for_action("article.revisions"), None);
+        assert_eq!(Event::for_action("publish"), None);
+    }
+
+    #[test]
+    fn urls_are_absolute_http_without_credentials() {
+        assert!(check_url("https://example.com/api/revalidate?x=1", true).is_ok());
+        assert!(check_url("http://127.0.0.1:8080/hook", false).is_ok());
+        for bad in [
+            "",
+            "/relative",
+            "example.com/hook",
+            "ftp://example.com/hook",
+            "javascript:alert(1)",
+            "https://user:pw@example.com/hook",
+            "file:///etc/passwd",
+        ] {
+            assert!(check_url(bad, false).is_err(), "{bad}");
+        }
+        assert!(check_url(&format!("https://example.com/{}", "a".repeat(2048)), false).is_err());
+    }
+
+    #[test]
+    fn production_requires_https() {
+        let err = check_url("http://example.com/hook", true).unwrap_err();
+        assert!(err.to_string().contains("https"), "{err}");
+        assert!(check_url("http://example.com/hook", false).is_ok());
+    }
+}
