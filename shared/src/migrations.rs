@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_content"),
     migration!(6, "0006_webhooks"),
     migration!(7, "0007_uploads"),
+    migration!(8, "0008_article_storage"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

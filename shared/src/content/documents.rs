@@ -260,6 +260,8 @@ fn entry(row: &Row, skip: usize) -> Result<Entry> {
             Value::from(row.try_get::<_, Option<bool>>(i)?)
         } else if *ty == Type::TEXT || *ty == Type::VARCHAR {
             Value::from(row.try_get::<_, Option<String>>(i)?)
+        } else if *ty == Type::TEXT_ARRAY {
+            Value::from(row.try_get::<_, Option<Vec<String>>>(i)?)
         } else if *ty == Type::TIMESTAMPTZ {
             // Strapi's spelling: milliseconds, `Z`.
             Value::from(

@@ -3,17 +3,16 @@
 //!
 //! Gating works on assembled entries, after the SQL layer selected them, so one rule
 //! covers every way an article body can leave the API: a list, a single document, or
-//! articles populated under an author, a category or a tag. For any number of
-//! articles it costs two queries at most (their requirements, then which of the
-//! required products the member holds), never one per article.
-
-use std::collections::HashMap;
+//! articles populated under an author, a category or a tag. What each article asks
+//! for comes with its row (hidden columns the SQL layer adds whenever a body is
+//! selected); the only query is, for a member, which of the asked-for products they
+//! hold: one per level of articles, never one per article.
 
 use serde_json::Value;
-use tokio_postgres::{Client, types::Type};
+use tokio_postgres::Client;
 
 use super::{
-    documents::{Entry, entry_id},
+    documents::Entry,
     query::{Populate, Query},
     schema::{ARTICLES, ContentType, Field},
     teaser,
@@ -50,65 +49,116 @@ fn populates_gated(populate: &[Populate]) -> bool {
         .any(|p| !p.count && (gated(p.relation.target, &p.fields) || populates_gated(&p.populate)))
 }
 
+/// The hidden columns the SQL layer adds to every article row that selects a body
+/// (`sql::Builder::select`): what gating needs travels with the row, so deciding
+/// costs no statement of its own. No API name starts with `__`, and [`Verdicts::apply`]
+/// removes them before an entry leaves.
+pub const VISIBILITY_COLUMN: &str = "__visibility";
+pub const EXCERPT_COLUMN: &str = "__excerpt";
+/// The products that unlock a paid article, as `kind/code` strings.
+pub const PRODUCTS_COLUMN: &str = "__products";
+const HIDDEN_COLUMNS: [&str; 3] = [VISIBILITY_COLUMN, EXCERPT_COLUMN, PRODUCTS_COLUMN];
+
 /// What one article asks of its reader, and its teaser fallback.
 struct Gate {
     requirement: Requirement,
     excerpt: Option<String>,
 }
 
-/// What `reader` may see of each article: decided from the entries without changing
-/// them, so the queries can run alongside the loading of populated relations.
+impl Gate {
+    /// The gate carried by an entry's hidden columns; `None` when they are missing,
+    /// which [`Verdicts::apply`] treats as closed.
+    fn of(entry: &Entry) -> Option<Gate> {
+        let visibility = entry.get(VISIBILITY_COLUMN)?.as_str()?;
+        let requirement = match visibility {
+            "public" => Requirement::Public,
+            "members" => Requirement::Members,
+            // `paid`, and anything a future migration adds: closed until handled.
+            _ => Requirement::Paid(
+                entry
+                    .get(PRODUCTS_COLUMN)?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|p| product(p.as_str()?))
+                    .collect(),
+            ),
+        };
+        let excerpt = entry
+            .get(EXCERPT_COLUMN)
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Some(Gate {
+            requirement,
+            excerpt,
+        })
+    }
+}
+
+fn product(key: &str) -> Option<Product> {
+    let (kind, code) = key.split_once('/')?;
+    let kind = match kind {
+        "plan" => ProductKind::Plan,
+        "course" => ProductKind::Course,
+        _ => return None,
+    };
+    Some(Product {
+        kind,
+        code: code.to_owned(),
+    })
+}
+
+/// What `reader` holds that the articles of one level ask for: decided from the
+/// entries without changing them, so it can run alongside the loading of populated
+/// relations.
 pub struct Verdicts {
     reader: Reader,
-    gates: HashMap<i64, Gate>,
     held: Vec<Product>,
 }
 
 impl Verdicts {
     /// Gates article `entries`: every entry carrying a body gets `access`, and without
-    /// access its `body` and `bodyHtml` become the teaser.
+    /// access its `body` and `bodyHtml` become the teaser. The hidden gate columns
+    /// leave every entry.
     pub fn apply(&self, entries: &mut [Entry]) {
         let member = matches!(self.reader, Reader::Member(_));
-        for entry in entries.iter_mut().filter(|e| carries_body(e)) {
-            let gate = entry_id(entry).and_then(|id| self.gates.get(&id));
-            let access = match (self.reader, gate) {
-                (Reader::Staff, _) => true,
-                (_, Some(gate)) => gate.requirement.met_by(member, &self.held),
-                // Not found (deleted meanwhile): show nothing gated.
-                (_, None) => false,
-            };
-            if !access {
-                let excerpt = gate.and_then(|g| g.excerpt.as_deref());
-                tease(entry, "body", excerpt, teaser::markdown);
-                tease(entry, "bodyHtml", excerpt, teaser::html);
+        for entry in entries.iter_mut() {
+            if carries_body(entry) {
+                let gate = Gate::of(entry);
+                let access = match (self.reader, &gate) {
+                    (Reader::Staff, _) => true,
+                    (_, Some(gate)) => gate.requirement.met_by(member, &self.held),
+                    (_, None) => false,
+                };
+                if !access {
+                    let excerpt = gate.as_ref().and_then(|g| g.excerpt.as_deref());
+                    tease(entry, "body", excerpt, teaser::markdown);
+                    tease(entry, "bodyHtml", excerpt, teaser::html);
+                }
+                entry.insert("access".into(), Value::Bool(access));
             }
-            entry.insert("access".into(), Value::Bool(access));
+            for column in HIDDEN_COLUMNS {
+                entry.remove(column);
+            }
         }
     }
 }
 
-/// Decides access to the article `entries` that carry a body, for `reader`.
+/// Decides access to the article `entries` that carry a body, for `reader`: for a
+/// member, one query for which of the products these articles ask for they hold;
+/// for anyone else, nothing to ask.
 pub async fn decide(client: &Client, reader: Reader, entries: &[Entry]) -> Result<Verdicts> {
-    let mut ids: Vec<i64> = entries
-        .iter()
-        .filter(|e| carries_body(e))
-        .filter_map(entry_id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let gates = if reader == Reader::Staff || ids.is_empty() {
-        HashMap::new()
-    } else {
-        load(client, &ids).await?
-    };
     let held = match reader {
         Reader::Member(member_id) => {
             let mut candidates: Vec<Product> = Vec::new();
-            for gate in gates.values() {
-                if let Requirement::Paid(products) = &gate.requirement {
+            for gate in entries
+                .iter()
+                .filter(|e| carries_body(e))
+                .filter_map(Gate::of)
+            {
+                if let Requirement::Paid(products) = gate.requirement {
                     for product in products {
-                        if !candidates.contains(product) {
-                            candidates.push(product.clone());
+                        if !candidates.contains(&product) {
+                            candidates.push(product);
                         }
                     }
                 }
@@ -117,11 +167,7 @@ pub async fn decide(client: &Client, reader: Reader, entries: &[Entry]) -> Resul
         }
         _ => Vec::new(),
     };
-    Ok(Verdicts {
-        reader,
-        gates,
-        held,
-    })
+    Ok(Verdicts { reader, held })
 }
 
 fn carries_body(entry: &Entry) -> bool {
@@ -140,50 +186,75 @@ fn tease(
     }
 }
 
-/// The visibility, products and excerpt of each article, in one query.
-async fn load(client: &Client, ids: &[i64]) -> Result<HashMap<i64, Gate>> {
-    let rows = client
-        .query_typed(
-            "SELECT a.id, a.visibility, a.excerpt,
-                    coalesce(array_agg(p.product_kind ORDER BY p.product_kind, p.product_code)
-                             FILTER (WHERE p.article_id IS NOT NULL), '{}'),
-                    coalesce(array_agg(p.product_code ORDER BY p.product_kind, p.product_code)
-                             FILTER (WHERE p.article_id IS NOT NULL), '{}')
-             FROM articles a LEFT JOIN article_products p ON p.article_id = a.id
-             WHERE a.id = ANY($1)
-             GROUP BY a.id",
-            &[(&ids, Type::INT8_ARRAY)],
-        )
-        .await?;
-    let mut gates = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let kinds: Vec<String> = row.try_get(3)?;
-        let codes: Vec<String> = row.try_get(4)?;
-        let products = kinds
-            .iter()
-            .zip(codes)
-            .filter_map(|(kind, code)| {
-                let kind = match kind.as_str() {
-                    "plan" => ProductKind::Plan,
-                    "course" => ProductKind::Course,
-                    _ => return None,
-                };
-                Some(Product { kind, code })
-            })
-            .collect();
-        let requirement = match row.try_get::<_, &str>(1)? {
-            "public" => Requirement::Public,
-            "members" => Requirement::Members,
-            // `paid`, and anything a future migration adds: closed until handled.
-            _ => Requirement::Paid(products),
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn article(id: i64, visibility: &str, products: &[&str]) -> Entry {
+        let Value::Object(entry) = json!({
+            "id": id,
+            "title": "t",
+            "body": "open part\n\n<!--members-only-->\n\nclosed part",
+            VISIBILITY_COLUMN: visibility,
+            EXCERPT_COLUMN: "the excerpt",
+            PRODUCTS_COLUMN: products,
+        }) else {
+            unreachable!()
         };
-        gates.insert(
-            row.try_get(0)?,
-            Gate {
-                requirement,
-                excerpt: row.try_get(2)?,
-            },
-        );
+        entry
     }
-    Ok(gates)
+
+    #[test]
+    fn verdicts_gate_from_the_hidden_columns_and_remove_them() {
+        let plan = Product {
+            kind: ProductKind::Plan,
+            code: "pro".into(),
+        };
+        let mut entries = vec![
+            article(1, "public", &[]),
+            article(2, "members", &[]),
+            article(3, "paid", &["plan/pro"]),
+            article(4, "paid", &["course/other"]),
+        ];
+        // A member holding plan/pro: everything but the other course's article.
+        Verdicts {
+            reader: Reader::Member(7),
+            held: vec![plan],
+        }
+        .apply(&mut entries);
+        let access: Vec<bool> = entries.iter().map(|e| e["access"] == true).collect();
+        assert_eq!(access, [true, true, true, false]);
+        assert!(!entries[3]["body"].as_str().unwrap().contains("closed part"));
+        assert!(entries[2]["body"].as_str().unwrap().contains("closed part"));
+        for entry in &entries {
+            assert!(entry.keys().all(|k| !k.starts_with("__")), "{entry:?}");
+        }
+
+        let mut anonymous = vec![article(2, "members", &[]), article(5, "public", &[])];
+        Verdicts {
+            reader: Reader::Anonymous,
+            held: Vec::new(),
+        }
+        .apply(&mut anonymous);
+        assert_eq!(anonymous[0]["access"], false);
+        assert_eq!(anonymous[1]["access"], true);
+        assert!(anonymous[0].keys().all(|k| !k.starts_with("__")));
+    }
+
+    #[test]
+    fn an_article_without_its_gate_is_closed() {
+        let Value::Object(mut entry) = json!({ "id": 1, "body": "whole body" }) else {
+            unreachable!()
+        };
+        let mut entries = vec![std::mem::take(&mut entry)];
+        Verdicts {
+            reader: Reader::Member(1),
+            held: Vec::new(),
+        }
+        .apply(&mut entries);
+        assert_eq!(entries[0]["access"], false);
+        assert_ne!(entries[0]["body"], "whole body");
+    }
 }

@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::{ToSql, Type};
 
+use super::gate;
 use super::query::{Direction, Filter, Operator, Populate, Query, Status, Value};
 use super::schema::{ContentType, Field, FieldKind, Relation};
 use crate::error::{Error, Result};
@@ -419,6 +420,21 @@ impl Builder {
             // API names are schema constants of ASCII letters, safe to quote.
             let _ = write!(select, "{alias}.{column} AS \"{}\"", field.name);
         }
+        // An article body goes nowhere without its gate (`gate::Verdicts`), which rides
+        // along in hidden columns instead of costing a statement of its own.
+        if table.content_type == "articles"
+            && fields.iter().any(|f| gate::GATED_FIELDS.contains(&f.name))
+        {
+            let _ = write!(
+                select,
+                ", {alias}.visibility AS \"{}\", {alias}.excerpt AS \"{}\", \
+                 ARRAY(SELECT p.product_kind || '/' || p.product_code FROM article_products p \
+                 WHERE p.article_id = {alias}.id ORDER BY 1) AS \"{}\"",
+                gate::VISIBILITY_COLUMN,
+                gate::EXCERPT_COLUMN,
+                gate::PRODUCTS_COLUMN
+            );
+        }
         Ok(select)
     }
 
@@ -801,13 +817,14 @@ mod tests {
             count_statement(&query).unwrap(),
         ] {
             assert!(!statement.sql.contains("DROP"), "{}", statement.sql);
-            // The only literals are the search separators and the visibility that
-            // opens a body to search.
+            // The only literals are the search separators, the visibility that
+            // opens a body to search and the separator of the gate's product keys.
             let unquoted = statement
                 .sql
                 .replace("' '", "")
                 .replace("''", "")
-                .replace("'public'", "");
+                .replace("'public'", "")
+                .replace("'/'", "");
             assert!(!unquoted.contains('\''), "{}", statement.sql);
             assert_placeholders(&statement);
         }
