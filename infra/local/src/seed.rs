@@ -244,6 +244,8 @@ struct Article {
     body: String,
     body_html: String,
     reading_minutes: i32,
+    /// `en` for the English column, else `zh-CN`.
+    locale: &'static str,
     visibility: &'static str,
     featured: bool,
     seo_title: Option<String>,
@@ -404,6 +406,7 @@ async fn insert_articles(
     let body = texts(|a| &a.body);
     let body_html = texts(|a| &a.body_html);
     let visibility = texts(|a| a.visibility);
+    let locale = texts(|a| a.locale);
     let seo_title: Vec<Option<&str>> = batch.iter().map(|a| a.seo_title.as_deref()).collect();
     let notes: Vec<Option<&str>> = batch.iter().map(|a| a.internal_notes.as_deref()).collect();
     let minutes: Vec<i32> = batch.iter().map(|a| a.reading_minutes).collect();
@@ -416,14 +419,14 @@ async fn insert_articles(
         .query_typed(
             "INSERT INTO articles (title, slug, excerpt, body, body_html, reading_minutes,
                 visibility, featured, seo_title, seo_description, cover, author_id, category_id,
-                internal_notes, published_at, scheduled_at)
+                internal_notes, published_at, scheduled_at, locale)
              SELECT ti, sl, ex, bo, ht, mi, vi, fe, st, ex,
                     'https://cdn.example.com/covers/' || sl || '.jpg', au, ca, no,
-                    now() - pa * interval '1 second', now() + sc * interval '1 second'
+                    now() - pa * interval '1 second', now() + sc * interval '1 second', lo
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],
                          $7::text[], $8::bool[], $9::text[], $10::int8[], $11::int8[],
-                         $12::text[], $13::int8[], $14::int8[])
-                  AS t (ti, sl, ex, bo, ht, mi, vi, fe, st, au, ca, no, pa, sc)
+                         $12::text[], $13::int8[], $14::int8[], $15::text[])
+                  AS t (ti, sl, ex, bo, ht, mi, vi, fe, st, au, ca, no, pa, sc, lo)
              RETURNING id, slug",
             &[
                 (&title, Type::TEXT_ARRAY),
@@ -440,6 +443,7 @@ async fn insert_articles(
                 (&notes, Type::TEXT_ARRAY),
                 (&published, Type::INT8_ARRAY),
                 (&scheduled, Type::INT8_ARRAY),
+                (&locale, Type::TEXT_ARRAY),
             ],
         )
         .await
@@ -545,6 +549,7 @@ fn generate(rng: &mut StdRng, index: usize) -> Article {
         body,
         body_html: rendered.html,
         reading_minutes: rendered.reading_minutes,
+        locale: if english { "en" } else { "zh-CN" },
         visibility,
         featured: rng.random_ratio(1, 20),
         author: rng.random_range(0..AUTHORS.len()),
