@@ -314,7 +314,7 @@ pub async fn seed(platform: &Platform, articles: usize, reset: bool) -> Result<(
             .collect();
         insert_articles(&tx, &batch, &author_ids, &category_ids, &tag_ids).await?;
         done += batch.len();
-        eprint!("\rseeding articles {done}/{articles}");
+        eprint!("\rseeding articles {}", progress_bar(done, articles));
         // Progress only; a closed stderr must not fail the seed.
         std::io::stderr().flush().ok();
     }
@@ -486,6 +486,21 @@ async fn insert_articles(
     Ok(())
 }
 
+/// `[#########...........]  450/1000`: a fixed-width bar for a `\r`-rewritten line.
+fn progress_bar(done: usize, total: usize) -> String {
+    const WIDTH: usize = 30;
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
+    format!(
+        "[{}{}] {done:>width$}/{total}",
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled),
+        width = total.to_string().len()
+    )
+}
+
 /// Article number `index`: the slug embeds it, so slugs are unique however many there are.
 fn generate(rng: &mut StdRng, index: usize) -> Article {
     let &(zh_topic, en_topic, topic_slug) = pick(rng, &TOPICS);
@@ -635,4 +650,26 @@ fn body(rng: &mut StdRng, topic: &str, language: &Language, gated: bool) -> (Str
 /// A random element of one of our constant, non-empty tables.
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     items.choose(rng).expect("constant tables are not empty")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn the_progress_bar_fills_in_proportion() {
+        assert_eq!(
+            progress_bar(0, 200),
+            "[..............................]   0/200"
+        );
+        assert_eq!(
+            progress_bar(100, 200),
+            "[###############...............] 100/200"
+        );
+        assert_eq!(
+            progress_bar(200, 200),
+            "[##############################] 200/200"
+        );
+        assert_eq!(progress_bar(0, 0), "[##############################] 0/0");
+    }
 }
