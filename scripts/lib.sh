@@ -130,3 +130,9 @@ database_url() {
   case "$PG_ADMIN_URL" in *\?*) query="?${PG_ADMIN_URL#*\?}" ;; esac
   printf '%s/%s%s' "${base%/*}" "$name" "$query"
 }
+
+# The Redis key prefix of the stack on database $1: `bx:` (the default) for `bianxian`,
+# `bx:NAME:` for another, so two local stacks on one Redis share no sessions or cache.
+redis_key_prefix() {
+  if [ "$1" = bianxian ]; then printf 'bx:'; else printf 'bx:%s:' "$1"; fi
+}

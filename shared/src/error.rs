@@ -166,7 +166,16 @@ impl From<deadpool_postgres::PoolError> for Error {
 
 impl From<crate::upstash::UpstashError> for Error {
     fn from(err: crate::upstash::UpstashError) -> Self {
-        Error::Internal(Box::new(err))
+        // Redis unreachable is an outage the client may retry (sessions live there), not
+        // a bug; a refused command or a malformed reply still is one.
+        if err.is_unavailable() {
+            tracing::error!(error = %err, "redis");
+            Error::ServiceUnavailable(
+                "the session and cache store is unavailable, try again shortly".into(),
+            )
+        } else {
+            Error::Internal(Box::new(err))
+        }
     }
 }
 
@@ -208,6 +217,19 @@ mod tests {
             body_json(&response)["error"]["message"],
             "Internal Server Error"
         );
+    }
+
+    #[test]
+    fn redis_out_of_reach_is_a_503_and_a_refused_command_a_500() {
+        use crate::upstash::UpstashError;
+        let down: Error = UpstashError::Http {
+            status: 502,
+            message: "bad gateway".into(),
+        }
+        .into();
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let refused: Error = UpstashError::Command("WRONGTYPE".into()).into();
+        assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

@@ -65,8 +65,53 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T>
     if body.is_empty() {
         return Err(Error::validation("request body is empty"));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| Error::invalid("body", format!("invalid JSON body: {e}")))
+    let parsed = serde_json::from_slice(body)
+        .map_err(|e| Error::invalid("body", format!("invalid JSON body: {e}")))?;
+    // PostgreSQL `text` and `jsonb` cannot hold U+0000, which JSON can only carry as the
+    // escape `\u0000`: refuse it here, naming the field, rather than as a failed statement.
+    if body.windows(6).any(|w| w == br"\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(path) = nul_path(&value)
+    {
+        return Err(Error::invalid(
+            &path,
+            format!("{path} must not contain NUL (U+0000) characters"),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Where in `value` a string or key holds U+0000, as `data.tags.0` (`body` for the root).
+fn nul_path(value: &serde_json::Value) -> Option<String> {
+    fn segments(value: &serde_json::Value, path: &mut Vec<String>) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                path.push(i.to_string());
+                segments(item, path) || {
+                    path.pop();
+                    false
+                }
+            }),
+            Value::Object(map) => map.iter().any(|(key, item)| {
+                path.push(key.clone());
+                key.contains('\0') || segments(item, path) || {
+                    path.pop();
+                    false
+                }
+            }),
+            _ => false,
+        }
+    }
+    let mut path = Vec::new();
+    segments(value, &mut path).then(|| {
+        if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.join(".")
+        }
+    })
 }
 
 /// A query string parameter (already percent-decoded); the first one if repeated.
@@ -77,9 +122,19 @@ pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// A path parameter from the route template, e.g. `{documentId}`.
 pub fn path_param<'a>(req: &'a Request, name: &str) -> Result<&'a str> {
-    req.path_parameters_ref()
+    let value = req
+        .path_parameters_ref()
         .and_then(|params| params.first(name))
-        .ok_or_else(|| Error::invalid(name, format!("missing path parameter `{name}`")))
+        .ok_or_else(|| Error::invalid(name, format!("missing path parameter `{name}`")))?;
+    // No id or number has control characters, and a NUL (`%00`) would fail the lookup
+    // in PostgreSQL as a 500 instead of finding nothing.
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            name,
+            format!("{name} must not contain control characters"),
+        ));
+    }
+    Ok(value)
 }
 
 /// The id that ties a request's logs, Sentry events and response together: the caller's
@@ -237,6 +292,58 @@ mod tests {
             let err = parse_json::<Payload>(&request(ct, body), limit).unwrap_err();
             assert_eq!(err.status().as_u16(), status, "{ct:?} {body}");
         }
+    }
+
+    fn invalid_path(err: &Error) -> String {
+        match err {
+            Error::Validation { details, .. } => details["errors"][0]["path"][0]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            other => panic!("not a validation error: {other}"),
+        }
+    }
+
+    #[test]
+    fn refuses_nul_in_any_string_or_key_naming_where() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Write {
+            data: serde_json::Value,
+        }
+        let cases = [
+            (r#"{"data":{"title":"a\u0000b"}}"#, "data.title"),
+            (r#"{"data":{"tags":["ok","\u0000"]}}"#, "data.tags.1"),
+            (r#"{"data":{"k\u0000":1}}"#, "data.k\u{0}"),
+        ];
+        for (body, path) in cases {
+            let err =
+                parse_json::<Write>(&request(Some("application/json"), body), 1024).unwrap_err();
+            assert_eq!(err.status(), 400, "{body}");
+            assert_eq!(invalid_path(&err), path, "{body}");
+        }
+        // An escaped backslash followed by `u0000` is ordinary text, not a NUL.
+        let ok: Write = parse_json(
+            &request(Some("application/json"), r#"{"data":{"body":"\\u0000"}}"#),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(ok.data["body"], "\\u0000");
+    }
+
+    #[test]
+    fn path_parameters_with_control_characters_are_refused() {
+        let req = http::Request::builder()
+            .uri("/api/articles/a%00b")
+            .body(Body::Empty)
+            .unwrap()
+            .with_path_parameters(std::collections::HashMap::from([(
+                "documentId".to_owned(),
+                "a\0b".to_owned(),
+            )]));
+        let err = path_param(&req, "documentId").unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert_eq!(invalid_path(&err), "documentId");
     }
 
     #[test]

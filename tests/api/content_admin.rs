@@ -240,3 +240,54 @@ async fn anonymous_callers_get_401_everywhere() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn nul_characters_in_ids_and_bodies_are_a_400_naming_where() {
+    let stack = spawn_stack().await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    for (method, path, body, field) in [
+        (
+            Method::POST,
+            "/admin/articles",
+            Some(json!({ "data": { "title": "a\u{0}b", "body": "x" } })),
+            "data.title",
+        ),
+        (
+            Method::POST,
+            "/admin/tags",
+            Some(json!({ "data": { "name": "\u{0}" } })),
+            "data.name",
+        ),
+        (
+            Method::PUT,
+            "/admin/articles/a%00b",
+            Some(json!({ "data": { "title": "x" } })),
+            "documentId",
+        ),
+        (
+            Method::POST,
+            "/admin/articles/%00/publish",
+            None,
+            "documentId",
+        ),
+        (
+            Method::GET,
+            "/admin/articles/%00/revisions",
+            None,
+            "documentId",
+        ),
+        (Method::GET, "/api/articles/%00", None, "documentId"),
+        (Method::GET, "/api/tags/a%00b", None, "documentId"),
+    ] {
+        let (status, response) = call(&stack, method.clone(), path, Some(&editor), body).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path}: {response}"
+        );
+        assert_eq!(
+            response["error"]["details"]["errors"][0]["path"][0], field,
+            "{method} {path}: {response}"
+        );
+    }
+}

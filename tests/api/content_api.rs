@@ -353,3 +353,43 @@ async fn gated_articles_show_teasers_to_readers_without_access() {
     let paid = get_json(&stack, &one("paid-course"), Some(&editor)).await;
     assert_eq!(paid["data"]["access"], true);
 }
+
+#[tokio::test]
+async fn the_demo_seed_publishes_in_both_locales() {
+    let stack = spawn_stack().await;
+    bianxian_local::seed::seed(&stack.platform, 60, false)
+        .await
+        .expect("seed");
+    let english = get_json(
+        &stack,
+        "/api/articles?locale=en&fields[0]=title&pagination[pageSize]=100",
+        None,
+    )
+    .await;
+    let titles: Vec<&str> = english["data"]
+        .as_array()
+        .expect("data is a list")
+        .iter()
+        .map(|article| article["title"].as_str().expect("title"))
+        .collect();
+    assert!(!titles.is_empty(), "no English articles: {english}");
+    assert!(titles.iter().all(|t| t.is_ascii()), "{titles:?}");
+    let chinese = get_json(
+        &stack,
+        "/api/articles?locale=zh-CN&fields[0]=title&pagination[pageSize]=100",
+        None,
+    )
+    .await;
+    let total = chinese["meta"]["pagination"]["total"]
+        .as_u64()
+        .expect("total");
+    assert!(total > 0, "{chinese}");
+    assert!(
+        chinese["data"]
+            .as_array()
+            .expect("data is a list")
+            .iter()
+            .all(|article| !article["title"].as_str().expect("title").is_ascii()),
+        "{chinese}"
+    );
+}

@@ -255,3 +255,33 @@ async fn redis_down_serves_content_from_postgres() {
     let again = fetch(&stack, OPEN_TITLE, None, Some(&etag)).await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 }
+
+#[tokio::test]
+async fn redis_down_makes_staff_sign_in_a_503_not_a_500() {
+    let stack = spawn_stack_with(StackOptions {
+        redis_addr: Some(closed_port().await),
+        ..Default::default()
+    })
+    .await;
+    let email = format!("editor-{}@staff.example.com", random_suffix());
+    let client = stack.platform.db.client().await.expect("db");
+    shared::staff::create(
+        &**client,
+        &shared::email::Email::parse(&email).expect("email"),
+        &shared::password::Password::parse_new(bianxian_e2e::STAFF_PASSWORD, "password")
+            .expect("password"),
+        Role::Editor,
+        "",
+    )
+    .await
+    .expect("create staff");
+    let response = stack
+        .post_json(
+            "/admin/login",
+            &serde_json::json!({ "email": email, "password": bianxian_e2e::STAFF_PASSWORD }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["name"], "ServiceUnavailableError", "{body}");
+}

@@ -38,6 +38,10 @@ struct Args {
 
 impl Args {
     fn parse() -> Result<Self, String> {
+        // `--help` anywhere shows the usage rather than running the command with it.
+        if std::env::args().any(|a| a == "--help" || a == "-h") {
+            return Err(USAGE.to_owned());
+        }
         let mut raw = std::env::args().skip(1);
         let command = raw.next().ok_or(USAGE)?;
         let mut raw = raw.peekable();

@@ -244,6 +244,8 @@ struct Article {
     body: String,
     body_html: String,
     reading_minutes: i32,
+    /// `en` for the English column, else `zh-CN`.
+    locale: &'static str,
     visibility: &'static str,
     featured: bool,
     seo_title: Option<String>,
@@ -312,7 +314,7 @@ pub async fn seed(platform: &Platform, articles: usize, reset: bool) -> Result<(
             .collect();
         insert_articles(&tx, &batch, &author_ids, &category_ids, &tag_ids).await?;
         done += batch.len();
-        eprint!("\rseeding articles {done}/{articles}");
+        eprint!("\rseeding articles {}", progress_bar(done, articles));
         // Progress only; a closed stderr must not fail the seed.
         std::io::stderr().flush().ok();
     }
@@ -404,6 +406,7 @@ async fn insert_articles(
     let body = texts(|a| &a.body);
     let body_html = texts(|a| &a.body_html);
     let visibility = texts(|a| a.visibility);
+    let locale = texts(|a| a.locale);
     let seo_title: Vec<Option<&str>> = batch.iter().map(|a| a.seo_title.as_deref()).collect();
     let notes: Vec<Option<&str>> = batch.iter().map(|a| a.internal_notes.as_deref()).collect();
     let minutes: Vec<i32> = batch.iter().map(|a| a.reading_minutes).collect();
@@ -416,14 +419,14 @@ async fn insert_articles(
         .query_typed(
             "INSERT INTO articles (title, slug, excerpt, body, body_html, reading_minutes,
                 visibility, featured, seo_title, seo_description, cover, author_id, category_id,
-                internal_notes, published_at, scheduled_at)
+                internal_notes, published_at, scheduled_at, locale)
              SELECT ti, sl, ex, bo, ht, mi, vi, fe, st, ex,
                     'https://cdn.example.com/covers/' || sl || '.jpg', au, ca, no,
-                    now() - pa * interval '1 second', now() + sc * interval '1 second'
+                    now() - pa * interval '1 second', now() + sc * interval '1 second', lo
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],
                          $7::text[], $8::bool[], $9::text[], $10::int8[], $11::int8[],
-                         $12::text[], $13::int8[], $14::int8[])
-                  AS t (ti, sl, ex, bo, ht, mi, vi, fe, st, au, ca, no, pa, sc)
+                         $12::text[], $13::int8[], $14::int8[], $15::text[])
+                  AS t (ti, sl, ex, bo, ht, mi, vi, fe, st, au, ca, no, pa, sc, lo)
              RETURNING id, slug",
             &[
                 (&title, Type::TEXT_ARRAY),
@@ -440,6 +443,7 @@ async fn insert_articles(
                 (&notes, Type::TEXT_ARRAY),
                 (&published, Type::INT8_ARRAY),
                 (&scheduled, Type::INT8_ARRAY),
+                (&locale, Type::TEXT_ARRAY),
             ],
         )
         .await
@@ -480,6 +484,21 @@ async fn insert_articles(
     .await
     .map_err(db)?;
     Ok(())
+}
+
+/// `[#########...........]  450/1000`: a fixed-width bar for a `\r`-rewritten line.
+fn progress_bar(done: usize, total: usize) -> String {
+    const WIDTH: usize = 30;
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
+    format!(
+        "[{}{}] {done:>width$}/{total}",
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled),
+        width = total.to_string().len()
+    )
 }
 
 /// Article number `index`: the slug embeds it, so slugs are unique however many there are.
@@ -545,6 +564,7 @@ fn generate(rng: &mut StdRng, index: usize) -> Article {
         body,
         body_html: rendered.html,
         reading_minutes: rendered.reading_minutes,
+        locale: if english { "en" } else { "zh-CN" },
         visibility,
         featured: rng.random_ratio(1, 20),
         author: rng.random_range(0..AUTHORS.len()),
@@ -630,4 +650,26 @@ fn body(rng: &mut StdRng, topic: &str, language: &Language, gated: bool) -> (Str
 /// A random element of one of our constant, non-empty tables.
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     items.choose(rng).expect("constant tables are not empty")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn the_progress_bar_fills_in_proportion() {
+        assert_eq!(
+            progress_bar(0, 200),
+            "[..............................]   0/200"
+        );
+        assert_eq!(
+            progress_bar(100, 200),
+            "[###############...............] 100/200"
+        );
+        assert_eq!(
+            progress_bar(200, 200),
+            "[##############################] 200/200"
+        );
+        assert_eq!(progress_bar(0, 0), "[##############################] 0/0");
+    }
 }
