@@ -40,6 +40,12 @@ static CACHE_GET: LazyLock<Script> =
 /// typical entry is 1–150 KB, so this holds a few hundred of the hottest answers.
 const MEMORY_BUDGET: usize = 32 * 1024 * 1024;
 
+/// Upstash refuses requests over 1 MiB (its default request size limit), and a JSON
+/// body grows when the SET command escapes its quotes, so bodies over 768 KiB are not
+/// sent at all: the write would only fail and be logged. They are still kept in
+/// memory, which needs only the namespace version to stay correct.
+const MAX_REDIS_VALUE: usize = 768 * 1024;
+
 /// Where a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -167,6 +173,15 @@ impl Cache {
         // Without the version we read, we cannot know which generation the value
         // belongs to: skip the writes rather than risk resurrecting stale data.
         if let Some(version) = version {
+            if entry.body().len() > MAX_REDIS_VALUE {
+                tracing::debug!(
+                    namespace,
+                    bytes = entry.body().len(),
+                    "too big for Redis; kept in memory only"
+                );
+                self.memory.put(local_key, version, entry.clone(), ttl);
+                return Ok((entry, Source::Miss));
+            }
             let key = format!("{head}{version}{tail}");
             let ttl_ms = ttl.as_millis().max(1) as u64;
             match self

@@ -393,3 +393,55 @@ async fn the_demo_seed_publishes_in_both_locales() {
         "{chinese}"
     );
 }
+
+#[tokio::test]
+async fn a_populate_too_big_to_answer_is_a_400_not_megabytes() {
+    let stack = spawn_stack().await;
+    bianxian_local::seed::seed(&stack.platform, 1200, false)
+        .await
+        .expect("seed");
+    // Ten categories share about 1,100 published articles: over the bound.
+    let (status, body) = get(
+        &stack,
+        "/api/categories?populate[articles][fields][0]=title",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(error["error"]["name"], "ValidationError");
+    assert_eq!(
+        error["error"]["details"]["errors"][0]["path"][0],
+        "populate"
+    );
+    // Two categories' articles fit, and they are all there: as many as `count` says.
+    let page = "pagination[pageSize]=2&sort=id";
+    let listed = get_json(
+        &stack,
+        &format!("/api/categories?{page}&populate[articles][fields][0]=title"),
+        None,
+    )
+    .await;
+    let counted = get_json(
+        &stack,
+        &format!("/api/categories?{page}&populate[articles][count]=true"),
+        None,
+    )
+    .await;
+    for (with_articles, with_count) in listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .zip(counted["data"].as_array().expect("data"))
+    {
+        let articles = with_articles["articles"]
+            .as_array()
+            .expect("articles")
+            .len();
+        assert!(articles > 0);
+        assert_eq!(
+            articles as u64,
+            with_count["articles"]["count"].as_u64().expect("count")
+        );
+    }
+}

@@ -354,3 +354,29 @@ async fn without_redis_the_cache_is_a_miss_not_an_error() {
         .unwrap();
     assert_eq!((entry.body(), source), ("from postgres", Source::Miss));
 }
+
+#[tokio::test]
+async fn a_body_too_big_for_upstash_stays_in_memory_and_out_of_redis() {
+    let stack = spawn_stack().await;
+    let (cache, other) = two_sandboxes(&stack);
+    let ttl = Duration::from_secs(60);
+    // Quotes double when the SET command is JSON-escaped: this would cross 1 MiB.
+    let big = format!("[{}]", vec!["\"\""; 300_000].join(","));
+    let load = |body: String| move || async move { Ok(body) };
+    let (entry, source) = cache
+        .get_or_load("articles", "big", ttl, load(big.clone()))
+        .await
+        .unwrap();
+    assert_eq!((entry.body().len(), source), (big.len(), Source::Miss));
+    let (_, source) = cache
+        .get_or_load("articles", "big", ttl, load("x".into()))
+        .await
+        .unwrap();
+    assert_eq!(source, Source::Memory);
+    // Nothing reached Redis: another sandbox loads it itself.
+    let (entry, source) = other
+        .get_or_load("articles", "big", ttl, load("fresh".into()))
+        .await
+        .unwrap();
+    assert_eq!((entry.body(), source), ("fresh", Source::Miss));
+}

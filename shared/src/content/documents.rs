@@ -223,6 +223,17 @@ async fn load(
         }
         return Ok(Related::Counts(counts));
     }
+    if rows.len() as i64 > sql::MAX_POPULATED_ROWS {
+        return Err(Error::invalid(
+            "populate",
+            format!(
+                "populate `{}` matches more than {} entries; narrow it with filters, \
+                 fewer parents (pagination) or `count`",
+                wanted.relation.name,
+                sql::MAX_POPULATED_ROWS
+            ),
+        ));
+    }
     let mut parents = Vec::with_capacity(rows.len());
     let mut children = Vec::with_capacity(rows.len());
     for row in &rows {

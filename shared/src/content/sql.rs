@@ -54,6 +54,13 @@ pub const PARENT_COLUMN: &str = "__parent";
 /// The name of the second column of a `count` populate statement.
 pub const COUNT_COLUMN: &str = "count";
 
+/// The most related entries one populate statement may return, for all parents
+/// together. Relations are not paginated (as in Strapi), so without a bound
+/// `/api/categories?populate[articles][populate]=*` would answer with every article
+/// and its body: tens of MB, beyond what Lambda can even return (6 MB). A bigger
+/// populate is a 400 that says to narrow it, or to ask for `count`.
+pub const MAX_POPULATED_ROWS: i64 = 500;
+
 /// The rows of one page: the selected fields, each column named by its API name
 /// (`readingMinutes`), in the query's order.
 pub fn list_statement(query: &Query) -> Result<Statement> {
@@ -146,9 +153,11 @@ pub fn populate_statement(
             order.push(sort_key(target, "t", sort.field, sort.direction)?);
         }
         order.push("t.id".to_string());
+        // One row more than allowed tells the caller the populate is too big.
+        let limit = builder.bind(MAX_POPULATED_ROWS + 1, Type::INT8);
         format!(
             "SELECT {parent_column} AS {PARENT_COLUMN}, {select} FROM {from} \
-             WHERE {conditions} ORDER BY {}",
+             WHERE {conditions} ORDER BY {} LIMIT {limit}",
             order.join(", ")
         )
     };
@@ -1022,11 +1031,15 @@ mod tests {
             .collect();
         assert_eq!(
             sqls[0].sql,
-            "SELECT s.id AS __parent, t.id AS \"id\", t.document_id AS \"documentId\", t.name AS \"name\" FROM articles s JOIN authors t ON t.id = s.author_id WHERE s.id = ANY($1) ORDER BY 1, t.id"
+            "SELECT s.id AS __parent, t.id AS \"id\", t.document_id AS \"documentId\", t.name AS \"name\" FROM articles s JOIN authors t ON t.id = s.author_id WHERE s.id = ANY($1) ORDER BY 1, t.id LIMIT $2"
         );
         assert!(sqls[2].sql.contains("FROM article_tags j JOIN tags t ON t.id = j.tag_id WHERE j.article_id = ANY($1) ORDER BY 1, t.name ASC, t.id"), "{}", sqls[2].sql);
         for statement in &sqls {
-            assert_eq!(types(statement), [Type::INT8_ARRAY]);
+            assert_eq!(types(statement), [Type::INT8_ARRAY, Type::INT8]);
+            assert_eq!(
+                format!("{:?}", statement.params[1].value),
+                (MAX_POPULATED_ROWS + 1).to_string()
+            );
         }
         let back = parse(
             &AUTHORS,

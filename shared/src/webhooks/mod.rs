@@ -147,7 +147,45 @@ pub fn check_url(raw: &str, production: bool) -> Result<Url> {
     if production && url.scheme() != "https" {
         return Err(invalid("url must be https in production"));
     }
+    // A webhook is a request our network makes for whoever configured it: in
+    // production it must not reach our own host or private addresses (the database,
+    // the instance metadata service). Names are not resolved here; this stops the
+    // literal addresses, and the VPC's egress rules are the rest of the fence.
+    if production && internal_host(&url) {
+        return Err(invalid(
+            "url must not point at a local or private address in production",
+        ));
+    }
     Ok(url)
+}
+
+fn internal_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".internal")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                // Carrier-grade NAT, 100.64.0.0/10.
+                || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                // Unique local fc00::/7 and link-local fe80::/10.
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(|v4| {
+                    v4.is_loopback() || v4.is_private() || v4.is_link_local()
+                })
+        }
+        None => true,
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +213,34 @@ mod tests {
         }
         assert_eq!(Event::for_action("article.revisions"), None);
         assert_eq!(Event::for_action("publish"), None);
+    }
+
+    #[test]
+    fn production_urls_must_not_point_inside() {
+        for inside in [
+            "https://localhost/hook",
+            "https://api.localhost/hook",
+            "https://127.0.0.1/hook",
+            "https://10.0.3.7/hook",
+            "https://172.16.0.1/hook",
+            "https://192.168.1.1/hook",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/hook",
+            "https://[::1]/hook",
+            "https://[fd00::1]/hook",
+            "https://[::ffff:10.0.0.1]/hook",
+            "https://metadata.google.internal/",
+        ] {
+            assert!(check_url(inside, true).is_err(), "{inside}");
+            assert!(check_url(inside, false).is_ok(), "{inside} (development)");
+        }
+        for outside in [
+            "https://example.com/hook",
+            "https://8.8.8.8/hook",
+            "https://[2001:db8::1]/x",
+        ] {
+            assert!(check_url(outside, true).is_ok(), "{outside}");
+        }
     }
 
     #[test]
