@@ -246,7 +246,8 @@ async fn bad_upload_requests_are_refused_before_anything_is_signed() {
         (request("x.png", "image/png", 0), "size"),
         (request("x.png", "image/png", 1001), "size"),
         (request("", "image/png", 10), "filename"),
-        (request("a\u{0}b.png", "image/png", 10), "filename"),
+        // A NUL is refused while parsing, where the whole path is known.
+        (request("a\u{0}b.png", "image/png", 10), "data.filename"),
         (request(&"x".repeat(256), "image/png", 10), "filename"),
         (
             json!({ "data": { "filename": "x.png", "contentType": "image/png", "size": -1 } }),
