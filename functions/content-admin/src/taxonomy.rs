@@ -19,6 +19,7 @@ use shared::{
     content::{schema, slug},
     email::Email,
     http::{data, no_content, parse_json, path_param},
+    webhooks,
 };
 use tokio_postgres::{GenericClient, types::Type};
 
@@ -55,7 +56,7 @@ static AUTHORS: Taxonomy = Taxonomy {
     model: Model {
         content_type: &schema::AUTHORS,
         singular: "author",
-        webhook_fields: write::TERM_WEBHOOK_FIELDS,
+        webhook_fields: webhooks::TERM_FIELDS,
     },
     shape: Shape::Author,
     conflicts: &[
@@ -74,7 +75,7 @@ static CATEGORIES: Taxonomy = Taxonomy {
     model: Model {
         content_type: &schema::CATEGORIES,
         singular: "category",
-        webhook_fields: write::TERM_WEBHOOK_FIELDS,
+        webhook_fields: webhooks::TERM_FIELDS,
     },
     shape: Shape::Term,
     conflicts: &[(
@@ -87,7 +88,7 @@ static TAGS: Taxonomy = Taxonomy {
     model: Model {
         content_type: &schema::TAGS,
         singular: "tag",
-        webhook_fields: write::TERM_WEBHOOK_FIELDS,
+        webhook_fields: webhooks::TERM_FIELDS,
     },
     shape: Shape::Term,
     conflicts: &[(

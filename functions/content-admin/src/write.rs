@@ -9,7 +9,7 @@ use shared::{
     Error, Platform, Result,
     access::Principal,
     audit,
-    content::{cache::namespaces_for_write, schema},
+    content::{cache::invalidate_after_write, schema},
     db::Transaction,
     webhooks,
 };
@@ -27,22 +27,8 @@ pub(crate) struct Model {
 pub(crate) const ARTICLE: Model = Model {
     content_type: &schema::ARTICLES,
     singular: "article",
-    // What a frontend needs to find the pages to revalidate, public whatever the
-    // article's visibility: never the body, the excerpt or internal notes.
-    webhook_fields: &[
-        "id",
-        "documentId",
-        "slug",
-        "locale",
-        "title",
-        "visibility",
-        "publishedAt",
-        "updatedAt",
-    ],
+    webhook_fields: webhooks::ARTICLE_FIELDS,
 };
-
-/// The webhook fields of authors, categories and tags (never an author's email).
-pub(crate) const TERM_WEBHOOK_FIELDS: &[&str] = &["id", "documentId", "name", "slug"];
 
 /// What a write did to a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,38 +96,15 @@ pub(crate) async fn finish(
     .await?;
     let deliveries = match webhooks::Event::for_action(&action) {
         Some(hook) => {
-            let public = webhook_entry(&entry, model.webhook_fields);
+            let public = webhooks::public_entry(&entry, model.webhook_fields);
             webhooks::enqueue(&tx, hook, model.singular, &public).await?
         }
         None => Vec::new(),
     };
     tx.commit().await?;
-    invalidate(platform, model).await;
+    invalidate_after_write(&platform.cache, model.content_type).await;
     platform.webhooks.dispatch(&deliveries).await;
     Ok(entry)
-}
-
-/// Only the listed fields of an entry, in their order.
-fn webhook_entry(entry: &Value, fields: &[&str]) -> Value {
-    Value::Object(
-        fields
-            .iter()
-            .filter_map(|&field| Some((field.to_owned(), entry.get(field)?.clone())))
-            .collect(),
-    )
-}
-
-/// Makes cached public responses stale; a failure is logged, never returned.
-async fn invalidate(platform: &Platform, model: &Model) {
-    let namespaces = namespaces_for_write(model.content_type);
-    let names: Vec<&str> = namespaces.iter().map(String::as_str).collect();
-    if let Err(err) = platform.cache.invalidate(&names).await {
-        tracing::warn!(
-            error = %err,
-            model = model.singular,
-            "content cache invalidation failed; entries expire on their own"
-        );
-    }
 }
 
 /// A unique violation on one of `constraints` is the client's conflict, answered

@@ -13,7 +13,7 @@
 use tokio_postgres::{Client, types::Type};
 
 use super::schema::ContentType;
-use crate::error::Result;
+use crate::{cache::Cache, error::Result};
 
 /// The cache namespace of responses read from `/api/{content_type}`.
 pub fn namespace(content_type: &ContentType) -> String {
@@ -36,6 +36,21 @@ pub fn namespaces_for_write(content_type: &'static ContentType) -> Vec<String> {
         next += 1;
     }
     reached.into_iter().map(namespace).collect()
+}
+
+/// Ends a committed write of `content_type`: makes the cached responses it can show
+/// in stale. Best effort: the write has happened and must not be reported as failed,
+/// so a Redis outage is logged and the entries expire on their own.
+pub async fn invalidate_after_write(cache: &Cache, content_type: &'static ContentType) {
+    let namespaces = namespaces_for_write(content_type);
+    let names: Vec<&str> = namespaces.iter().map(String::as_str).collect();
+    if let Err(err) = cache.invalidate(&names).await {
+        tracing::warn!(
+            error = %err,
+            content_type = content_type.name,
+            "content cache invalidation failed; entries expire on their own"
+        );
+    }
 }
 
 /// Every product (`kind/code`, sorted) the member holds an active entitlement to now.

@@ -7,9 +7,9 @@
 //! article is published at the first run after its time, never before; the delay is
 //! at most the schedule's period.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{cache::namespaces_for_write, schema};
+use super::{cache::invalidate_after_write, schema};
 use crate::{
     Platform, audit,
     error::Result,
@@ -27,16 +27,19 @@ pub async fn publish_due(platform: &Platform) -> Result<Vec<String>> {
     let tx = client.transaction().await?;
     let rows = tx
         .query_typed(
-            "UPDATE articles SET published_at = scheduled_at, scheduled_at = NULL
-             WHERE scheduled_at <= now() AND published_at IS NULL AND deleted_at IS NULL
-             RETURNING id, document_id",
+            &format!(
+                "UPDATE articles a SET published_at = scheduled_at, scheduled_at = NULL
+                 WHERE scheduled_at <= now() AND published_at IS NULL AND deleted_at IS NULL
+                 RETURNING a.document_id, {}",
+                webhooks::ARTICLE_ENTRY_SQL
+            ),
             &[],
         )
         .await?;
     let mut published = Vec::with_capacity(rows.len());
     let mut deliveries = Vec::new();
     for row in &rows {
-        let (id, document_id): (i64, String) = (row.get(0), row.get(1));
+        let (document_id, entry): (String, Value) = (row.get(0), row.get(1));
         audit::record(
             &*tx,
             ACTOR,
@@ -45,19 +48,13 @@ pub async fn publish_due(platform: &Platform) -> Result<Vec<String>> {
             json!({ "scheduled": true }),
         )
         .await?;
-        let entry = webhooks::article_entry(&*tx, id).await?;
         deliveries.extend(webhooks::enqueue(&tx, Event::Publish, webhooks::ARTICLE, &entry).await?);
         published.push(document_id);
     }
     tx.commit().await?;
     platform.webhooks.dispatch(&deliveries).await;
     if !published.is_empty() {
-        let namespaces = namespaces_for_write(&schema::ARTICLES);
-        let names: Vec<&str> = namespaces.iter().map(String::as_str).collect();
-        // The articles are published either way; cached lists catch up when they expire.
-        if let Err(err) = platform.cache.invalidate(&names).await {
-            tracing::warn!(error = %err, "content cache invalidation after scheduled publishing failed");
-        }
+        invalidate_after_write(&platform.cache, &schema::ARTICLES).await;
     }
     Ok(published)
 }

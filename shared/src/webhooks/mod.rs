@@ -21,7 +21,7 @@
 //! - As with mail, a sender that dies after the receiver answered but before the
 //!   outcome was recorded leaves a window for a second POST; receivers dedupe on
 //!   `X-Bianxian-Delivery`, which stays the same across attempts.
-//! - The payload holds only public, non-gated fields (see [`article_entry`]), never
+//! - The payload holds only public, non-gated fields (see [`ARTICLE_FIELDS`]), never
 //!   a body or a private field: a webhook URL is not a place for paid content.
 
 mod outbox;
@@ -32,7 +32,6 @@ pub use sender::{BACKOFF, DELIVERY_FIELD, Delivery, MAX_ATTEMPTS, Webhooks, back
 pub use signature::{DEFAULT_TOLERANCE, VerifyError, verify};
 
 use serde_json::Value;
-use tokio_postgres::{GenericClient, types::Type};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -110,20 +109,35 @@ pub const ARTICLE: &str = "article";
 /// What a webhook says about an article: what a frontend needs to find the pages to
 /// revalidate, all of it public whatever the article's visibility. Never the body,
 /// the excerpt of a paid article, or private fields such as internal notes.
-pub async fn article_entry(client: &impl GenericClient, article_id: i64) -> Result<Value> {
-    client
-        .query_typed(
-            "SELECT json_build_object('id', a.id, 'documentId', a.document_id,
-                 'slug', a.slug, 'locale', a.locale, 'title', a.title,
-                 'visibility', a.visibility, 'publishedAt', a.published_at,
-                 'updatedAt', a.updated_at)
-             FROM articles a WHERE a.id = $1",
-            &[(&article_id, Type::INT8)],
-        )
-        .await?
-        .first()
-        .map(|row| row.get(0))
-        .ok_or_else(|| Error::NotFound("no such article".into()))
+pub const ARTICLE_FIELDS: &[&str] = &[
+    "id",
+    "documentId",
+    "slug",
+    "locale",
+    "title",
+    "visibility",
+    "publishedAt",
+    "updatedAt",
+];
+
+/// The same, for authors, categories and tags (never an author's email).
+pub const TERM_FIELDS: &[&str] = &["id", "documentId", "name", "slug"];
+
+/// [`ARTICLE_FIELDS`] of the article row aliased `a`, as SQL, for writers that have
+/// no assembled entry to pick from (the scheduler's `UPDATE … RETURNING`).
+pub const ARTICLE_ENTRY_SQL: &str = "json_build_object('id', a.id, 'documentId', a.document_id, \
+     'slug', a.slug, 'locale', a.locale, 'title', a.title, 'visibility', a.visibility, \
+     'publishedAt', a.published_at, 'updatedAt', a.updated_at)";
+
+/// Only `fields` of an entry, in their order: the webhook payload of an entry the
+/// admin API assembled (which may hold private fields).
+pub fn public_entry(entry: &Value, fields: &[&str]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .filter_map(|&field| Some((field.to_owned(), entry.get(field)?.clone())))
+            .collect(),
+    )
 }
 
 /// Longer URLs are a mistake or an attack, never a receiver.
@@ -213,6 +227,17 @@ mod tests {
         }
         assert_eq!(Event::for_action("article.revisions"), None);
         assert_eq!(Event::for_action("publish"), None);
+    }
+
+    #[test]
+    fn the_article_sql_builds_exactly_the_article_fields() {
+        let named: Vec<&str> = ARTICLE_ENTRY_SQL.split('\'').skip(1).step_by(2).collect();
+        assert_eq!(named, ARTICLE_FIELDS);
+        let entry = serde_json::json!({ "id": 1, "name": "n", "slug": "s", "email": "x@y.z" });
+        assert_eq!(
+            public_entry(&entry, TERM_FIELDS),
+            serde_json::json!({ "id": 1, "name": "n", "slug": "s" })
+        );
     }
 
     #[test]
