@@ -224,7 +224,7 @@ async fn logout_all_ends_every_session() {
 #[tokio::test]
 async fn export_has_my_data_and_deletion_anonymises_but_keeps_records() {
     let stack = spawn_stack().await;
-    let (_, admin) = stack.staff_session(shared::access::Role::Admin).await;
+    let (_, admin) = stack.staff_session(identity::access::Role::Admin).await;
     let address = email();
     let session = stack.register(&address, PASSWORD).await;
     let me = json(

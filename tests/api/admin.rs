@@ -2,12 +2,12 @@
 //! tokens, staff accounts and entitlements.
 
 use bianxian_e2e::{TestStack, json, random_suffix, spawn_stack};
-use reqwest::Method;
-use serde_json::{Value, json};
-use shared::{
+use identity::{
     access::Role,
     entitlements::{Product, ProductKind, Requirement, may_access},
 };
+use reqwest::Method;
+use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -220,7 +220,7 @@ async fn api_tokens_are_shown_once_stored_hashed_and_revocable() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(stored, shared::session::token_hash(&token));
+    assert_eq!(stored, identity::session::token_hash(&token));
     let leaked: i64 = client
         .query_one("SELECT count(*) FROM api_tokens WHERE row_to_json(api_tokens)::text LIKE '%' || $1 || '%'", &[&token])
         .await

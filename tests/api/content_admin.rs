@@ -3,9 +3,9 @@
 //! write shows in the cached public API at once.
 
 use bianxian_e2e::{TestStack, json, spawn_stack};
+use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::access::Role;
 
 /// Sends a request with an optional credential and body: (status, JSON body or null).
 pub(crate) async fn call(

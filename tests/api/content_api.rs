@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use bianxian_e2e::{TestStack, json, random_suffix, spawn_stack};
+use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use shared::access::Role;
 
 const PASSWORD: &str = "correct horse battery";
 /// Text that only appears after the members-only marker of the members article.

@@ -9,12 +9,10 @@
 use bianxian_e2e::{
     StackOptions, TestStack, closed_port, random_suffix, spawn_stack, spawn_stack_with,
 };
+use content::{cache::namespaces_for_write, schema::ARTICLES};
+use identity::access::Role;
 use reqwest::{Method, StatusCode, header};
 use serde_json::Value;
-use shared::{
-    access::Role,
-    content::{cache::namespaces_for_write, schema::ARTICLES},
-};
 
 use crate::content_api::{MEMBERS_SECRET, PAID_SECRET, member_token, publication};
 
@@ -265,10 +263,10 @@ async fn redis_down_makes_staff_sign_in_a_503_not_a_500() {
     .await;
     let email = format!("editor-{}@staff.example.com", random_suffix());
     let client = stack.platform.db.client().await.expect("db");
-    shared::staff::create(
+    identity::staff::create(
         &**client,
-        &shared::email::Email::parse(&email).expect("email"),
-        &shared::password::Password::parse_new(bianxian_e2e::STAFF_PASSWORD, "password")
+        &identity::email::Email::parse(&email).expect("email"),
+        &identity::password::Password::parse_new(bianxian_e2e::STAFF_PASSWORD, "password")
             .expect("password"),
         Role::Editor,
         "",

@@ -5,9 +5,10 @@
 
 use bianxian_e2e::{TestStack, spawn_stack};
 use chrono::{Duration, SecondsFormat, Utc};
+use content::write::schedule::publish_due;
+use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shared::{access::Role, content::publish_due};
 
 use crate::content_admin::{call, draft, public_slugs};
 
@@ -59,12 +60,12 @@ async fn a_scheduled_draft_is_published_by_the_scheduler_and_shows_at_once() {
     assert!(body["data"]["publishedAt"].is_null());
 
     // Not due yet: the scheduler leaves it alone, and the (now cached) list is empty.
-    assert!(publish_due(&stack.platform).await.expect("run").is_empty());
+    assert!(publish_due(&stack.writer()).await.expect("run").is_empty());
     assert!(public_slugs(&stack).await.is_empty());
 
     make_due(&stack).await;
     assert_eq!(
-        publish_due(&stack.platform).await.expect("run"),
+        publish_due(&stack.writer()).await.expect("run"),
         [id.as_str()]
     );
     assert_eq!(public_slugs(&stack).await, ["tomorrow"]);
@@ -128,7 +129,7 @@ async fn scheduling_needs_publish_rights_and_a_future_time() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["data"]["scheduledAt"].is_null());
     make_due(&stack).await;
-    assert!(publish_due(&stack.platform).await.expect("run").is_empty());
+    assert!(publish_due(&stack.writer()).await.expect("run").is_empty());
 }
 
 #[tokio::test]
@@ -145,7 +146,8 @@ async fn overlapping_scheduler_runs_publish_each_article_once() {
         ids.push(id);
     }
     make_due(&stack).await;
-    let (a, b) = tokio::join!(publish_due(&stack.platform), publish_due(&stack.platform));
+    let writer = stack.writer();
+    let (a, b) = tokio::join!(publish_due(&writer), publish_due(&writer));
     let mut published = [a.expect("first run"), b.expect("second run")].concat();
     published.sort();
     ids.sort();

@@ -1,9 +1,9 @@
 //! The content query pipeline against real PostgreSQL: a Strapi query string is parsed,
-//! turned into SQL by `shared::content::sql` and run with `query_typed` on a freshly
+//! turned into SQL by `content::sql` and run with `query_typed` on a freshly
 //! migrated database, and the rows that come back are the ones the query describes.
 
 use bianxian_e2e::TestDb;
-use shared::content::{
+use content::{
     Query,
     query::Status,
     schema::{ARTICLES, AUTHORS, CATEGORIES, ContentType},
@@ -67,7 +67,7 @@ enum State {
 async fn publication() -> (TestDb, Client) {
     let db = TestDb::empty().await;
     let mut client = db.client().await;
-    shared::migrations::run(&mut client)
+    platform::migrations::run(&mut client)
         .await
         .expect("migrations");
     client

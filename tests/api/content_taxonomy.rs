@@ -3,9 +3,9 @@
 //! ValidationError, every write audited and shown at once in the cached public API.
 
 use bianxian_e2e::{TestStack, json, spawn_stack};
+use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::access::Role;
 
 use crate::{content_admin::call, content_api::publication};
 

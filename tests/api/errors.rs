@@ -6,8 +6,8 @@ use std::sync::Arc;
 use bianxian_e2e::{StackOptions, json, spawn_stack, spawn_stack_with};
 use bianxian_local::template::{Pattern, Route};
 use lambda_http::{Body, Request, Response};
+use platform::{Result, runtime::Handler};
 use serde::Deserialize;
-use shared::{Result, runtime::Handler};
 
 fn assert_envelope(body: &serde_json::Value, status: u16, name: &str) {
     assert_eq!(body["data"], serde_json::Value::Null, "{body}");
@@ -47,8 +47,8 @@ struct Echo {
 /// A route that parses a JSON body through the shared helper, as every write route will.
 fn echo_route() -> (Route, Arc<dyn Handler>) {
     async fn echo(req: Request) -> Result<Response<Body>> {
-        let echo: Echo = shared::http::parse_json(&req, 1024)?;
-        Ok(shared::http::json(
+        let echo: Echo = platform::http::parse_json(&req, 1024)?;
+        Ok(platform::http::json(
             http::StatusCode::OK,
             &serde_json::json!({ "name": echo.name }),
         ))

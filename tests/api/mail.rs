@@ -6,12 +6,10 @@ use std::sync::Arc;
 
 use bianxian_e2e::{TestStack, closed_port, random_suffix, spawn_stack, spawn_stack_with};
 use futures_util::future::join_all;
+use identity::email::Email;
+use mail::{MAX_ATTEMPTS, MailJob};
+use platform::{Platform, outbox::Delivery};
 use serde_json::{Value, json};
-use shared::{
-    Platform,
-    email::Email,
-    mail::{self, Delivery, MAX_ATTEMPTS, MailJob},
-};
 
 fn recipient() -> String {
     format!("mail-{}@example.com", random_suffix())
@@ -114,7 +112,9 @@ fn job_body(id: i64) -> String {
 }
 
 async fn invoke(platform: &Arc<Platform>, event: Value) -> Value {
-    mail_send::handler(platform.clone())(event).await.unwrap()
+    mail_send::handler(platform.clone(), platform.config.section().unwrap()).unwrap()(event)
+        .await
+        .unwrap()
 }
 
 fn failures(answer: &Value) -> Vec<String> {
@@ -132,7 +132,7 @@ async fn a_committed_job_travels_through_sqs_to_ses() {
     let to = recipient();
     let id = enqueue(&stack, &to, true).await;
     // A careless caller's duplicate id still makes one message.
-    stack.platform.mail.dispatch(&[id, id]).await;
+    stack.mail().queue().dispatch(&[id, id]).await;
 
     let mail = stack.wait_for_mail(&to, 1).await;
     assert_eq!(mail.len(), 1, "{mail:?}");
@@ -167,7 +167,7 @@ async fn one_transaction_can_write_more_jobs_than_one_sqs_batch_holds() {
         ids.push(mail::enqueue(&tx, &job).await.unwrap());
     }
     tx.commit().await.unwrap();
-    stack.platform.mail.dispatch(&ids).await;
+    stack.mail().queue().dispatch(&ids).await;
 
     for to in &recipients {
         let mail = stack.wait_for_mail(to, 1).await;
@@ -183,9 +183,9 @@ async fn a_rolled_back_transaction_sends_nothing() {
     let ghost_id = enqueue(&stack, &ghost, false).await;
     assert!(row(&stack, ghost_id).await.is_none());
     // Even a caller that dispatches the id anyway sends nothing.
-    stack.platform.mail.dispatch(&[ghost_id]).await;
+    stack.mail().queue().dispatch(&[ghost_id]).await;
     let witness_id = enqueue(&stack, &witness, true).await;
-    stack.platform.mail.dispatch(&[witness_id]).await;
+    stack.mail().queue().dispatch(&[witness_id]).await;
 
     assert_eq!(stack.wait_for_mail(&witness, 1).await.len(), 1);
     assert!(stack.sent_mail(&ghost).await.is_empty());
@@ -221,22 +221,22 @@ async fn concurrent_first_deliveries_race_for_one_claim() {
     let id = enqueue(&stack, &to, true).await;
     let racers = (0..8).map(|_| {
         let platform = stack.platform.clone();
-        tokio::spawn(async move { platform.mail.deliver(id).await.unwrap() })
+        tokio::spawn(async move { TestStack::mail_on(&platform).deliver(id).await.unwrap() })
     });
-    let outcomes: Vec<Delivery> = join_all(racers)
+    let outcomes: Vec<Delivery<String>> = join_all(racers)
         .await
         .into_iter()
         .map(Result::unwrap)
         .collect();
     let sent = outcomes
         .iter()
-        .filter(|d| matches!(d, Delivery::Sent(_)))
+        .filter(|d| matches!(d, Delivery::Done(_)))
         .count();
     assert_eq!(sent, 1, "{outcomes:?}");
     assert!(
         outcomes
             .iter()
-            .all(|d| matches!(d, Delivery::Sent(_) | Delivery::Skipped))
+            .all(|d| matches!(d, Delivery::Done(_) | Delivery::Skipped))
     );
     assert_eq!(stack.sent_mail(&to).await.len(), 1);
 }
@@ -255,7 +255,8 @@ async fn the_sweeper_sends_a_job_whose_dispatch_failed() {
 
     execute(
         &stack,
-        "UPDATE mail_outbox SET created_at = now() - interval '2 minutes' WHERE id = $1",
+        "UPDATE mail_outbox SET created_at = now() - interval '2 minutes',
+                next_attempt_at = now() - interval '2 minutes' WHERE id = $1",
         id,
     )
     .await;
@@ -281,10 +282,7 @@ async fn an_expired_claim_is_retried_and_a_live_one_is_left_alone() {
         id,
     )
     .await;
-    assert_eq!(
-        stack.platform.mail.deliver(id).await.unwrap(),
-        Delivery::Skipped
-    );
+    assert_eq!(stack.mail().deliver(id).await.unwrap(), Delivery::Skipped);
     let early = invoke(&stack.platform, bianxian_local::mail::scheduled_event()).await;
     assert_eq!(early["requeued"], 0, "{early}");
 
@@ -360,11 +358,10 @@ async fn a_mail_ses_refuses_fails_for_good() {
     .await;
     // The stack verified its sender at start-up; take that back.
     stack
-        .platform
-        .mail
-        .clients()
+        .mail()
+        .job()
+        .ses()
         .await
-        .ses
         .delete_email_identity()
         .email_identity(&sender)
         .send()
@@ -437,8 +434,12 @@ async fn a_message_that_is_not_a_job_goes_back_to_the_queue() {
         vec![event["Records"][0]["messageId"].as_str().unwrap()]
     );
     assert!(
-        mail_send::handler(stack.platform.clone())(json!({ "what": "else" }))
-            .await
-            .is_err()
+        mail_send::handler(
+            stack.platform.clone(),
+            stack.platform.config.section().unwrap()
+        )
+        .unwrap()(json!({ "what": "else" }))
+        .await
+        .is_err()
     );
 }

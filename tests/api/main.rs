@@ -14,5 +14,6 @@ mod errors;
 mod health;
 mod mail;
 mod platform;
+mod routes;
 mod uploads;
 mod webhooks;

@@ -12,8 +12,7 @@ use std::{
 use bianxian_e2e::{
     StackOptions, TestDb, closed_port, random_suffix, spawn_stack, spawn_stack_with,
 };
-use serde_json::{Value, json};
-use shared::{
+use platform::{
     cache::{Cache, Entry, Source},
     cmd,
     config::{FailureMode, RedisConfig},
@@ -21,6 +20,7 @@ use shared::{
     secret::Secret,
     upstash::{Script, Upstash, UpstashError},
 };
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_connection_killed_by_the_server_is_replaced() {
@@ -47,13 +47,13 @@ async fn a_connection_killed_by_the_server_is_replaced() {
 async fn migrations_are_idempotent_and_refuse_edited_history() {
     let db = TestDb::empty().await;
     let mut client = db.client().await;
-    let first = shared::migrations::run(&mut client).await.unwrap();
-    let all: Vec<i32> = shared::migrations::MIGRATIONS
+    let first = platform::migrations::run(&mut client).await.unwrap();
+    let all: Vec<i32> = platform::migrations::MIGRATIONS
         .iter()
         .map(|m| m.version)
         .collect();
     assert_eq!(first.applied, all);
-    let again = shared::migrations::run(&mut client).await.unwrap();
+    let again = platform::migrations::run(&mut client).await.unwrap();
     assert!(again.applied.is_empty());
     assert_eq!(again.current, first.current);
 
@@ -64,7 +64,7 @@ async fn migrations_are_idempotent_and_refuse_edited_history() {
         )
         .await
         .unwrap();
-    let err = shared::migrations::run(&mut client).await.unwrap_err();
+    let err = platform::migrations::run(&mut client).await.unwrap_err();
     assert!(
         err.to_string().contains("changed after it was applied"),
         "{err}"
@@ -76,11 +76,11 @@ async fn concurrent_migration_runs_apply_each_migration_once() {
     let db = TestDb::empty().await;
     let runs = (0..4).map(|_| async {
         let mut client = db.client().await;
-        shared::migrations::run(&mut client).await.unwrap()
+        platform::migrations::run(&mut client).await.unwrap()
     });
     let reports = futures_util::future::join_all(runs).await;
     let applied: usize = reports.iter().map(|r| r.applied.len()).sum();
-    assert_eq!(applied, shared::migrations::MIGRATIONS.len());
+    assert_eq!(applied, platform::migrations::MIGRATIONS.len());
 }
 
 fn key(name: &str) -> String {

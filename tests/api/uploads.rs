@@ -6,9 +6,9 @@
 //! `X-Amz-SignedHeaders`; what moto does store is caught by the completion check.
 
 use bianxian_e2e::{StackOptions, TestStack, spawn_stack, spawn_stack_with};
+use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::access::Role;
 
 use crate::content_admin::call;
 
@@ -95,7 +95,8 @@ async fn an_author_uploads_through_a_presigned_url_and_completes_it() {
     let upload = &body["data"];
     let document_id = upload["documentId"].as_str().unwrap();
     let key = upload["key"].as_str().unwrap();
-    let bucket = stack.platform.config.media.bucket.clone().unwrap();
+    let media: content_admin::uploads::MediaConfig = stack.platform.config.section().unwrap();
+    let bucket = media.bucket.unwrap();
     let segments: Vec<&str> = key.split('/').collect();
     assert_eq!(segments.len(), 5, "{key}");
     assert_eq!(segments[0], "uploads");

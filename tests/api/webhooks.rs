@@ -13,17 +13,20 @@ use std::{
 };
 
 use bianxian_e2e::{StackOptions, TestStack, spawn_stack, spawn_stack_with};
+use content::{
+    outgoing_webhooks::{
+        self as webhooks, DEFAULT_TOLERANCE, Event, MAX_ATTEMPTS, VerifyError, verify,
+    },
+    write::schedule::publish_due,
+};
 use futures_util::future::join_all;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
+use identity::access::Role;
+use platform::outbox::Delivery;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::{
-    access::Role,
-    content::publish_due,
-    webhooks::{self, DEFAULT_TOLERANCE, Event, MAX_ATTEMPTS, VerifyError, verify},
-};
 use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::content_admin::{call, draft};
@@ -249,9 +252,13 @@ async fn enqueue(stack: &TestStack, commit: bool) -> Vec<i64> {
 }
 
 async fn invoke(stack: &TestStack, event: Value) -> Value {
-    webhook_send::handler(stack.platform.clone())(event)
-        .await
-        .unwrap()
+    webhook_send::handler(
+        stack.platform.clone(),
+        stack.platform.config.section().unwrap(),
+    )
+    .unwrap()(event)
+    .await
+    .unwrap()
 }
 
 fn sqs_event(ids: &[i64]) -> Value {
@@ -458,8 +465,8 @@ async fn the_last_failed_attempt_gives_up_and_redirects_are_not_followed() {
     let id = ids[0];
 
     assert!(matches!(
-        stack.platform.webhooks.deliver(id).await.unwrap(),
-        webhooks::Delivery::Retry(_)
+        stack.webhooks().deliver(id).await.unwrap(),
+        Delivery::Retry(_)
     ));
     let redirected = row(&stack, id).await.unwrap();
     assert_eq!(
@@ -484,8 +491,8 @@ async fn the_last_failed_attempt_gives_up_and_redirects_are_not_followed() {
         .await
         .unwrap();
     assert!(matches!(
-        stack.platform.webhooks.deliver(id).await.unwrap(),
-        webhooks::Delivery::Failed(_)
+        stack.webhooks().deliver(id).await.unwrap(),
+        Delivery::Failed(_)
     ));
     let given_up = row(&stack, id).await.unwrap();
     assert_eq!(
@@ -494,8 +501,8 @@ async fn the_last_failed_attempt_gives_up_and_redirects_are_not_followed() {
     );
     // Finished for good: nothing sends it again.
     assert_eq!(
-        stack.platform.webhooks.deliver(id).await.unwrap(),
-        webhooks::Delivery::Skipped
+        stack.webhooks().deliver(id).await.unwrap(),
+        Delivery::Skipped
     );
     assert_eq!(receiver.received().len(), 2);
 }
@@ -511,7 +518,7 @@ async fn a_rolled_back_write_enqueues_nothing() {
     assert_eq!(ghost.len(), 1, "the write saw the webhook");
     assert!(row(&stack, ghost[0]).await.is_none());
     // Even a caller that dispatches the id anyway sends nothing.
-    stack.platform.webhooks.dispatch(&ghost).await;
+    stack.webhooks().queue().dispatch(&ghost).await;
     // A write the API refuses after it began (a duplicate slug) leaves no delivery.
     draft(&stack, &admin, json!({ "title": "One", "slug": "same" })).await;
     let before = delivery_ids(&stack).await;
@@ -527,7 +534,7 @@ async fn a_rolled_back_write_enqueues_nothing() {
     assert_eq!(delivery_ids(&stack).await, before);
 
     let witness = enqueue(&stack, true).await;
-    stack.platform.webhooks.dispatch(&witness).await;
+    stack.webhooks().queue().dispatch(&witness).await;
     settled(&stack, witness[0]).await;
     let received = receiver.wait_for(2).await;
     let ids: Vec<String> = received.iter().map(|r| r.delivery.clone()).collect();
@@ -552,7 +559,12 @@ async fn a_duplicated_message_sends_once() {
     assert_eq!(invoke(&stack, batch).await["batchItemFailures"], json!([]));
     let concurrent = (0..5).map(|_| {
         let platform = stack.platform.clone();
-        tokio::spawn(async move { webhook_send::handler(platform)(sqs_event(&[id])).await })
+        tokio::spawn(async move {
+            webhook_send::handler(platform.clone(), platform.config.section().unwrap()).unwrap()(
+                sqs_event(&[id]),
+            )
+            .await
+        })
     });
     for answer in join_all(concurrent).await {
         assert_eq!(answer.unwrap().unwrap()["batchItemFailures"], json!([]));
@@ -587,7 +599,7 @@ async fn the_scheduler_sends_entry_publish_for_each_article_it_publishes() {
         .await
         .unwrap();
     assert_eq!(
-        publish_due(&stack.platform).await.unwrap(),
+        publish_due(&stack.writer()).await.unwrap(),
         vec![id.clone()]
     );
 
@@ -925,8 +937,8 @@ async fn without_a_signing_key_nothing_is_created_or_sent_unsigned() {
         .unwrap();
     let id = enqueue(&stack, true).await[0];
     assert!(matches!(
-        stack.platform.webhooks.deliver(id).await.unwrap(),
-        webhooks::Delivery::Retry(_)
+        stack.webhooks().deliver(id).await.unwrap(),
+        Delivery::Retry(_)
     ));
     assert!(receiver.received().is_empty());
     assert_eq!(row(&stack, id).await.unwrap().status, "pending");

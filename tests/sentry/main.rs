@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use bianxian_e2e::{StackOptions, random_suffix, spawn_stack_with};
 use bianxian_local::template::{Pattern, Route};
 use lambda_http::{Body, Request, Response};
-use shared::{Error, Result, runtime::Handler};
+use platform::{Error, Result, runtime::Handler};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::TcpListener,
@@ -130,7 +130,7 @@ async fn panics_and_internal_errors_are_delivered_before_the_response() {
         ..Default::default()
     })
     .await;
-    let _telemetry = shared::telemetry::init(&stack.platform.config);
+    let _telemetry = platform::telemetry::init(&stack.platform.config);
 
     let response = stack.get("/test/boom").await;
     assert_eq!(response.status(), 500);

@@ -13,7 +13,12 @@ use bianxian_local::{
     template::{self, Route},
     upstash::{self, UpstashServerConfig},
 };
-use shared::{Platform, config::Config, runtime::Handler};
+use content::{
+    outgoing_webhooks::{self, WebhookConfig, WebhookConsumer},
+    write::Writer,
+};
+use mail::{MailConsumer, Sender};
+use platform::{Platform, config::Config, runtime::Handler};
 use tokio::{net::TcpListener, task::JoinHandle};
 
 /// The server that hosts test databases; override with `TEST_DATABASE_URL`.
@@ -149,7 +154,7 @@ pub async fn spawn_stack() -> TestStack {
 }
 
 pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
-    shared::install_crypto_provider();
+    platform::install_crypto_provider();
     let db = TestDb::empty().await;
     let upstash_token = format!("test-{}", random_suffix());
     let upstash_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -196,7 +201,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         ]);
     }
     env.extend(options.env);
-    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
+    let config = config_of(&env);
     let platform = Arc::new(Platform::new(config).expect("platform"));
     migrate::migrate(&platform).await.expect("migrations");
     let mail_task = bianxian_local::mail::start(platform.clone())
@@ -211,7 +216,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
 
     let template_text = include_str!("../../template.yaml");
     let mut routes = template::routes(template_text).expect("template routes");
-    let mut mounted = functions::mount(&platform);
+    let mut mounted = functions::mount(&platform).expect("every function's settings");
     for (route, handler) in options.extra {
         mounted.insert(route.function.clone(), handler);
         routes.push(route);
@@ -280,13 +285,13 @@ impl TestStack {
 
     /// Creates a staff account directly in the database and signs it in; returns
     /// (documentId, session token).
-    pub async fn staff_session(&self, role: shared::access::Role) -> (String, String) {
+    pub async fn staff_session(&self, role: identity::access::Role) -> (String, String) {
         let email = format!("{}-{}@staff.example.com", role.as_str(), random_suffix());
         let password =
-            shared::password::Password::parse_new(STAFF_PASSWORD, "password").expect("password");
+            identity::password::Password::parse_new(STAFF_PASSWORD, "password").expect("password");
         let client = self.platform.db.client().await.expect("db");
-        let email = shared::email::Email::parse(&email).expect("email");
-        let staff = shared::staff::create(&**client, &email, &password, role, "")
+        let email = identity::email::Email::parse(&email).expect("email");
+        let staff = identity::staff::create(&**client, &email, &password, role, "")
             .await
             .expect("create staff");
         let response = self
@@ -301,6 +306,50 @@ impl TestStack {
             .expect("token")
             .to_owned();
         (staff.document_id, token)
+    }
+
+    /// A staff account made directly in the database, signed in without
+    /// `/admin/login` (and so without its rate limits); returns the session token.
+    pub async fn staff_token(&self, role: identity::access::Role) -> String {
+        let email = identity::email::Email::parse(&format!(
+            "{}-{}@staff.example.com",
+            role.as_str(),
+            random_suffix()
+        ))
+        .expect("email");
+        let password =
+            identity::password::Password::parse_new(STAFF_PASSWORD, "password").expect("password");
+        let client = self.platform.db.client().await.expect("db");
+        let staff = identity::staff::create(&**client, &email, &password, role, "")
+            .await
+            .expect("create staff");
+        let access = identity::access::Access::for_staff(&self.platform);
+        let (token, _) = access
+            .sessions()
+            .create(&format!("staff:{}", staff.document_id))
+            .await
+            .expect("staff session");
+        token.expose().to_owned()
+    }
+
+    /// A member made directly in the database, signed in without the auth routes
+    /// (and so without their rate limits); returns the session token.
+    pub async fn member_session(&self) -> String {
+        let email =
+            identity::email::Email::parse(&format!("member-{}@example.com", random_suffix()))
+                .expect("email");
+        let client = self.platform.db.client().await.expect("db");
+        let member = identity::members::create(&**client, &email, "not a usable hash", "")
+            .await
+            .expect("create member")
+            .expect("a new email");
+        let members = identity::access::MemberAccess::new(&self.platform);
+        let (token, _) = members
+            .sessions()
+            .create(&member.subject())
+            .await
+            .expect("member session");
+        token.expose().to_owned()
     }
 
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
@@ -329,8 +378,29 @@ impl TestStack {
     pub fn platform_with(&self, overrides: &[(&'static str, &str)]) -> Arc<Platform> {
         let mut env = self.env.clone();
         env.extend(overrides.iter().map(|(k, v)| (*k, (*v).to_owned())));
-        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
-        Arc::new(Platform::new(config).expect("platform"))
+        Arc::new(Platform::new(config_of(&env)).expect("platform"))
+    }
+
+    /// The mail queue's consumer, as mail-send runs it, on `platform`.
+    pub fn mail_on(platform: &Platform) -> MailConsumer {
+        Sender::consumer(platform, platform.config.section().expect("mail settings"))
+    }
+
+    /// The mail queue's consumer of this stack.
+    pub fn mail(&self) -> MailConsumer {
+        Self::mail_on(&self.platform)
+    }
+
+    /// The webhook queue's consumer, as webhook-send runs it.
+    pub fn webhooks(&self) -> WebhookConsumer {
+        let config: WebhookConfig = self.platform.config.section().expect("webhook settings");
+        outgoing_webhooks::Sender::consumer(&self.platform, &config).expect("webhook sender")
+    }
+
+    /// The content writer, as content-admin and the scheduler use it.
+    pub fn writer(&self) -> Writer {
+        let config: WebhookConfig = self.platform.config.section().expect("webhook settings");
+        Writer::new(&self.platform, &config)
     }
 
     /// Every mail moto has accepted for `recipient` (moto keeps one list per server,
@@ -388,6 +458,14 @@ impl TestStack {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
+}
+
+fn config_of(env: &HashMap<&'static str, String>) -> Config {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    Config::from(platform::config::Env::from_map(env)).expect("test configuration")
 }
 
 pub const STAFF_PASSWORD: &str = "staff password 1";

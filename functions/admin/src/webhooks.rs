@@ -1,23 +1,23 @@
 //! Admin routes for outgoing webhooks: list, register, change, delete, rotate the
 //! signing secret, and see recent deliveries. Admins only (`webhooks.write`, which
 //! no API token can hold). The secret is derived, never stored
-//! (`shared::webhooks::signature`), and shown once: on creation and on rotation.
+//! (`content::outgoing_webhooks::signature`), and shown once: on creation and on rotation.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use content::outgoing_webhooks::{Event, check_url, signature::new_salt};
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use identity::{access::Principal, route::Call};
+use platform::{
+    Error, Result, audit,
+    http::{bounded, data, no_content, parse_json, path_param},
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use shared::{
-    Error, Platform, Result,
-    access::Principal,
-    audit,
-    http::{data, no_content, parse_json, path_param},
-    webhooks::{Event, check_url, signature::new_salt},
-};
 use tokio_postgres::{GenericClient, Row, types::Type};
 
-use crate::{MAX_BODY, checked_name};
+use crate::{Admin, Answer, MAX_BODY};
 
 /// Recent deliveries the admin sees per webhook.
 const RECENT_DELIVERIES: i64 = 50;
@@ -82,7 +82,7 @@ impl Checked {
         let name = body
             .name
             .as_deref()
-            .map(|n| checked_name(n, "name", 100))
+            .map(|n| bounded(n, "name", 100))
             .transpose()?;
         let url = body
             .url
@@ -141,7 +141,7 @@ fn found(rows: &[Row]) -> Result<Webhook> {
 
 /// Ends a write: its audit row in the same transaction, then COMMIT.
 async fn finish(
-    tx: shared::db::Transaction<'_>,
+    tx: platform::db::Transaction<'_>,
     principal: &Principal,
     action: &str,
     document_id: &str,
@@ -171,7 +171,8 @@ async fn webhook_id(client: &impl GenericClient, document_id: &str) -> Result<i6
         .ok_or_else(|| Error::NotFound("no such webhook".into()))
 }
 
-pub async fn list(platform: &Platform) -> Result<Response<Body>> {
+pub async fn list(app: Arc<Admin>, _: Call) -> Answer {
+    let platform = &app.platform;
     let client = platform.db.client().await?;
     let rows = client
         .query_typed(&format!("SELECT {COLUMNS} FROM webhooks ORDER BY id"), &[])
@@ -182,19 +183,17 @@ pub async fn list(platform: &Platform) -> Result<Response<Body>> {
     ))
 }
 
-pub async fn create(
-    platform: &Platform,
-    req: &Request,
-    principal: &Principal,
-) -> Result<Response<Body>> {
+pub async fn create(app: Arc<Admin>, call: Call) -> Answer {
+    let (platform, signing, req) = (&app.platform, &app.signing, &call.req);
+    let principal = call.principal()?;
     let body: WebhookBody = parse_json(req, MAX_BODY)?;
-    let checked = Checked::from(body, platform.webhooks.production())?;
+    let checked = Checked::from(body, signing.production())?;
     let (Some(name), Some(url), Some(events)) = (&checked.name, &checked.url, &checked.events)
     else {
         return Err(Error::invalid("body", "name, url and events are required"));
     };
     let salt = new_salt();
-    let secret = platform.webhooks.secret(&salt)?;
+    let secret = signing.secret(&salt)?;
     let mut client = platform.db.client().await?;
     let tx = client.transaction().await?;
     let rows = tx
@@ -229,14 +228,12 @@ pub async fn create(
     ))
 }
 
-pub async fn update(
-    platform: &Platform,
-    req: &Request,
-    principal: &Principal,
-) -> Result<Response<Body>> {
+pub async fn update(app: Arc<Admin>, call: Call) -> Answer {
+    let (platform, signing, req) = (&app.platform, &app.signing, &call.req);
+    let principal = call.principal()?;
     let document_id = path_param(req, "documentId")?.to_owned();
     let body: WebhookBody = parse_json(req, MAX_BODY)?;
-    let checked = Checked::from(body, platform.webhooks.production())?;
+    let checked = Checked::from(body, signing.production())?;
     let mut client = platform.db.client().await?;
     let tx = client.transaction().await?;
     let rows = tx
@@ -268,11 +265,9 @@ pub async fn update(
 }
 
 /// Deletes the webhook and, with it, its delivery history and pending deliveries.
-pub async fn delete(
-    platform: &Platform,
-    req: &Request,
-    principal: &Principal,
-) -> Result<Response<Body>> {
+pub async fn delete(app: Arc<Admin>, call: Call) -> Answer {
+    let (platform, req) = (&app.platform, &call.req);
+    let principal = call.principal()?;
     let document_id = path_param(req, "documentId")?.to_owned();
     let mut client = platform.db.client().await?;
     let tx = client.transaction().await?;
@@ -299,14 +294,12 @@ pub async fn delete(
 
 /// A new salt, hence a new secret, at once: deliveries still pending are signed
 /// with the new one.
-pub async fn rotate_secret(
-    platform: &Platform,
-    req: &Request,
-    principal: &Principal,
-) -> Result<Response<Body>> {
+pub async fn rotate_secret(app: Arc<Admin>, call: Call) -> Answer {
+    let (platform, signing, req) = (&app.platform, &app.signing, &call.req);
+    let principal = call.principal()?;
     let document_id = path_param(req, "documentId")?.to_owned();
     let salt = new_salt();
-    let secret = platform.webhooks.secret(&salt)?;
+    let secret = signing.secret(&salt)?;
     let mut client = platform.db.client().await?;
     let tx = client.transaction().await?;
     let rows = tx
@@ -329,7 +322,8 @@ pub async fn rotate_secret(
     Ok(data(StatusCode::OK, rotated.with_secret(secret.expose())?))
 }
 
-pub async fn deliveries(platform: &Platform, req: &Request) -> Result<Response<Body>> {
+pub async fn deliveries(app: Arc<Admin>, call: Call) -> Answer {
+    let (platform, req) = (&app.platform, &call.req);
     let client = platform.db.client().await?;
     let id = webhook_id(&**client, path_param(req, "documentId")?).await?;
     let rows = client

@@ -1,7 +1,7 @@
 //! Member accounts over HTTP: register, sign in and out, who am I, email
 //! verification, forgotten and changed passwords, data export and account deletion.
 //!
-//! Sessions are opaque tokens in Redis (`shared::session`), returned in the body for
+//! Sessions are opaque tokens in Redis (`identity::session`), returned in the body for
 //! Bearer clients and as an HttpOnly cookie for browsers. Nothing here reveals whether
 //! an email is registered: login and forgot-password answer the same either way, after
 //! the same work. Mail is written to the outbox in the transaction that causes it.
@@ -9,26 +9,27 @@
 use std::{sync::Arc, time::Duration};
 
 use http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
-use serde_json::json;
-use shared::{
-    Error, Platform, Result,
-    access::presented,
+use identity::{
+    access::{LoginBody, MEMBER_COOKIE, MEMBER_SESSION_TTL, MemberAccess},
     email::Email,
     entitlements,
-    http::{data, no_content, parse_json, route_key},
-    mail::{self, MailJob},
     members::{self, Member, Purpose},
     password::{self, Password},
-    ratelimit::Policy,
-    secret::Secret,
+    route::{Call, Guard, Route, Router},
     session::{Session, SessionStore},
 };
-use tokio_postgres::types::Type;
+use lambda_http::{Body, Response};
+use mail::{MailConfig, MailJob};
+use platform::{
+    Error, Platform, Result,
+    http::{client_ip, data, no_content, parse_json},
+    outbox::Queue,
+    ratelimit::Policy,
+    secret::Secret,
+};
+use serde::Deserialize;
+use serde_json::json;
 
-pub const SESSION_COOKIE: &str = "bx_session";
-pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 const MAX_BODY: usize = 16 * 1024;
 
 const fn policy(name: &'static str, limit: u32, secs: u64) -> Policy {
@@ -53,13 +54,6 @@ struct RegisterBody {
     password: String,
     #[serde(default)]
     display_name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginBody {
-    email: String,
-    password: String,
 }
 
 #[derive(Deserialize)]
@@ -94,13 +88,9 @@ struct DeleteBody {
     password: String,
 }
 
-fn client_ip(req: &Request) -> String {
-    shared::http::source_ip(req).unwrap_or("unknown").to_owned()
-}
-
 fn session_cookie(token: &str, max_age: u64) -> HeaderValue {
     let value = format!(
-        "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
+        "{MEMBER_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
     );
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -109,7 +99,7 @@ fn signed_in(status: StatusCode, token: &Secret, member: &Member) -> Response<Bo
     let mut response = data(status, json!({ "token": token.expose(), "member": member }));
     response.headers_mut().insert(
         header::SET_COOKIE,
-        session_cookie(token.expose(), SESSION_TTL.as_secs()),
+        session_cookie(token.expose(), MEMBER_SESSION_TTL.as_secs()),
     );
     response
 }
@@ -126,9 +116,11 @@ fn signed_out() -> Response<Body> {
     response
 }
 
-struct Auth {
+/// The function's state: what its handlers share.
+pub struct Auth {
     platform: Arc<Platform>,
-    sessions: SessionStore,
+    members: MemberAccess,
+    mail: Queue,
 }
 
 impl Auth {
@@ -168,13 +160,14 @@ impl Auth {
         .await
     }
 
-    async fn register(&self, req: Request) -> Result<Response<Body>> {
+    async fn register(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
         self.platform
             .limiter
-            .hit(REGISTER_PER_IP, &client_ip(&req))
+            .hit(REGISTER_PER_IP, &client_ip(req))
             .await?
             .check()?;
-        let body: RegisterBody = parse_json(&req, MAX_BODY)?;
+        let body: RegisterBody = parse_json(req, MAX_BODY)?;
         let password = Password::parse_new(&body.password, "password")?;
         let display_name = body.display_name.trim();
         if display_name.chars().count() > 64 {
@@ -186,36 +179,22 @@ impl Auth {
         let hash = password::hash(&password).await?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        let inserted = tx
-            .query_typed(
-                &format!(
-                    "INSERT INTO members (email, password_hash, display_name) VALUES ($1, $2, $3)
-                     ON CONFLICT (email) DO NOTHING RETURNING {}",
-                    members::COLUMNS
-                ),
-                &[
-                    (&body.email.as_str(), Type::TEXT),
-                    (&hash, Type::TEXT),
-                    (&display_name, Type::TEXT),
-                ],
-            )
-            .await?;
-        let Some(row) = inserted.first() else {
-            return Err(Error::Conflict("this email is already registered".into()));
-        };
-        let member = Member::from_row(row);
+        let member = members::create(&*tx, &body.email, &hash, display_name)
+            .await?
+            .ok_or_else(|| Error::Conflict("this email is already registered".into()))?;
         let job = self.mail_link(&tx, &member, Purpose::VerifyEmail).await?;
         tx.commit().await?;
-        self.platform.mail.dispatch(&[job]).await;
-        let (token, _) = self.sessions.create(&member.subject()).await?;
+        self.mail.dispatch(&[job]).await;
+        let (token, _) = self.sessions().create(&member.subject()).await?;
         tracing::info!(member = %member.document_id, "member registered");
         Ok(signed_in(StatusCode::CREATED, &token, &member))
     }
 
-    async fn login(&self, req: Request) -> Result<Response<Body>> {
+    async fn login(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
         let limiter = &self.platform.limiter;
-        limiter.hit(LOGIN_PER_IP, &client_ip(&req)).await?.check()?;
-        let body: LoginBody = parse_json(&req, MAX_BODY)?;
+        limiter.hit(LOGIN_PER_IP, &client_ip(req)).await?.check()?;
+        let body: LoginBody = parse_json(req, MAX_BODY)?;
         let password = Password::parse_attempt(&body.password)?;
         let account = body.email.trim().to_lowercase();
         limiter.hit(LOGIN_PER_ACCOUNT, &account).await?.check()?;
@@ -233,48 +212,33 @@ impl Auth {
             Some((member, _)) if verified => member,
             _ => return Err(Error::Unauthorized("invalid email or password".into())),
         };
-        let (token, _) = self.sessions.create(&member.subject()).await?;
+        let (token, _) = self.sessions().create(&member.subject()).await?;
         Ok(signed_in(StatusCode::OK, &token, &member))
     }
 
-    async fn current(&self, req: &Request) -> Result<(Session, Member)> {
-        let unauthorized = || Error::Unauthorized("sign in first".into());
-        let token = presented(req, SESSION_COOKIE).ok_or_else(unauthorized)?;
-        let session = self
-            .sessions
-            .lookup(&token)
-            .await?
-            .ok_or_else(unauthorized)?;
-        let document_id = session
-            .subject
-            .strip_prefix("member:")
-            .ok_or_else(unauthorized)?;
-        let client = self.platform.db.client().await?;
-        let member = members::by_document_id(&**client, document_id)
-            .await?
-            .ok_or_else(unauthorized)?;
-        Ok((session, member))
+    fn sessions(&self) -> &SessionStore {
+        self.members.sessions()
     }
 
-    async fn me(&self, req: Request) -> Result<Response<Body>> {
-        let (_, member) = self.current(&req).await?;
+    async fn me(self: Arc<Self>, call: Call) -> Answer {
+        let (_, member) = call.member()?;
         Ok(data(StatusCode::OK, member))
     }
 
-    async fn logout(&self, req: Request) -> Result<Response<Body>> {
-        let (session, _) = self.current(&req).await?;
-        self.sessions.revoke(&session).await?;
+    async fn logout(self: Arc<Self>, call: Call) -> Answer {
+        let (session, _) = call.member()?;
+        self.sessions().revoke(session).await?;
         Ok(signed_out())
     }
 
-    async fn logout_everywhere(&self, req: Request) -> Result<Response<Body>> {
-        let (_, member) = self.current(&req).await?;
-        self.sessions.revoke_all(&member.subject(), None).await?;
+    async fn logout_everywhere(self: Arc<Self>, call: Call) -> Answer {
+        let (_, member) = call.member()?;
+        self.sessions().revoke_all(&member.subject(), None).await?;
         Ok(signed_out())
     }
 
-    async fn send_verification(&self, req: Request) -> Result<Response<Body>> {
-        let (_, member) = self.current(&req).await?;
+    async fn send_verification(self: Arc<Self>, call: Call) -> Answer {
+        let (_, member) = call.member()?;
         if member.email_verified {
             return Err(Error::Conflict("this email is already verified".into()));
         }
@@ -285,19 +249,20 @@ impl Auth {
             .check()?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        let job = self.mail_link(&tx, &member, Purpose::VerifyEmail).await?;
+        let job = self.mail_link(&tx, member, Purpose::VerifyEmail).await?;
         tx.commit().await?;
-        self.platform.mail.dispatch(&[job]).await;
+        self.mail.dispatch(&[job]).await;
         Ok(accepted())
     }
 
-    async fn confirm_verification(&self, req: Request) -> Result<Response<Body>> {
+    async fn confirm_verification(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
         self.platform
             .limiter
-            .hit(TOKEN_PER_IP, &client_ip(&req))
+            .hit(TOKEN_PER_IP, &client_ip(req))
             .await?
             .check()?;
-        let body: TokenBody = parse_json(&req, MAX_BODY)?;
+        let body: TokenBody = parse_json(req, MAX_BODY)?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
         let member = members::consume_token(&*tx, &body.token, Purpose::VerifyEmail).await?;
@@ -306,13 +271,11 @@ impl Auth {
         Ok(data(StatusCode::OK, json!({ "emailVerified": true })))
     }
 
-    async fn forgot_password(&self, req: Request) -> Result<Response<Body>> {
+    async fn forgot_password(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
         let limiter = &self.platform.limiter;
-        limiter
-            .hit(FORGOT_PER_IP, &client_ip(&req))
-            .await?
-            .check()?;
-        let body: EmailBody = parse_json(&req, MAX_BODY)?;
+        limiter.hit(FORGOT_PER_IP, &client_ip(req)).await?.check()?;
+        let body: EmailBody = parse_json(req, MAX_BODY)?;
         let Ok(email) = Email::parse(&body.email) else {
             return Err(Error::invalid("email", "not a valid email address"));
         };
@@ -325,7 +288,7 @@ impl Auth {
         if let Some((member, _)) = members::with_password_by_email(&*tx, email.as_str()).await? {
             let job = self.mail_link(&tx, &member, Purpose::ResetPassword).await?;
             tx.commit().await?;
-            self.platform.mail.dispatch(&[job]).await;
+            self.mail.dispatch(&[job]).await;
         }
         // The same answer whether or not the email is registered.
         Ok(accepted())
@@ -351,17 +314,18 @@ impl Auth {
             },
         )
         .await?;
-        self.sessions.revoke_all(&member.subject(), keep).await?;
+        self.sessions().revoke_all(&member.subject(), keep).await?;
         Ok(job)
     }
 
-    async fn reset_password(&self, req: Request) -> Result<Response<Body>> {
+    async fn reset_password(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
         self.platform
             .limiter
-            .hit(TOKEN_PER_IP, &client_ip(&req))
+            .hit(TOKEN_PER_IP, &client_ip(req))
             .await?
             .check()?;
-        let body: ResetBody = parse_json(&req, MAX_BODY)?;
+        let body: ResetBody = parse_json(req, MAX_BODY)?;
         let new = Password::parse_new(&body.password, "password")?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
@@ -370,13 +334,14 @@ impl Auth {
         members::mark_verified(&*tx, member.id).await?;
         let job = self.replace_password(&tx, &member, &new, None).await?;
         tx.commit().await?;
-        self.platform.mail.dispatch(&[job]).await;
+        self.mail.dispatch(&[job]).await;
         Ok(signed_out())
     }
 
-    async fn change_password(&self, req: Request) -> Result<Response<Body>> {
-        let (session, member) = self.current(&req).await?;
-        let body: ChangeBody = parse_json(&req, MAX_BODY)?;
+    async fn change_password(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
+        let (session, member) = call.member()?;
+        let body: ChangeBody = parse_json(req, MAX_BODY)?;
         let current = Password::parse_attempt(&body.current_password)
             .map_err(|_| Error::invalid("currentPassword", "the current password is wrong"))?;
         let new = Password::parse_new(&body.new_password, "newPassword")?;
@@ -389,17 +354,17 @@ impl Auth {
                 "the current password is wrong",
             ));
         }
-        let job = self.replace_password(&tx, &member, &new, None).await?;
+        let job = self.replace_password(&tx, member, &new, None).await?;
         tx.commit().await?;
-        self.platform.mail.dispatch(&[job]).await;
-        self.sessions.revoke(&session).await?;
+        self.mail.dispatch(&[job]).await;
+        self.sessions().revoke(session).await?;
         // A fresh session replaces the old one (and every other was revoked above).
-        let (token, _) = self.sessions.create(&member.subject()).await?;
-        Ok(signed_in(StatusCode::OK, &token, &member))
+        let (token, _) = self.sessions().create(&member.subject()).await?;
+        Ok(signed_in(StatusCode::OK, &token, member))
     }
 
-    async fn export(&self, req: Request) -> Result<Response<Body>> {
-        let (_, member) = self.current(&req).await?;
+    async fn export(self: Arc<Self>, call: Call) -> Answer {
+        let (_, member) = call.member()?;
         let client = self.platform.db.client().await?;
         let entitlements = entitlements::list(&**client, member.id).await?;
         let mut response = data(
@@ -413,9 +378,10 @@ impl Auth {
         Ok(response)
     }
 
-    async fn delete_account(&self, req: Request) -> Result<Response<Body>> {
-        let (_, member) = self.current(&req).await?;
-        let body: DeleteBody = parse_json(&req, MAX_BODY)?;
+    async fn delete_account(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
+        let (_, member) = call.member()?;
+        let body: DeleteBody = parse_json(req, MAX_BODY)?;
         let attempt = Password::parse_attempt(&body.password)
             .map_err(|_| Error::invalid("password", "the password is wrong"))?;
         let mut client = self.platform.db.client().await?;
@@ -426,40 +392,39 @@ impl Auth {
         }
         members::anonymise(&*tx, member.id).await?;
         tx.commit().await?;
-        self.sessions.revoke_all(&member.subject(), None).await?;
+        self.sessions().revoke_all(&member.subject(), None).await?;
         tracing::info!(member = %member.document_id, "member deleted their account");
         Ok(signed_out())
     }
-
-    async fn route(&self, req: Request) -> Result<Response<Body>> {
-        match route_key(&req) {
-            "POST /auth/register" => self.register(req).await,
-            "POST /auth/login" => self.login(req).await,
-            "POST /auth/logout" => self.logout(req).await,
-            "POST /auth/logout-all" => self.logout_everywhere(req).await,
-            "GET /auth/me" => self.me(req).await,
-            "DELETE /auth/me" => self.delete_account(req).await,
-            "GET /auth/me/export" => self.export(req).await,
-            "POST /auth/verify-email/send" => self.send_verification(req).await,
-            "POST /auth/verify-email/confirm" => self.confirm_verification(req).await,
-            "POST /auth/forgot-password" => self.forgot_password(req).await,
-            "POST /auth/reset-password" => self.reset_password(req).await,
-            "POST /auth/change-password" => self.change_password(req).await,
-            other => Err(Error::NotFound(format!("no auth route `{other}`"))),
-        }
-    }
 }
+
+type Answer = Result<Response<Body>>;
+
+/// Every route of the function, as template.yaml lists them.
+pub static ROUTES: &[Route<Auth>] = &[
+    identity::route!(POST "/auth/register", Guard::Public, Auth::register),
+    identity::route!(POST "/auth/login", Guard::Public, Auth::login),
+    identity::route!(POST "/auth/logout", Guard::Member, Auth::logout),
+    identity::route!(POST "/auth/logout-all", Guard::Member, Auth::logout_everywhere),
+    identity::route!(GET "/auth/me", Guard::Member, Auth::me),
+    identity::route!(DELETE "/auth/me", Guard::Member, Auth::delete_account),
+    identity::route!(GET "/auth/me/export", Guard::Member, Auth::export),
+    identity::route!(POST "/auth/verify-email/send", Guard::Member, Auth::send_verification),
+    identity::route!(POST "/auth/verify-email/confirm", Guard::Public, Auth::confirm_verification),
+    identity::route!(POST "/auth/forgot-password", Guard::Public, Auth::forgot_password),
+    identity::route!(POST "/auth/reset-password", Guard::Public, Auth::reset_password),
+    identity::route!(POST "/auth/change-password", Guard::Member, Auth::change_password),
+];
 
 /// The handler the Lambda runtime and the local gateway mount.
-pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
-    let sessions = SessionStore::new(
-        platform.redis.clone(),
-        &platform.config.redis.key_prefix,
-        SESSION_TTL,
-    );
-    let auth = Arc::new(Auth { platform, sessions });
-    move |req| {
-        let auth = auth.clone();
-        async move { auth.route(req).await }
-    }
+pub fn handler(platform: Arc<Platform>, mail: Settings) -> Result<impl platform::runtime::Handler> {
+    let auth = Auth {
+        members: MemberAccess::new(&platform),
+        mail: mail::queue(&platform, &mail),
+        platform: platform.clone(),
+    };
+    Router::new(&platform, auth, ROUTES)
 }
+
+/// The settings this function reads besides the core.
+pub type Settings = MailConfig;

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run_http("auth", auth::handler).await
+    platform::runtime::run_http("auth", auth::handler).await
 }

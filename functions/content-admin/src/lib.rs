@@ -1,750 +1,205 @@
-//! Admin writes for content: articles (here) and the authors, categories and tags they
-//! hang from (`taxonomy`), in Strapi's `{"data": {...}}` shape.
+//! Admin writes for content over HTTP: articles and the authors, categories and tags
+//! they hang from, in Strapi's `{"data": {...}}` shape, and media uploads
+//! ([`uploads`]).
 //!
-//! Articles are created, updated, published, unpublished, scheduled and soft deleted,
-//! with a revision history and restore. Who may do what follows Strapi's roles through
-//! `shared::access`: authors create articles and edit only their own drafts; editors,
-//! admins and tokens with `content.write` edit anything; publishing, unpublishing and
-//! scheduling need `content.publish`, deleting `content.write`; restoring a revision
-//! is an edit. Scheduling only sets `scheduled_at`: the scheduler function publishes
-//! (`shared::content::publish_due`), so the time is kept even if nobody is signed in.
-//! Every write ends in `write::finish`: its audit entry and its Strapi webhook event
-//! (through the outbox of `shared::webhooks`) in the write's transaction, COMMIT, then
-//! invalidation of the cached public responses it can affect, best effort
-//! (a Redis outage is logged: the write has happened and must not be reported as
-//! failed). Rendering and slugs live in `shared::content` so other writers reuse them.
-//! Media uploads (presigned S3 PUTs) live in [`uploads`].
+//! The handlers here only parse requests and write responses; what a write does
+//! (validation, SQL, revisions, its audit row, webhook event and cache invalidation)
+//! is `content::write`, which the scheduler calls too. Who may do what follows
+//! Strapi's roles through `identity::access`: authors create articles and edit only
+//! their own drafts (checked under the row lock in `content::write::articles`);
+//! editors, admins and tokens with `content.write` edit anything; publishing,
+//! unpublishing and scheduling need `content.publish`, deleting `content.write`;
+//! restoring a revision is an edit. [`ROUTES`] holds each route's guard.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use http::StatusCode;
-use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use shared::{
-    Error, Platform, Result,
-    access::{Access, Permission, Principal},
-    content::{render, schema, slug},
-    entitlements::Product,
-    http::{data, no_content, parse_json, path_param, route_key},
+use content::{
+    outgoing_webhooks::WebhookConfig,
+    write::{
+        Envelope, Writer,
+        articles::{self, ArticleInput, ScheduleInput, Transition},
+        taxonomy::{self, Input},
+    },
 };
-use tokio_postgres::{GenericClient, types::Type};
-use write::{Event, Write};
-
-mod taxonomy;
-mod write;
+use http::StatusCode;
+use identity::{
+    access::Permission,
+    route::{Call, Guard, Route, Router},
+};
+use lambda_http::{Body, Request, Response};
+use platform::{
+    Error, Platform, Result,
+    http::{data, no_content, parse_json, path_param},
+};
 
 pub mod uploads;
 
 /// Long-form Markdown fits comfortably; API Gateway's own limit is 10 MB.
-const MAX_BODY: usize = 1024 * 1024;
-const MAX_TITLE: usize = 200;
-const SLUG_CONSTRAINT: &str = "articles_locale_slug_key";
+const MAX_ARTICLE_BODY: usize = 1024 * 1024;
+const MAX_TERM_BODY: usize = 64 * 1024;
 
-/// Strapi's write envelope.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope {
-    data: ArticleInput,
-}
-
-/// The writable fields; on update an absent field is left as it is.
-/// `{"data": {"publishAt": "…"}}`, an RFC 3339 time in the future.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScheduleEnvelope {
-    data: ScheduleInput,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ScheduleInput {
-    publish_at: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ArticleInput {
-    title: Option<String>,
-    slug: Option<String>,
-    excerpt: Option<String>,
-    body: Option<String>,
-    cover: Option<String>,
-    locale: Option<String>,
-    visibility: Option<String>,
-    featured: Option<bool>,
-    seo_title: Option<String>,
-    seo_description: Option<String>,
-    internal_notes: Option<String>,
-    /// A category documentId.
-    category: Option<String>,
-    /// Tag documentIds; replaces the article's tags.
-    tags: Option<Vec<String>>,
-    /// The plans and courses that unlock a paid article; replaces the list.
-    products: Option<Vec<Product>>,
-}
-
-/// An input after validation, with the body rendered and relations resolved.
-struct Checked {
-    input: ArticleInput,
-    rendered: Option<render::Rendered>,
-    category_id: Option<i64>,
-    tag_ids: Option<Vec<i64>>,
-}
-
-/// The article as the admin API answers it, built in one statement.
-const VIEW: &str = "SELECT json_build_object(
-    'id', a.id, 'documentId', a.document_id, 'title', a.title, 'slug', a.slug,
-    'excerpt', a.excerpt, 'body', a.body, 'bodyHtml', a.body_html, 'cover', a.cover,
-    'readingMinutes', a.reading_minutes, 'locale', a.locale, 'visibility', a.visibility,
-    'featured', a.featured, 'seoTitle', a.seo_title, 'seoDescription', a.seo_description,
-    'internalNotes', a.internal_notes, 'publishedAt', a.published_at,
-    'scheduledAt', a.scheduled_at,
-    'createdAt', a.created_at, 'updatedAt', a.updated_at,
-    'author', (SELECT document_id FROM authors WHERE id = a.author_id),
-    'category', (SELECT document_id FROM categories WHERE id = a.category_id),
-    'tags', COALESCE((SELECT json_agg(t.document_id ORDER BY t.id) FROM article_tags x
-                      JOIN tags t ON t.id = x.tag_id WHERE x.article_id = a.id), '[]'),
-    'products', COALESCE((SELECT json_agg(json_build_object('kind', p.product_kind, 'code', p.product_code)
-                          ORDER BY p.product_kind, p.product_code)
-                          FROM article_products p WHERE p.article_id = a.id), '[]'))
-  FROM articles a WHERE a.id = $1";
-
-fn too_long(field: &str, value: &str, max: usize) -> Result<()> {
-    if value.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// A duplicate slug is the client's conflict, not our failure.
-fn map_slug_conflict(err: tokio_postgres::Error) -> Error {
-    write::map_conflict(
-        err,
-        &[(
-            SLUG_CONSTRAINT,
-            "another live article in this locale already has this slug",
-        )],
-    )
-}
-
-async fn check(client: &impl GenericClient, input: ArticleInput) -> Result<Checked> {
-    if let Some(title) = &input.title
-        && (title.trim().is_empty() || title.chars().count() > MAX_TITLE)
-    {
-        return Err(Error::invalid(
-            "title",
-            format!("title must be 1 to {MAX_TITLE} characters"),
-        ));
-    }
-    if let Some(slug) = &input.slug {
-        slug::validate(slug, "slug")?;
-    }
-    if let Some(visibility) = &input.visibility
-        && !schema::VISIBILITIES.contains(&visibility.as_str())
-    {
-        return Err(Error::invalid(
-            "visibility",
-            "visibility must be public, members or paid",
-        ));
-    }
-    if let Some(locale) = &input.locale {
-        let ok = (2..=16).contains(&locale.len())
-            && locale
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !ok {
-            return Err(Error::invalid("locale", "locale must be a tag like zh-CN"));
-        }
-    }
-    for (field, value, max) in [
-        ("excerpt", &input.excerpt, 1000),
-        ("cover", &input.cover, 2048),
-        ("seoTitle", &input.seo_title, 200),
-        ("seoDescription", &input.seo_description, 500),
-        ("internalNotes", &input.internal_notes, 10_000),
-    ] {
-        if let Some(value) = value {
-            too_long(field, value, max)?;
-        }
-    }
-    if let Some(products) = &input.products {
-        for product in products {
-            if product.code.is_empty() || product.code.len() > 100 {
-                return Err(Error::invalid(
-                    "products",
-                    "product codes are 1 to 100 characters",
-                ));
-            }
-        }
-    }
-    let category_id = match &input.category {
-        None => None,
-        Some(document_id) => Some(
-            client
-                .query_typed(
-                    "SELECT id FROM categories WHERE document_id = $1",
-                    &[(document_id, Type::TEXT)],
-                )
-                .await?
-                .first()
-                .map(|row| row.get(0))
-                .ok_or_else(|| Error::invalid("category", "no category has this documentId"))?,
-        ),
-    };
-    let tag_ids = match &input.tags {
-        None => None,
-        Some(document_ids) => {
-            let rows = client
-                .query_typed(
-                    "SELECT id, document_id FROM tags WHERE document_id = ANY($1)",
-                    &[(document_ids, Type::TEXT_ARRAY)],
-                )
-                .await?;
-            if let Some(missing) = document_ids
-                .iter()
-                .find(|d| !rows.iter().any(|r| r.get::<_, &str>(1) == d.as_str()))
-            {
-                return Err(Error::invalid(
-                    "tags",
-                    format!("no tag has the documentId `{missing}`"),
-                ));
-            }
-            Some(rows.iter().map(|r| r.get(0)).collect())
-        }
-    };
-    let rendered = input.body.as_deref().map(render::render);
-    Ok(Checked {
-        input,
-        rendered,
-        category_id,
-        tag_ids,
-    })
-}
-
-/// The author row the staff member writes as, made from the staff account on first use.
-async fn author_for(client: &impl GenericClient, staff_id: i64) -> Result<i64> {
-    let existing = client
-        .query_typed(
-            "SELECT id FROM authors WHERE staff_id = $1",
-            &[(&staff_id, Type::INT8)],
-        )
-        .await?;
-    if let Some(row) = existing.first() {
-        return Ok(row.get(0));
-    }
-    let staff = client
-        .query_typed(
-            "SELECT COALESCE(NULLIF(display_name, ''), split_part(email, '@', 1)), email
-             FROM staff_users WHERE id = $1",
-            &[(&staff_id, Type::INT8)],
-        )
-        .await?;
-    let staff = staff
-        .first()
-        .ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
-    let name: String = staff.get(0);
-    let email: String = staff.get(1);
-    let row = client
-        .query_typed(
-            "INSERT INTO authors (name, slug, email, staff_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (staff_id) DO UPDATE SET staff_id = EXCLUDED.staff_id
-             RETURNING id",
-            &[
-                (&name, Type::TEXT),
-                (&slug::unique_from_name(&name), Type::TEXT),
-                (&email, Type::TEXT),
-                (&staff_id, Type::INT8),
-            ],
-        )
-        .await?;
-    row.first()
-        .map(|r| r.get(0))
-        .ok_or_else(|| Error::internal("author insert returned no row"))
-}
-
-/// Replaces the tags and products the input names, and records the save as a revision.
-async fn save_relations(
-    client: &impl GenericClient,
-    article_id: i64,
-    checked: &Checked,
-    editor: Option<i64>,
-) -> Result<()> {
-    if let Some(tag_ids) = &checked.tag_ids {
-        client
-            .query_typed(
-                "DELETE FROM article_tags WHERE article_id = $1",
-                &[(&article_id, Type::INT8)],
-            )
-            .await?;
-        client
-            .query_typed(
-                "INSERT INTO article_tags (article_id, tag_id)
-                 SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
-                &[(&article_id, Type::INT8), (tag_ids, Type::INT8_ARRAY)],
-            )
-            .await?;
-    }
-    if let Some(products) = &checked.input.products {
-        client
-            .query_typed(
-                "DELETE FROM article_products WHERE article_id = $1",
-                &[(&article_id, Type::INT8)],
-            )
-            .await?;
-        let kinds: Vec<&str> = products.iter().map(|p| p.kind.as_str()).collect();
-        let codes: Vec<&str> = products.iter().map(|p| p.code.as_str()).collect();
-        client
-            .query_typed(
-                "INSERT INTO article_products (article_id, product_kind, product_code)
-                 SELECT $1, k, c FROM unnest($2::text[], $3::text[]) AS u(k, c)
-                 ON CONFLICT DO NOTHING",
-                &[
-                    (&article_id, Type::INT8),
-                    (&kinds, Type::TEXT_ARRAY),
-                    (&codes, Type::TEXT_ARRAY),
-                ],
-            )
-            .await?;
-    }
-    record_revision(client, article_id, editor).await
-}
-
-/// Appends the article's current title and body as its next revision.
-async fn record_revision(
-    client: &impl GenericClient,
-    article_id: i64,
-    editor: Option<i64>,
-) -> Result<()> {
-    client
-        .query_typed(
-            "INSERT INTO article_revisions (article_id, revision, title, body, editor_id)
-             SELECT a.id, COALESCE((SELECT max(revision) FROM article_revisions
-                                    WHERE article_id = a.id), 0) + 1,
-                    a.title, a.body, $2
-             FROM articles a WHERE a.id = $1",
-            &[(&article_id, Type::INT8), (&editor, Type::INT8)],
-        )
-        .await?;
-    Ok(())
-}
-
-/// Locks a live article for an edit and checks the principal may make it: anyone
-/// with `content.write`, or an author on their own unpublished draft.
-async fn lock_for_edit(
-    client: &impl GenericClient,
-    document_id: &str,
-    principal: &Principal,
-) -> Result<i64> {
-    let rows = client
-        .query_typed(
-            "SELECT a.id, a.published_at IS NOT NULL, au.staff_id
-             FROM articles a LEFT JOIN authors au ON au.id = a.author_id
-             WHERE a.document_id = $1 AND a.deleted_at IS NULL
-             FOR UPDATE OF a",
-            &[(&document_id, Type::TEXT)],
-        )
-        .await?;
-    let row = rows
-        .first()
-        .ok_or_else(|| Error::NotFound("no such article".into()))?;
-    let (id, published, owner): (i64, bool, Option<i64>) = (row.get(0), row.get(1), row.get(2));
-    if !principal.can(Permission::WriteAnyContent) {
-        principal.require(Permission::WriteOwnContent)?;
-        if published || owner.is_none() || owner != principal.staff_id() {
-            return Err(Error::Forbidden(
-                "authors may edit only their own drafts".into(),
-            ));
-        }
-    }
-    Ok(id)
-}
-
-async fn view(client: &impl GenericClient, article_id: i64) -> Result<Value> {
-    client
-        .query_typed(VIEW, &[(&article_id, Type::INT8)])
-        .await?
-        .first()
-        .map(|row| row.get(0))
-        .ok_or_else(|| Error::NotFound("no such article".into()))
-}
-
-struct ContentAdmin {
-    platform: Arc<Platform>,
-    access: Access,
+/// The function's state: what its handlers share.
+pub struct ContentAdmin {
+    writer: Writer,
     uploads: uploads::Uploads,
 }
 
-impl ContentAdmin {
-    /// Ends an article write with the article as it now stands (see [`write::finish`]).
-    async fn finish(
-        &self,
-        tx: shared::db::Transaction<'_>,
-        principal: &Principal,
-        event: Event,
-        id: i64,
-        document_id: &str,
-        details: Value,
-    ) -> Result<Value> {
-        let entry = view(&*tx, id).await?;
-        let write = Write {
-            model: &write::ARTICLE,
-            event,
-            document_id,
-            entry,
-            details,
-        };
-        write::finish(&self.platform, tx, principal, write).await
-    }
+type Answer = Result<Response<Body>>;
 
-    async fn create(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
-        if !principal.can(Permission::WriteOwnContent) {
-            principal.require(Permission::WriteAnyContent)?;
-        }
-        let Envelope { data: input } = parse_json(req, MAX_BODY)?;
-        let title = input
-            .title
-            .clone()
-            .ok_or_else(|| Error::invalid("title", "title is required"))?;
-        let mut client = self.platform.db.client().await?;
-        let tx = client.transaction().await?;
-        let checked = check(&*tx, input).await?;
-        let author_id = match principal.staff_id() {
-            Some(staff_id) => Some(author_for(&*tx, staff_id).await?),
-            None => None,
-        };
-        let input = &checked.input;
-        let slug = input
-            .slug
-            .clone()
-            .unwrap_or_else(|| slug::from_title(&title));
-        let (body_html, reading_minutes) = checked
-            .rendered
-            .as_ref()
-            .map_or((String::new(), 0), |r| (r.html.clone(), r.reading_minutes));
-        let row = tx
-            .query_typed(
-                "INSERT INTO articles (title, slug, excerpt, body, body_html, reading_minutes,
-                     cover, locale, visibility, featured, seo_title, seo_description,
-                     internal_notes, author_id, category_id)
-                 VALUES ($1, $2, $3, COALESCE($4, ''), $5, $6, $7, COALESCE($8, 'zh-CN'),
-                     COALESCE($9, 'public'), COALESCE($10, false), $11, $12, $13, $14, $15)
-                 RETURNING id, document_id",
-                &[
-                    (&title.trim(), Type::TEXT),
-                    (&slug, Type::TEXT),
-                    (&input.excerpt, Type::TEXT),
-                    (&input.body, Type::TEXT),
-                    (&body_html, Type::TEXT),
-                    (&reading_minutes, Type::INT4),
-                    (&input.cover, Type::TEXT),
-                    (&input.locale, Type::TEXT),
-                    (&input.visibility, Type::TEXT),
-                    (&input.featured, Type::BOOL),
-                    (&input.seo_title, Type::TEXT),
-                    (&input.seo_description, Type::TEXT),
-                    (&input.internal_notes, Type::TEXT),
-                    (&author_id, Type::INT8),
-                    (&checked.category_id, Type::INT8),
-                ],
-            )
-            .await
-            .map_err(map_slug_conflict)?;
-        let row = row
-            .first()
-            .ok_or_else(|| Error::internal("article insert returned no row"))?;
-        let (id, document_id): (i64, String) = (row.get(0), row.get(1));
-        save_relations(&*tx, id, &checked, principal.staff_id()).await?;
-        let article = self
-            .finish(
-                tx,
-                principal,
-                Event::Create,
-                id,
-                &document_id,
-                json!({ "slug": slug }),
-            )
-            .await?;
-        Ok(data(StatusCode::CREATED, article))
-    }
+/// Authors write their own drafts; editors, admins and `content.write` tokens anything.
+const WRITE: Guard = Guard::Any(&[Permission::WriteOwnContent, Permission::WriteAnyContent]);
+const WRITE_ANY: Guard = Guard::needs(&[Permission::WriteAnyContent]);
+const PUBLISH: Guard = Guard::needs(&[Permission::PublishContent]);
+const READ: Guard = Guard::needs(&[Permission::ReadContent]);
 
-    async fn update(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
-        let document_id = path_param(req, "documentId")?.to_owned();
-        let Envelope { data: input } = parse_json(req, MAX_BODY)?;
-        let mut client = self.platform.db.client().await?;
-        let tx = client.transaction().await?;
-        let id = lock_for_edit(&*tx, &document_id, principal).await?;
-        let checked = check(&*tx, input).await?;
-        let input = &checked.input;
-        let (body_html, reading_minutes) = match &checked.rendered {
-            Some(r) => (Some(r.html.as_str()), Some(r.reading_minutes)),
-            None => (None, None),
-        };
-        tx.query_typed(
-            "UPDATE articles SET
-                 title = COALESCE($2, title), slug = COALESCE($3, slug),
-                 excerpt = COALESCE($4, excerpt), body = COALESCE($5, body),
-                 body_html = COALESCE($6, body_html),
-                 reading_minutes = COALESCE($7, reading_minutes),
-                 cover = COALESCE($8, cover), locale = COALESCE($9, locale),
-                 visibility = COALESCE($10, visibility), featured = COALESCE($11, featured),
-                 seo_title = COALESCE($12, seo_title),
-                 seo_description = COALESCE($13, seo_description),
-                 internal_notes = COALESCE($14, internal_notes),
-                 category_id = CASE WHEN $15 THEN $16 ELSE category_id END
-             WHERE id = $1",
-            &[
-                (&id, Type::INT8),
-                (&input.title.as_deref().map(str::trim), Type::TEXT),
-                (&input.slug, Type::TEXT),
-                (&input.excerpt, Type::TEXT),
-                (&input.body, Type::TEXT),
-                (&body_html, Type::TEXT),
-                (&reading_minutes, Type::INT4),
-                (&input.cover, Type::TEXT),
-                (&input.locale, Type::TEXT),
-                (&input.visibility, Type::TEXT),
-                (&input.featured, Type::BOOL),
-                (&input.seo_title, Type::TEXT),
-                (&input.seo_description, Type::TEXT),
-                (&input.internal_notes, Type::TEXT),
-                (&checked.category_id.is_some(), Type::BOOL),
-                (&checked.category_id, Type::INT8),
-            ],
-        )
-        .await
-        .map_err(map_slug_conflict)?;
-        save_relations(&*tx, id, &checked, principal.staff_id()).await?;
-        let article = self
-            .finish(tx, principal, Event::Update, id, &document_id, json!({}))
-            .await?;
-        Ok(data(StatusCode::OK, article))
-    }
+/// Every route of the function, as template.yaml lists them.
+pub static ROUTES: &[Route<ContentAdmin>] = &[
+    identity::route!(POST "/admin/articles", WRITE, create_article),
+    identity::route!(PUT "/admin/articles/{documentId}", WRITE, update_article),
+    identity::route!(POST "/admin/articles/{documentId}/publish", PUBLISH, publish),
+    identity::route!(POST "/admin/articles/{documentId}/unpublish", PUBLISH, unpublish),
+    identity::route!(DELETE "/admin/articles/{documentId}", WRITE_ANY, delete_article),
+    identity::route!(GET "/admin/articles/{documentId}/revisions", READ, revisions),
+    identity::route!(POST "/admin/articles/{documentId}/revisions/{revision}/restore", WRITE, restore),
+    identity::route!(POST "/admin/articles/{documentId}/schedule", PUBLISH, schedule),
+    identity::route!(DELETE "/admin/articles/{documentId}/schedule", PUBLISH, unschedule),
+    identity::route!(POST "/admin/authors", WRITE_ANY, create_term),
+    identity::route!(PUT "/admin/authors/{documentId}", WRITE_ANY, update_term),
+    identity::route!(DELETE "/admin/authors/{documentId}", WRITE_ANY, delete_term),
+    identity::route!(POST "/admin/categories", WRITE_ANY, create_term),
+    identity::route!(PUT "/admin/categories/{documentId}", WRITE_ANY, update_term),
+    identity::route!(DELETE "/admin/categories/{documentId}", WRITE_ANY, delete_term),
+    identity::route!(POST "/admin/tags", WRITE_ANY, create_term),
+    identity::route!(PUT "/admin/tags/{documentId}", WRITE_ANY, update_term),
+    identity::route!(DELETE "/admin/tags/{documentId}", WRITE_ANY, delete_term),
+    identity::route!(POST "/admin/uploads", WRITE, uploads::create),
+    identity::route!(POST "/admin/uploads/{documentId}/complete", WRITE, uploads::complete),
+    identity::route!(GET "/admin/uploads", READ, uploads::list),
+];
 
-    /// Publish, unpublish, unschedule or soft delete: one UPDATE of a live article.
-    async fn transition(
-        &self,
-        req: &Request,
-        principal: &Principal,
-        event: Event,
-        set: &str,
-    ) -> Result<Response<Body>> {
-        let document_id = path_param(req, "documentId")?.to_owned();
-        let mut client = self.platform.db.client().await?;
-        let tx = client.transaction().await?;
-        let rows = tx
-            .query_typed(
-                &format!(
-                    "UPDATE articles SET {set} WHERE document_id = $1 AND deleted_at IS NULL RETURNING id"
-                ),
-                &[(&document_id, Type::TEXT)],
-            )
-            .await?;
-        let id: i64 = rows
-            .first()
-            .map(|r| r.get(0))
-            .ok_or_else(|| Error::NotFound("no such article".into()))?;
-        let article = self
-            .finish(tx, principal, event, id, &document_id, json!({}))
-            .await?;
-        Ok(if event == Event::Delete {
-            no_content()
-        } else {
-            data(StatusCode::OK, article)
-        })
-    }
-
-    /// Sets the time the scheduler publishes a draft at; published articles refuse.
-    async fn schedule(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
-        let document_id = path_param(req, "documentId")?.to_owned();
-        let ScheduleEnvelope { data: input } = parse_json(req, MAX_BODY)?;
-        let publish_at = DateTime::parse_from_rfc3339(&input.publish_at)
-            .map_err(|_| Error::invalid("publishAt", "publishAt must be an RFC 3339 time"))?
-            .with_timezone(&Utc);
-        if publish_at <= Utc::now() {
-            return Err(Error::invalid(
-                "publishAt",
-                "publishAt must be in the future",
-            ));
-        }
-        let mut client = self.platform.db.client().await?;
-        let tx = client.transaction().await?;
-        let rows = tx
-            .query_typed(
-                "SELECT id, published_at IS NOT NULL FROM articles
-                 WHERE document_id = $1 AND deleted_at IS NULL FOR UPDATE",
-                &[(&document_id, Type::TEXT)],
-            )
-            .await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| Error::NotFound("no such article".into()))?;
-        let (id, published): (i64, bool) = (row.get(0), row.get(1));
-        if published {
-            return Err(Error::Conflict(
-                "the article is already published; unpublish it first".into(),
-            ));
-        }
-        tx.query_typed(
-            "UPDATE articles SET scheduled_at = $2 WHERE id = $1",
-            &[(&id, Type::INT8), (&publish_at, Type::TIMESTAMPTZ)],
-        )
-        .await?;
-        // A draft is in no public response yet; invalidating keeps every write alike.
-        let article = self
-            .finish(
-                tx,
-                principal,
-                Event::Schedule,
-                id,
-                &document_id,
-                json!({ "publishAt": publish_at }),
-            )
-            .await?;
-        Ok(data(StatusCode::OK, article))
-    }
-
-    /// Copies a revision's title and body back and records that as a new revision.
-    async fn restore(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
-        let document_id = path_param(req, "documentId")?.to_owned();
-        let revision: i32 = path_param(req, "revision")?
-            .parse()
-            .map_err(|_| Error::invalid("revision", "revision must be a positive integer"))?;
-        let mut client = self.platform.db.client().await?;
-        let tx = client.transaction().await?;
-        let id = lock_for_edit(&*tx, &document_id, principal).await?;
-        let rows = tx
-            .query_typed(
-                "SELECT title, body FROM article_revisions WHERE article_id = $1 AND revision = $2",
-                &[(&id, Type::INT8), (&revision, Type::INT4)],
-            )
-            .await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| Error::NotFound("no such revision".into()))?;
-        let (title, body): (String, String) = (row.get(0), row.get(1));
-        let rendered = render::render(&body);
-        tx.query_typed(
-            "UPDATE articles SET title = $2, body = $3, body_html = $4, reading_minutes = $5
-             WHERE id = $1",
-            &[
-                (&id, Type::INT8),
-                (&title, Type::TEXT),
-                (&body, Type::TEXT),
-                (&rendered.html, Type::TEXT),
-                (&rendered.reading_minutes, Type::INT4),
-            ],
-        )
-        .await?;
-        record_revision(&*tx, id, principal.staff_id()).await?;
-        let article = self
-            .finish(
-                tx,
-                principal,
-                Event::Restore,
-                id,
-                &document_id,
-                json!({ "revision": revision }),
-            )
-            .await?;
-        Ok(data(StatusCode::OK, article))
-    }
-
-    async fn revisions(&self, req: &Request) -> Result<Response<Body>> {
-        let document_id = path_param(req, "documentId")?;
-        let client = self.platform.db.client().await?;
-        let rows = client
-            .query_typed(
-                "SELECT json_build_object('revision', r.revision, 'title', r.title, 'body', r.body,
-                     'editor', s.document_id, 'createdAt', r.created_at)
-                 FROM articles a JOIN article_revisions r ON r.article_id = a.id
-                 LEFT JOIN staff_users s ON s.id = r.editor_id
-                 WHERE a.document_id = $1 AND a.deleted_at IS NULL
-                 ORDER BY r.revision DESC",
-                &[(&document_id, Type::TEXT)],
-            )
-            .await?;
-        if rows.is_empty() {
-            return Err(Error::NotFound("no such article".into()));
-        }
-        let revisions: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
-        Ok(data(StatusCode::OK, revisions))
-    }
-
-    async fn route(&self, req: Request) -> Result<Response<Body>> {
-        let key = route_key(&req).to_owned();
-        let principal = self.access.authenticate(&req).await?;
-        if matches!(principal, Principal::Anonymous) {
-            return Err(Error::Unauthorized(
-                "sign in or present an API token".into(),
-            ));
-        }
-        if let Some(permission) = required_permission(&key) {
-            principal.require(permission)?;
-        }
-        if let Some((taxonomy, op)) = taxonomy::route(&key) {
-            return taxonomy::handle(&self.platform, &req, &principal, taxonomy, op).await;
-        }
-        match key.as_str() {
-            "POST /admin/articles" => self.create(&req, &principal).await,
-            "PUT /admin/articles/{documentId}" => self.update(&req, &principal).await,
-            "POST /admin/articles/{documentId}/publish" => {
-                let set = "published_at = COALESCE(published_at, now()), scheduled_at = NULL";
-                self.transition(&req, &principal, Event::Publish, set).await
-            }
-            "POST /admin/articles/{documentId}/unpublish" => {
-                self.transition(&req, &principal, Event::Unpublish, "published_at = NULL")
-                    .await
-            }
-            "DELETE /admin/articles/{documentId}" => {
-                self.transition(&req, &principal, Event::Delete, "deleted_at = now()")
-                    .await
-            }
-            "POST /admin/articles/{documentId}/schedule" => self.schedule(&req, &principal).await,
-            "DELETE /admin/articles/{documentId}/schedule" => {
-                self.transition(&req, &principal, Event::Unschedule, "scheduled_at = NULL")
-                    .await
-            }
-            "GET /admin/articles/{documentId}/revisions" => self.revisions(&req).await,
-            "POST /admin/articles/{documentId}/revisions/{revision}/restore" => {
-                self.restore(&req, &principal).await
-            }
-            other if uploads::handles(other) => self.uploads.route(other, &req, &principal).await,
-            other => Err(Error::NotFound(format!("no content admin route `{other}`"))),
-        }
-    }
+async fn create_article(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let Envelope::<ArticleInput> { data: input } = parse_json(&call.req, MAX_ARTICLE_BODY)?;
+    let article = articles::create(&app.writer, call.principal()?, input).await?;
+    Ok(data(StatusCode::CREATED, article))
 }
 
-/// The permission a route needs before the handler looks at the article; creating,
-/// updating and restoring decide themselves, because authors may write their own drafts.
-pub fn required_permission(route_key: &str) -> Option<Permission> {
-    Some(match route_key {
-        "POST /admin/articles/{documentId}/publish"
-        | "POST /admin/articles/{documentId}/unpublish"
-        | "POST /admin/articles/{documentId}/schedule"
-        | "DELETE /admin/articles/{documentId}/schedule" => Permission::PublishContent,
-        "DELETE /admin/articles/{documentId}" => Permission::WriteAnyContent,
-        "GET /admin/articles/{documentId}/revisions" => Permission::ReadContent,
-        key if taxonomy::route(key).is_some() => Permission::WriteAnyContent,
-        _ => return None,
+async fn update_article(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let document_id = path_param(&call.req, "documentId")?;
+    let Envelope::<ArticleInput> { data: input } = parse_json(&call.req, MAX_ARTICLE_BODY)?;
+    let article = articles::update(&app.writer, call.principal()?, document_id, input).await?;
+    Ok(data(StatusCode::OK, article))
+}
+
+async fn transition(
+    app: &ContentAdmin,
+    call: &Call,
+    transition: Transition,
+) -> Result<serde_json::Value> {
+    let document_id = path_param(&call.req, "documentId")?;
+    articles::transition(&app.writer, call.principal()?, document_id, transition).await
+}
+
+async fn publish(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    Ok(data(
+        StatusCode::OK,
+        transition(&app, &call, Transition::Publish).await?,
+    ))
+}
+
+async fn unpublish(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    Ok(data(
+        StatusCode::OK,
+        transition(&app, &call, Transition::Unpublish).await?,
+    ))
+}
+
+async fn unschedule(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    Ok(data(
+        StatusCode::OK,
+        transition(&app, &call, Transition::Unschedule).await?,
+    ))
+}
+
+async fn delete_article(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    transition(&app, &call, Transition::Delete).await?;
+    Ok(no_content())
+}
+
+async fn schedule(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let document_id = path_param(&call.req, "documentId")?;
+    let Envelope::<ScheduleInput> { data: input } = parse_json(&call.req, MAX_ARTICLE_BODY)?;
+    let article = articles::schedule(&app.writer, call.principal()?, document_id, input).await?;
+    Ok(data(StatusCode::OK, article))
+}
+
+async fn revisions(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let document_id = path_param(&call.req, "documentId")?;
+    Ok(data(
+        StatusCode::OK,
+        articles::revisions(&app.writer, document_id).await?,
+    ))
+}
+
+async fn restore(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let document_id = path_param(&call.req, "documentId")?;
+    let revision: i32 = path_param(&call.req, "revision")?
+        .parse()
+        .map_err(|_| Error::invalid("revision", "revision must be a positive integer"))?;
+    let article = articles::restore(&app.writer, call.principal()?, document_id, revision).await?;
+    Ok(data(StatusCode::OK, article))
+}
+
+/// The taxonomy type a route names: `/admin/{authors,categories,tags}[/…]`.
+fn taxonomy_of(req: &Request) -> Result<&'static taxonomy::Taxonomy> {
+    let key = platform::http::route_key(req);
+    key.split('/')
+        .nth(2)
+        .and_then(taxonomy::by_name)
+        .ok_or_else(|| Error::internal(format!("`{key}` names no taxonomy type")))
+}
+
+fn taxonomy_input(req: &Request, taxonomy: &taxonomy::Taxonomy) -> Result<Input> {
+    Ok(if taxonomy.is_author() {
+        Input::Author(parse_json::<Envelope<_>>(req, MAX_TERM_BODY)?.data)
+    } else {
+        Input::Term(parse_json::<Envelope<_>>(req, MAX_TERM_BODY)?.data)
     })
 }
 
+async fn create_term(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let taxonomy = taxonomy_of(&call.req)?;
+    let input = taxonomy_input(&call.req, taxonomy)?;
+    let entry = taxonomy::create(&app.writer, call.principal()?, taxonomy, input).await?;
+    Ok(data(StatusCode::CREATED, entry))
+}
+
+async fn update_term(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let taxonomy = taxonomy_of(&call.req)?;
+    let document_id = path_param(&call.req, "documentId")?;
+    let input = taxonomy_input(&call.req, taxonomy)?;
+    let entry =
+        taxonomy::edit(&app.writer, call.principal()?, taxonomy, document_id, input).await?;
+    Ok(data(StatusCode::OK, entry))
+}
+
+async fn delete_term(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let taxonomy = taxonomy_of(&call.req)?;
+    let document_id = path_param(&call.req, "documentId")?;
+    taxonomy::delete(&app.writer, call.principal()?, taxonomy, document_id).await?;
+    Ok(no_content())
+}
+
+/// The settings this function reads besides the core.
+pub type Settings = (WebhookConfig, uploads::MediaConfig);
+
 /// The handler the Lambda runtime and the local gateway mount.
-pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
-    let access = Access::for_staff(&platform);
-    let uploads = uploads::Uploads::new(platform.clone());
-    let admin = Arc::new(ContentAdmin {
-        platform,
-        access,
-        uploads,
-    });
-    move |req| {
-        let admin = admin.clone();
-        async move { admin.route(req).await }
-    }
+pub fn handler(
+    platform: Arc<Platform>,
+    (webhooks, media): Settings,
+) -> Result<impl platform::runtime::Handler> {
+    let admin = ContentAdmin {
+        writer: Writer::new(&platform, &webhooks),
+        uploads: uploads::Uploads::new(platform.clone(), media),
+    };
+    Router::new(&platform, admin, ROUTES)
 }

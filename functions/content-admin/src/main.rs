@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run_http("content-admin", content_admin::handler).await
+    platform::runtime::run_http("content-admin", content_admin::handler).await
 }

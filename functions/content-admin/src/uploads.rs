@@ -22,18 +22,97 @@ use std::{
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Datelike, Utc};
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
-use shared::{
-    Error, Platform, Result,
+use identity::{
     access::{Permission, Principal},
-    audit,
-    config::AwsConfig,
+    route::Call,
+};
+
+use crate::ContentAdmin;
+use lambda_http::{Body, Request, Response};
+use platform::{
+    Error, Platform, Result, audit,
+    config::{AwsConfig, Section, Vars},
     http::{data, parse_json, path_param, query_param},
 };
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 use tokio_postgres::{Row, types::Type};
+use url::Url;
+
+/// The media section of the configuration: files go straight from the browser to S3
+/// through presigned PUT URLs.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// `MEDIA_BUCKET`: the private bucket uploads land in. Optional so a stack without
+    /// AWS or moto still starts; without it the upload routes answer 503.
+    pub bucket: Option<String>,
+    /// `MEDIA_BASE_URL`: where the public reads an object, `base_url` + key (e.g. a
+    /// CloudFront domain). Always ends with `/`. Default: the bucket's own URL (the
+    /// moto endpoint locally), which only serves objects if the bucket allows it.
+    pub base_url: Option<Url>,
+    /// `MAX_UPLOAD_BYTES`: the largest file a presigned URL accepts (default 20 MiB).
+    pub max_upload_bytes: u64,
+}
+
+/// S3 takes at most 5 GiB in one PUT.
+const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+
+impl Section for MediaConfig {
+    fn read(vars: &mut Vars<'_>) -> Self {
+        let bucket = vars
+            .optional("MEDIA_BUCKET")
+            .map(|b| b.trim().to_owned())
+            .filter(|bucket| {
+                let ok = valid_bucket_name(bucket);
+                if !ok {
+                    vars.problem(
+                        "MEDIA_BUCKET",
+                        "must be an S3 bucket name (3-63 lowercase letters, digits, `-` and `.`)",
+                    );
+                }
+                ok
+            });
+        let base_url = vars.base_url("MEDIA_BASE_URL").or_else(|| {
+            let endpoint = vars.optional("AWS_ENDPOINT_URL");
+            let region = vars.optional("AWS_REGION");
+            bucket
+                .as_deref()
+                .and_then(|b| bucket_url(b, endpoint.as_deref(), region.as_deref()))
+        });
+        let max_upload_bytes = vars.parsed("MAX_UPLOAD_BYTES", 20 * 1024 * 1024_u64);
+        if !(1..=MAX_SINGLE_PUT).contains(&max_upload_bytes) {
+            vars.problem("MAX_UPLOAD_BYTES", "must be between 1 and 5 GiB");
+        }
+        Self {
+            bucket,
+            base_url,
+            max_upload_bytes,
+        }
+    }
+}
+
+/// S3's naming rules for new buckets, minus the rarely used IP-address check.
+fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("..")
+}
+
+/// The bucket's own URL: path-style on a custom endpoint (moto), the virtual-hosted
+/// AWS name otherwise. An invalid endpoint is the core configuration's problem.
+fn bucket_url(bucket: &str, endpoint: Option<&str>, region: Option<&str>) -> Option<Url> {
+    let raw = match (endpoint, region) {
+        (Some(endpoint), _) => format!("{}/{bucket}/", endpoint.trim().trim_end_matches('/')),
+        (None, Some(region)) => format!("https://{bucket}.s3.{}.amazonaws.com/", region.trim()),
+        (None, None) => format!("https://{bucket}.s3.amazonaws.com/"),
+    };
+    Url::parse(&raw).ok()
+}
 
 /// How long a presigned PUT URL works.
 pub const URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -54,14 +133,6 @@ const ALLOWED: &[(&str, &str)] = &[
     ("image/avif", "avif"),
     ("application/pdf", "pdf"),
 ];
-
-/// The routes this module answers.
-pub fn handles(route_key: &str) -> bool {
-    matches!(
-        route_key,
-        "POST /admin/uploads" | "GET /admin/uploads" | "POST /admin/uploads/{documentId}/complete"
-    )
-}
 
 /// The extension for an accepted content type.
 pub fn extension_for(content_type: &str) -> Option<&'static str> {
@@ -109,7 +180,7 @@ pub fn object_key(now: DateTime<Utc>, random: &str, filename: &str, extension: &
 /// needs path-style addressing (`http://host/bucket/key`): a virtual-hosted name like
 /// `bucket.127.0.0.1` does not resolve.
 pub async fn s3_client(aws: &AwsConfig) -> aws_sdk_s3::Client {
-    let sdk = shared::aws::sdk_config(aws).await;
+    let sdk = platform::aws::sdk_config(aws).await;
     let config = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(aws.endpoint_url.is_some())
         .build();
@@ -176,33 +247,21 @@ const COLUMNS: &str = "u.id, u.document_id, u.object_key, u.original_filename, u
 
 pub struct Uploads {
     platform: Arc<Platform>,
+    media: MediaConfig,
     s3: OnceCell<aws_sdk_s3::Client>,
 }
 
 impl Uploads {
-    pub fn new(platform: Arc<Platform>) -> Self {
+    pub fn new(platform: Arc<Platform>, media: MediaConfig) -> Self {
         Self {
             platform,
+            media,
             s3: OnceCell::new(),
         }
     }
 
-    pub async fn route(
-        &self,
-        key: &str,
-        req: &Request,
-        principal: &Principal,
-    ) -> Result<Response<Body>> {
-        match key {
-            "POST /admin/uploads" => self.create(req, principal).await,
-            "POST /admin/uploads/{documentId}/complete" => self.complete(req, principal).await,
-            "GET /admin/uploads" => self.list(req, principal).await,
-            other => Err(Error::NotFound(format!("no upload route `{other}`"))),
-        }
-    }
-
     fn bucket(&self) -> Result<&str> {
-        self.platform.config.media.bucket.as_deref().ok_or_else(|| {
+        self.media.bucket.as_deref().ok_or_else(|| {
             Error::ServiceUnavailable("media uploads are not configured (MEDIA_BUCKET)".into())
         })
     }
@@ -218,8 +277,6 @@ impl Uploads {
     fn view(&self, row: &Row) -> Value {
         let key: &str = row.get(2);
         let url = self
-            .platform
-            .config
             .media
             .base_url
             .as_ref()
@@ -242,9 +299,8 @@ impl Uploads {
     }
 
     async fn create(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
-        require_write(principal)?;
         let Envelope { data: input } = parse_json(req, MAX_BODY)?;
-        let checked = check(input, self.platform.config.media.max_upload_bytes)?;
+        let checked = check(input, self.media.max_upload_bytes)?;
         let bucket = self.bucket()?;
         let random = hex(&rand::random::<[u8; 16]>());
         let key = object_key(Utc::now(), &random, &checked.filename, checked.extension);
@@ -319,7 +375,6 @@ impl Uploads {
     /// happens outside any transaction; the status change is conditional, so two
     /// concurrent completions record one audit entry.
     async fn complete(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
-        require_write(principal)?;
         let document_id = path_param(req, "documentId")?.to_owned();
         let bucket = self.bucket()?;
         let mut client = self.platform.db.client().await?;
@@ -416,8 +471,7 @@ impl Uploads {
 
     /// The media library, newest first, paged like Strapi's `pagination[page]` and
     /// `pagination[pageSize]`.
-    async fn list(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
-        principal.require(Permission::ReadContent)?;
+    async fn list(&self, req: &Request) -> Result<Response<Body>> {
         let page = page_param(req, "pagination[page]", 1, i64::from(i32::MAX))?;
         let page_size = page_param(
             req,
@@ -445,7 +499,7 @@ impl Uploads {
                 .get(0),
         };
         let uploads: Vec<Value> = rows.iter().map(|row| self.view(row)).collect();
-        Ok(shared::http::json(
+        Ok(platform::http::json(
             StatusCode::OK,
             &json!({
                 "data": uploads,
@@ -461,11 +515,19 @@ impl Uploads {
 }
 
 /// Authors upload too: either write permission will do.
-fn require_write(principal: &Principal) -> Result<()> {
-    if principal.can(Permission::WriteOwnContent) {
-        return Ok(());
-    }
-    principal.require(Permission::WriteAnyContent)
+/// `POST /admin/uploads`.
+pub async fn create(app: Arc<ContentAdmin>, call: Call) -> Result<Response<Body>> {
+    app.uploads.create(&call.req, call.principal()?).await
+}
+
+/// `POST /admin/uploads/{documentId}/complete`.
+pub async fn complete(app: Arc<ContentAdmin>, call: Call) -> Result<Response<Body>> {
+    app.uploads.complete(&call.req, call.principal()?).await
+}
+
+/// `GET /admin/uploads`, the media library.
+pub async fn list(app: Arc<ContentAdmin>, call: Call) -> Result<Response<Body>> {
+    app.uploads.list(&call.req).await
 }
 
 fn page_param(req: &Request, name: &str, default: i64, max: i64) -> Result<i64> {
@@ -605,9 +667,9 @@ mod tests {
         let aws = AwsConfig {
             region: Some("us-east-1".into()),
             endpoint_url: Some("http://127.0.0.1:9".parse().unwrap()),
-            credentials: Some(shared::config::AwsCredentials {
+            credentials: Some(platform::config::AwsCredentials {
                 access_key_id: "testing".into(),
-                secret_access_key: shared::secret::Secret::new("testing"),
+                secret_access_key: platform::secret::Secret::new("testing"),
                 session_token: None,
             }),
         };
@@ -647,5 +709,68 @@ mod tests {
         assert!(check(input("a\nb.png", "image/png", 1), 10).is_err());
         assert!(check(input("a.svg", "image/svg+xml", 1), 10).is_err());
         assert!(check(input(&"x".repeat(256), "image/png", 1), 10).is_err());
+    }
+
+    fn media(
+        pairs: &[(&str, &str)],
+    ) -> std::result::Result<MediaConfig, platform::config::ConfigError> {
+        let map: std::collections::HashMap<String, String> = [
+            ("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/bianxian"),
+            ("UPSTASH_REDIS_REST_URL", "http://127.0.0.1:8079"),
+            ("UPSTASH_REDIS_REST_TOKEN", "tok"),
+        ]
+        .iter()
+        .chain(pairs)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        platform::config::Config::load::<MediaConfig>(platform::config::Env::from_map(map))
+            .map(|(_, media)| media)
+    }
+
+    #[test]
+    fn media_defaults_to_the_bucket_url() {
+        let config = media(&[]).unwrap();
+        assert!(config.bucket.is_none());
+        assert!(config.base_url.is_none());
+        assert_eq!(config.max_upload_bytes, 20 * 1024 * 1024);
+        let on_aws = media(&[("MEDIA_BUCKET", "bx-media"), ("AWS_REGION", "ap-east-1")]).unwrap();
+        assert_eq!(
+            on_aws.base_url.unwrap().as_str(),
+            "https://bx-media.s3.ap-east-1.amazonaws.com/"
+        );
+        let on_moto = media(&[
+            ("MEDIA_BUCKET", "bx-media"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            on_moto.base_url.unwrap().as_str(),
+            "http://127.0.0.1:5000/bx-media/"
+        );
+        let cdn = media(&[
+            ("MEDIA_BUCKET", "bx-media"),
+            ("MEDIA_BASE_URL", "https://media.example.com/files"),
+            ("MAX_UPLOAD_BYTES", "1048576"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cdn.base_url.unwrap().as_str(),
+            "https://media.example.com/files/"
+        );
+        assert_eq!(cdn.max_upload_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn media_problems_are_reported_together() {
+        let err = media(&[
+            ("MEDIA_BUCKET", "Not_A_Bucket"),
+            ("MEDIA_BASE_URL", "ftp://media.example.com"),
+            ("MAX_UPLOAD_BYTES", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        for name in ["MEDIA_BUCKET", "MEDIA_BASE_URL", "MAX_UPLOAD_BYTES"] {
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 }

@@ -1,14 +1,14 @@
 //! The public content API, read path: Strapi v5 REST over articles, authors,
 //! categories and tags (`GET /api/{type}` and `GET /api/{type}/{documentId}`).
 //!
-//! The raw query string goes to `shared::content::Query` (so raw and percent-encoded
-//! brackets mean the same), `shared::content::documents` runs it and assembles the
-//! entries, and `shared::content::gate` decides what of a `members` or `paid`
+//! The raw query string goes to `content::Query` (so raw and percent-encoded
+//! brackets mean the same), `content::documents` runs it and assembles the
+//! entries, and `content::gate` decides what of a `members` or `paid`
 //! article the reader gets. This file only decides who the reader is and writes the
 //! envelope, cached.
 //!
 //! Caching: the serialized body is cached in Redis per content type namespace
-//! (`shared::content::cache`, so a write invalidates exactly the types it can show
+//! (`content::cache`, so a write invalidates exactly the types it can show
 //! in), keyed by route, [`Query::normalized_key`] and the reader's access class.
 //! The class is as coarse as correctness allows: `public` when no gated field is
 //! selected (the answer is the same for everyone, so the credential is not even
@@ -29,27 +29,30 @@
 
 use std::{future::Future, sync::Arc};
 
+use content::{
+    Query, ReadConfig,
+    cache::{member_products, namespace},
+    documents::{self, Page},
+    gate::{self, Reader},
+    query::{PageMode, Pagination, Status},
+    schema::{self, ContentType},
+};
 use http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
-use shared::{
-    Error, Platform, Result,
-    access::{API_TOKEN_PREFIX, Access, Permission, Principal, STAFF_COOKIE, presented},
-    cache::Entry,
-    content::{
-        Query,
-        cache::{member_products, namespace},
-        documents::{self, Page},
-        gate::{self, Reader},
-        query::{PageMode, Pagination, Status},
-        schema::{self, ContentType},
+use identity::{
+    access::{
+        API_TOKEN_PREFIX, Access, MEMBER_COOKIE, MemberAccess, Permission, Principal, STAFF_COOKIE,
+        presented,
     },
+    route::{Call, Guard, Route, Router},
+    session::Session,
+};
+use lambda_http::{Body, Request, Response};
+use platform::{
+    Error, Platform, Result,
+    cache::Entry,
     http::{path_param, route_key},
 };
-use tokio_postgres::types::Type;
-
-/// The member session cookie set by the auth function.
-pub const MEMBER_COOKIE: &str = "bx_session";
+use serde_json::{Value, json};
 
 /// For answers anyone may share: CDNs keep them as long as Redis does by default
 /// (`CONTENT_CACHE_TTL_SECS`, and serve them 30 s stale while refetching), browsers
@@ -105,33 +108,15 @@ enum Caller {
     Invalid,
 }
 
-struct ContentApi {
+/// The function's state: what its handlers share.
+pub struct ContentApi {
     platform: Arc<Platform>,
     access: Access,
+    members: MemberAccess,
+    settings: Settings,
 }
 
 impl ContentApi {
-    async fn route(&self, req: Request) -> Result<Response<Body>> {
-        let key = route_key(&req);
-        let (content_type, one) = key
-            .strip_prefix("GET /api/")
-            .and_then(|rest| {
-                let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
-                let one = match tail {
-                    "" => false,
-                    "{documentId}" => true,
-                    _ => return None,
-                };
-                schema::content_type(name).map(|ct| (ct, one))
-            })
-            .ok_or_else(|| Error::NotFound(format!("no content route `{key}`")))?;
-        if one {
-            self.find_one(&req, content_type).await
-        } else {
-            self.find_many(&req, content_type).await
-        }
-    }
-
     async fn find_many(
         &self,
         req: &Request,
@@ -188,7 +173,7 @@ impl ContentApi {
         // default). Writes invalidate precisely, so this only bounds what no write
         // announces: time passing (scheduled articles going live, entitlements
         // expiring) and an invalidation that failed. Zero turns the cache off.
-        let ttl = self.platform.config.content_cache_ttl;
+        let ttl = self.settings.cache_ttl;
         let entry = match audience.class().filter(|_| !ttl.is_zero()) {
             Some(class) => {
                 let key = format!("{key} {class}");
@@ -265,8 +250,8 @@ impl ContentApi {
             let Some(session) = self.access.sessions().peek(&credential).await? else {
                 return Ok(Caller::Invalid);
             };
-            if let Some(document_id) = session.subject.strip_prefix("member:") {
-                return self.member(document_id).await;
+            if session.subject.starts_with("member:") {
+                return self.member(&session).await;
             }
         }
         match self.access.authenticate(req).await {
@@ -276,16 +261,9 @@ impl ContentApi {
         }
     }
 
-    async fn member(&self, document_id: &str) -> Result<Caller> {
-        let client = self.platform.db.client().await?;
-        let rows = client
-            .query_typed(
-                "SELECT id FROM members WHERE document_id = $1 AND deleted_at IS NULL",
-                &[(&document_id, Type::TEXT)],
-            )
-            .await?;
-        Ok(match rows.first() {
-            Some(row) => Caller::Member(row.try_get(0)?),
+    async fn member(&self, session: &Session) -> Result<Caller> {
+        Ok(match self.members.member(session).await? {
+            Some(member) => Caller::Member(member.id),
             None => Caller::Invalid,
         })
     }
@@ -362,15 +340,52 @@ fn if_none_match(req: &Request, etag: &str) -> bool {
         .any(|tag| tag == "*" || opaque(tag) == ours)
 }
 
-/// The handler the Lambda runtime and the local gateway mount.
-pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
-    let access = Access::for_staff(&platform);
-    let api = Arc::new(ContentApi { platform, access });
-    move |req| {
-        let api = api.clone();
-        async move { api.route(req).await }
-    }
+/// Every route of the function, as template.yaml lists them: public reads, where what
+/// a reader sees depends on who they are (decided by the handler, not the guard).
+pub static ROUTES: &[Route<ContentApi>] = &[
+    identity::route!(GET "/api/articles", Guard::Public, find_many),
+    identity::route!(GET "/api/articles/{documentId}", Guard::Public, find_one),
+    identity::route!(GET "/api/authors", Guard::Public, find_many),
+    identity::route!(GET "/api/authors/{documentId}", Guard::Public, find_one),
+    identity::route!(GET "/api/categories", Guard::Public, find_many),
+    identity::route!(GET "/api/categories/{documentId}", Guard::Public, find_one),
+    identity::route!(GET "/api/tags", Guard::Public, find_many),
+    identity::route!(GET "/api/tags/{documentId}", Guard::Public, find_one),
+];
+
+/// The content type a route reads: `/api/{type}[/…]`.
+fn content_type_of(req: &Request) -> Result<&'static ContentType> {
+    let key = route_key(req);
+    key.split('/')
+        .nth(2)
+        .and_then(schema::content_type)
+        .ok_or_else(|| Error::internal(format!("`{key}` names no content type")))
 }
+
+async fn find_many(api: Arc<ContentApi>, call: Call) -> Result<Response<Body>> {
+    api.find_many(&call.req, content_type_of(&call.req)?).await
+}
+
+async fn find_one(api: Arc<ContentApi>, call: Call) -> Result<Response<Body>> {
+    api.find_one(&call.req, content_type_of(&call.req)?).await
+}
+
+/// The handler the Lambda runtime and the local gateway mount.
+pub fn handler(
+    platform: Arc<Platform>,
+    settings: Settings,
+) -> Result<impl platform::runtime::Handler> {
+    let api = ContentApi {
+        access: Access::for_staff(&platform),
+        members: MemberAccess::new(&platform),
+        platform: platform.clone(),
+        settings,
+    };
+    Router::new(&platform, api, ROUTES)
+}
+
+/// The settings this function reads besides the core.
+pub type Settings = ReadConfig;
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run_http("content-api", content_api::handler).await
+    platform::runtime::run_http("content-api", content_api::handler).await
 }

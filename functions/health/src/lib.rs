@@ -9,9 +9,10 @@ use std::{
 };
 
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use identity::route::{Call, Guard, Route, Router};
+use lambda_http::{Body, Response};
+use platform::{Platform, Result, cmd};
 use serde::Serialize;
-use shared::{Platform, Result, cmd};
 
 const DEADLINE: Duration = Duration::from_secs(2);
 
@@ -70,7 +71,7 @@ pub async fn report(platform: &Platform) -> Report {
         check(async {
             match platform.redis.cmd(cmd!["PING"]).await? {
                 serde_json::Value::String(s) if s == "PONG" => Ok(()),
-                other => Err(shared::Error::internal(format!("PING answered {other}"))),
+                other => Err(platform::Error::internal(format!("PING answered {other}"))),
             }
         })
     );
@@ -83,14 +84,17 @@ pub async fn report(platform: &Platform) -> Report {
     }
 }
 
-pub async fn handle(platform: Arc<Platform>, _req: Request) -> Result<Response<Body>> {
+/// The function's one route: anyone may ask (load balancers, uptime checks).
+pub static ROUTES: &[Route<Platform>] = &[identity::route!(GET "/health", Guard::Public, handle)];
+
+pub async fn handle(platform: Arc<Platform>, _: Call) -> Result<Response<Body>> {
     let report = report(&platform).await;
     let status = if report.status == "ok" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut response = shared::http::json(status, &report);
+    let mut response = platform::http::json(status, &report);
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),
@@ -99,6 +103,6 @@ pub async fn handle(platform: Arc<Platform>, _req: Request) -> Result<Response<B
 }
 
 /// The handler the Lambda runtime and the local gateway mount.
-pub fn handler(platform: Arc<Platform>) -> impl shared::runtime::Handler {
-    move |req| handle(platform.clone(), req)
+pub fn handler(platform: Arc<Platform>, _: ()) -> Result<impl platform::runtime::Handler> {
+    Router::new(&platform.clone(), platform, ROUTES)
 }

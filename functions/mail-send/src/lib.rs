@@ -4,19 +4,21 @@
 //! SQS invokes it with up to ten records; each names one job (`{"jobId": n}`). The
 //! answer lists only the records to try again (`batchItemFailures`, with
 //! `ReportBatchItemFailures` on the event source), so one failing mail never makes
-//! SQS redeliver the others. What sending means, and why a redelivered record is
-//! harmless, is `shared::mail`'s business; the event plumbing is `shared::queue`'s.
+//! SQS redeliver the others. What sending means is `mail::Sender`'s business; why a
+//! redelivered record is harmless, and the event plumbing, are `platform::outbox`'s.
 
 use std::sync::Arc;
 
-use shared::{
-    Platform,
-    queue::{self, EventFuture},
-};
+use mail::{MailConfig, Sender};
+use platform::{Platform, Result, outbox, runtime::EventFuture};
+
+/// The settings this function reads besides the core.
+pub type Settings = MailConfig;
 
 /// The event handler the Lambda runtime and the local stack invoke.
 pub fn handler(
     platform: Arc<Platform>,
-) -> impl Fn(serde_json::Value) -> EventFuture + Send + Sync + 'static {
-    queue::handler(platform, |platform| &platform.mail)
+    mail: Settings,
+) -> Result<impl Fn(serde_json::Value) -> EventFuture + Send + Sync + 'static> {
+    Ok(outbox::handler(Arc::new(Sender::consumer(&platform, mail))))
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run_event("mail-send", mail_send::handler).await
+    platform::runtime::run_event("mail-send", mail_send::handler).await
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use platform::{Platform, Result, migrations, runtime::EventFuture};
 use serde_json::Value;
-use shared::{Platform, Result, migrations};
 
 pub async fn migrate(platform: &Platform) -> Result<migrations::Report> {
     let mut client = platform.db.client().await?;
@@ -16,15 +16,13 @@ pub async fn migrate(platform: &Platform) -> Result<migrations::Report> {
 /// The event handler: any payload; answers with the report.
 pub fn handler(
     platform: Arc<Platform>,
-) -> impl Fn(Value) -> std::pin::Pin<Box<dyn Future<Output = Result<Value>> + Send>>
-+ Send
-+ Sync
-+ 'static {
-    move |_event| {
+    _: (),
+) -> Result<impl Fn(Value) -> EventFuture + Send + Sync + 'static> {
+    Ok(move |_event| {
         let platform = platform.clone();
         Box::pin(async move {
             let report = migrate(&platform).await?;
             Ok(serde_json::to_value(report).unwrap_or(Value::Null))
-        })
-    }
+        }) as EventFuture
+    })
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run_event("migrate", migrate::handler).await
+    platform::runtime::run_event("migrate", migrate::handler).await
 }

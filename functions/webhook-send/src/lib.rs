@@ -4,19 +4,23 @@
 //! A failed POST is not handed back to SQS: its row waits out its backoff and the
 //! sweep dispatches it again, so the answer's `batchItemFailures` lists only records
 //! that could not be processed at all (a database outage, a body naming no row).
-//! What delivering means, and why a duplicated record is harmless, is
-//! `shared::webhooks`' business; the event plumbing is `shared::queue`'s.
+//! What delivering means is `content::outgoing_webhooks`' business; why a duplicated
+//! record is harmless, and the event plumbing, are `platform::outbox`'s.
 
 use std::sync::Arc;
 
-use shared::{
-    Platform,
-    queue::{self, EventFuture},
-};
+use content::outgoing_webhooks::{Sender, WebhookConfig};
+use platform::{Platform, Result, outbox, runtime::EventFuture};
+
+/// The settings this function reads besides the core.
+pub type Settings = WebhookConfig;
 
 /// The event handler the Lambda runtime and the local stack invoke.
 pub fn handler(
     platform: Arc<Platform>,
-) -> impl Fn(serde_json::Value) -> EventFuture + Send + Sync + 'static {
-    queue::handler(platform, |platform| &platform.webhooks)
+    webhooks: Settings,
+) -> Result<impl Fn(serde_json::Value) -> EventFuture + Send + Sync + 'static> {
+    Ok(outbox::handler(Arc::new(Sender::consumer(
+        &platform, &webhooks,
+    )?)))
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::run_event("webhook-send", webhook_send::handler).await
+    platform::runtime::run_event("webhook-send", webhook_send::handler).await
 }

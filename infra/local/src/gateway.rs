@@ -20,8 +20,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use percent_encoding::percent_decode_str;
+use platform::{Error, Platform, runtime::Handler};
 use serde_json::{Map, Value, json};
-use shared::{Error, Platform, runtime::Handler};
 use tokio::net::TcpListener;
 
 use crate::template::{Pattern, Route};
@@ -101,7 +101,7 @@ impl Gateway {
             }
         };
         let handler = &self.functions[&route.function];
-        let response = shared::runtime::invoke(
+        let response = platform::runtime::invoke(
             &route.function,
             &self.platform.config,
             handler.as_ref(),

@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use shared::Platform;
+use mail::{MailConfig, Sender};
+use platform::Platform;
 use tokio::task::JoinHandle;
 
 pub use crate::queue::{SWEEP_EVERY, scheduled_event};
@@ -14,21 +15,25 @@ use crate::queue::{consume, display};
 /// Sets up the sender identity, then consumes and sweeps in the background until
 /// the returned task is aborted. `Ok(None)` when mail has no queue configured.
 pub async fn start(platform: Arc<Platform>) -> Result<Option<JoinHandle<()>>, String> {
-    let Some(queue_url) = platform.mail.queue_url().map(str::to_owned) else {
+    let config: MailConfig = platform.config.section().map_err(|e| e.to_string())?;
+    let queue = mail::queue(&platform, &config);
+    let Some(queue_url) = queue.url().map(str::to_owned) else {
         return Ok(None);
     };
-    let clients = platform.mail.clients().await;
-    let from = platform.mail.from().address.to_string();
-    clients
-        .ses
+    let sender = Sender::new(&platform, config.clone());
+    let from = sender.from().address.to_string();
+    sender
+        .ses()
+        .await
         .create_email_identity()
         .email_identity(&from)
         .send()
         .await
         .map_err(|e| format!("verifying SES identity {from}: {}", display(e)))?;
-    let handler = Arc::new(mail_send::handler(platform.clone()));
+    let handler =
+        Arc::new(mail_send::handler(platform.clone(), config).map_err(|e| e.to_string())?);
     consume(
-        clients.sqs.clone(),
+        queue.sqs().await.clone(),
         &queue_url,
         platform.config.aws.region.as_deref(),
         "mail",

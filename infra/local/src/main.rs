@@ -19,10 +19,8 @@ use bianxian_local::{
     upstash::{self, UpstashServerConfig},
     webhooks,
 };
-use shared::{
-    Platform, access::Role, audit, email::Email, password::Password, runtime::load_config, staff,
-    telemetry,
-};
+use identity::{access::Role, email::Email, password::Password, staff};
+use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
 const USAGE: &str = "usage: bianxian-local <gateway|upstash|migrate|seed|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--articles N] [--reset] [--email E --role R --name N]";
@@ -113,14 +111,20 @@ async fn run(args: Args) -> Result<(), String> {
             let text = std::fs::read_to_string(&template_path)
                 .map_err(|e| format!("{template_path}: {e}"))?;
             let routes = template::routes(&text)?;
-            let config = load_config();
+            let (config, ()) = load_config();
             let _telemetry = telemetry::init(&config);
             let platform = Arc::new(Platform::new(config).map_err(|e| e.to_string())?);
             // The mail and webhook tasks run detached for as long as the gateway does.
             if mail::start(platform.clone()).await?.is_some() {
                 eprintln!(
                     "gateway: mail-send consumes {}, sweeping every {} s",
-                    platform.mail.queue_url().unwrap_or_default(),
+                    platform
+                        .config
+                        .section::<::mail::MailConfig>()
+                        .ok()
+                        .and_then(|mail| mail.queue_url)
+                        .map(String::from)
+                        .unwrap_or_default(),
                     mail::SWEEP_EVERY.as_secs()
                 );
             }
@@ -130,17 +134,24 @@ async fn run(args: Args) -> Result<(), String> {
             if webhooks::start(platform.clone()).await?.is_some() {
                 eprintln!(
                     "gateway: webhook-send consumes {}, sweeping every {} s",
-                    platform.webhooks.queue_url().unwrap_or_default(),
+                    platform
+                        .config
+                        .section::<content::outgoing_webhooks::WebhookConfig>()
+                        .ok()
+                        .and_then(|webhooks| webhooks.queue_url)
+                        .map(String::from)
+                        .unwrap_or_default(),
                     mail::SWEEP_EVERY.as_secs()
                 );
             }
             // So does the scheduler, like its `rate(1 minute)` rule in AWS.
-            scheduler::start(platform.clone());
+            scheduler::start(platform.clone())?;
             eprintln!(
                 "gateway: scheduler publishes due articles every {} s",
                 scheduler::EVERY.as_secs()
             );
-            let gateway = Gateway::new(routes, functions::mount(&platform), platform)?;
+            let mounted = functions::mount(&platform).map_err(|e| e.to_string())?;
+            let gateway = Gateway::new(routes, mounted, platform)?;
             let listener = bind(addr).await?;
             eprintln!("gateway: serving template.yaml routes on http://{addr}");
             gateway::serve(listener, Arc::new(gateway))
@@ -159,7 +170,7 @@ async fn run(args: Args) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
         "migrate" => {
-            let config = load_config();
+            let (config, ()) = load_config();
             let platform = Platform::new(config).map_err(|e| e.to_string())?;
             let report = migrate::migrate(&platform)
                 .await
@@ -172,7 +183,7 @@ async fn run(args: Args) -> Result<(), String> {
             let articles = raw
                 .parse()
                 .map_err(|_| format!("--articles: `{raw}` is not a number"))?;
-            let platform = Platform::new(load_config()).map_err(|e| e.to_string())?;
+            let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
             seed::seed(&platform, articles, args.get("reset", "false") == "true").await
         }
         "admin" if args.subcommand.as_deref() == Some("create-user") => create_user(&args).await,
@@ -202,7 +213,7 @@ async fn create_user(args: &Args) -> Result<(), String> {
         }
     };
     let password = Password::parse_new(&raw_password, "password").map_err(|e| e.to_string())?;
-    let platform = Platform::new(load_config()).map_err(|e| e.to_string())?;
+    let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
     let mut client = platform.db.client().await.map_err(|e| e.to_string())?;
     let tx = client.transaction().await.map_err(|e| e.to_string())?;
     let staff = staff::create(&*tx, &email, &password, role, &name)

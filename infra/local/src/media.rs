@@ -5,11 +5,13 @@
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration,
 };
-use shared::Platform;
+use content_admin::uploads::MediaConfig;
+use platform::Platform;
 
 /// Creates the bucket if it is missing. `Ok(None)` when no bucket is configured.
 pub async fn ensure_bucket(platform: &Platform) -> Result<Option<String>, String> {
-    let Some(bucket) = platform.config.media.bucket.clone() else {
+    let media: MediaConfig = platform.config.section().map_err(|e| e.to_string())?;
+    let Some(bucket) = media.bucket else {
         return Ok(None);
     };
     let s3 = content_admin::uploads::s3_client(&platform.config.aws).await;

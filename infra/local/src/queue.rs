@@ -22,7 +22,7 @@ const WAIT_SECONDS: i32 = 5;
 const VISIBILITY_TIMEOUT_SECONDS: &str = "30";
 
 /// A consumer's handler, as the function crates expose it.
-pub type Handler = Arc<dyn Fn(Value) -> shared::queue::EventFuture + Send + Sync>;
+pub type Handler = Arc<dyn Fn(Value) -> platform::runtime::EventFuture + Send + Sync>;
 
 /// Creates the queue at `queue_url`, then polls it and sweeps in the background
 /// until the returned task is aborted. `name` tells the logs which pipeline it is.

@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use shared::Platform;
+use platform::Platform;
 
 use crate::queue::scheduled_event;
 
@@ -14,8 +14,9 @@ use crate::queue::scheduled_event;
 pub const EVERY: Duration = Duration::from_secs(30);
 
 /// Runs the scheduler in the background, detached, for as long as the process lives.
-pub fn start(platform: Arc<Platform>) {
-    let handler = scheduler::handler(platform);
+pub fn start(platform: Arc<Platform>) -> Result<(), String> {
+    let settings = platform.config.section().map_err(|e| e.to_string())?;
+    let handler = scheduler::handler(platform, settings).map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVERY);
         loop {
@@ -25,4 +26,5 @@ pub fn start(platform: Arc<Platform>) {
             }
         }
     });
+    Ok(())
 }

@@ -6,7 +6,7 @@
 //! headings and lists, `members` and `paid` articles behind the members-only marker,
 //! a few drafts and scheduled posts. Content comes from a fixed-seed PRNG so two runs
 //! with the same `--articles` produce the same database, and bodies are rendered with
-//! [`shared::content::render`], exactly as the admin API does on save.
+//! [`content::render`], exactly as the admin API does on save.
 //!
 //! Rows go in as multi-row `INSERT … SELECT FROM unnest($1::text[], …)` statements
 //! (one per batch, through `query_typed`, so it also works behind a transaction-mode
@@ -15,11 +15,9 @@
 
 use std::{collections::HashMap, io::Write};
 
+use content::{cache::namespace, render, schema::CONTENT_TYPES, teaser::MARKER};
+use platform::Platform;
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
-use shared::{
-    Platform,
-    content::{cache::namespace, render, schema::CONTENT_TYPES, teaser::MARKER},
-};
 use tokio_postgres::{Transaction, types::Type};
 
 /// The same seed every time: the content is a fixture, not a sample.

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use shared::Platform;
+use content::outgoing_webhooks::{self, WebhookConfig};
+use platform::Platform;
 use tokio::task::JoinHandle;
 
 use crate::queue::consume;
@@ -12,12 +13,15 @@ use crate::queue::consume;
 /// Consumes and sweeps in the background until the returned task is aborted.
 /// `Ok(None)` when webhooks have no queue configured.
 pub async fn start(platform: Arc<Platform>) -> Result<Option<JoinHandle<()>>, String> {
-    let Some(queue_url) = platform.webhooks.queue_url().map(str::to_owned) else {
+    let config: WebhookConfig = platform.config.section().map_err(|e| e.to_string())?;
+    let queue = outgoing_webhooks::queue(&platform, &config);
+    let Some(queue_url) = queue.url().map(str::to_owned) else {
         return Ok(None);
     };
-    let handler = Arc::new(webhook_send::handler(platform.clone()));
+    let handler =
+        Arc::new(webhook_send::handler(platform.clone(), config).map_err(|e| e.to_string())?);
     consume(
-        platform.webhooks.sqs().await.clone(),
+        queue.sqs().await.clone(),
         &queue_url,
         platform.config.aws.region.as_deref(),
         "webhooks",

@@ -1,0 +1,127 @@
+//! Which cached read responses a content write makes stale, and what distinguishes
+//! readers whose gated responses differ.
+//!
+//! Read responses are cached per content type in a versioned namespace
+//! (`platform::cache::Cache`), so a write invalidates by naming namespaces, never keys.
+//! A write to one type shows in the responses of every type that can populate or
+//! filter by it, through relations at any depth: an article's title appears under
+//! `/api/authors?populate=articles`, and an author's name under
+//! `/api/categories?populate[articles][populate]=author`. [`namespaces_for_write`]
+//! follows the schema's relations rather than a hand-kept list, so a new relation
+//! cannot silently leave a stale namespace behind.
+
+use std::time::Duration;
+
+use platform::{
+    cache::Cache,
+    config::{Section, Vars},
+    error::Result,
+};
+use tokio_postgres::{Client, types::Type};
+
+use crate::schema::ContentType;
+
+/// The read side's section of the configuration.
+#[derive(Debug, Clone)]
+pub struct ReadConfig {
+    /// `CONTENT_CACHE_TTL_SECS`: how long the public content API keeps a response in
+    /// Redis (default 60); `0` turns the response cache off, which is how
+    /// `scripts/bench content` measures the database path.
+    pub cache_ttl: Duration,
+}
+
+impl Section for ReadConfig {
+    fn read(vars: &mut Vars<'_>) -> Self {
+        Self {
+            cache_ttl: Duration::from_secs(vars.parsed("CONTENT_CACHE_TTL_SECS", 60_u64)),
+        }
+    }
+}
+
+/// The cache namespace of responses read from `/api/{content_type}`.
+pub fn namespace(content_type: &ContentType) -> String {
+    format!("content:{}", content_type.name)
+}
+
+/// The namespaces to invalidate after writing a document of `content_type`: its own
+/// and those of every type connected to it by relations. Relations always have a way
+/// back (see the schema's tests), so following them forwards finds every type whose
+/// responses can include or depend on the written one.
+pub fn namespaces_for_write(content_type: &'static ContentType) -> Vec<String> {
+    let mut reached: Vec<&'static ContentType> = vec![content_type];
+    let mut next = 0;
+    while let Some(current) = reached.get(next).copied() {
+        for relation in current.relations {
+            if !reached.contains(&relation.target) {
+                reached.push(relation.target);
+            }
+        }
+        next += 1;
+    }
+    reached.into_iter().map(namespace).collect()
+}
+
+/// Ends a committed write of `content_type`: makes the cached responses it can show
+/// in stale. Best effort: the write has happened and must not be reported as failed,
+/// so a Redis outage is logged and the entries expire on their own.
+pub async fn invalidate_after_write(cache: &Cache, content_type: &'static ContentType) {
+    let namespaces = namespaces_for_write(content_type);
+    let names: Vec<&str> = namespaces.iter().map(String::as_str).collect();
+    if let Err(err) = cache.invalidate(&names).await {
+        tracing::warn!(
+            error = %err,
+            content_type = content_type.name,
+            "content cache invalidation failed; entries expire on their own"
+        );
+    }
+}
+
+/// Every product (`kind/code`, sorted) the member holds an active entitlement to now.
+///
+/// This is the member's part of a response's cache key: gating depends only on
+/// whether the reader is a member and which products they hold, so two members with
+/// the same set read the same bytes. All products, not only those of the articles in
+/// the response, because the key is needed before the response is known.
+pub async fn member_products(client: &Client, member_id: i64) -> Result<Vec<String>> {
+    let rows = client
+        .query_typed(
+            "SELECT DISTINCT product_kind || '/' || product_code FROM entitlements
+             WHERE member_id = $1 AND revoked_at IS NULL
+               AND starts_at <= now() AND (expires_at IS NULL OR expires_at > now())
+             ORDER BY 1",
+            &[(&member_id, Type::INT8)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get(0).map_err(Into::into))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{ARTICLES, AUTHORS, CONTENT_TYPES, TAGS};
+
+    #[test]
+    fn a_write_invalidates_every_type_that_can_show_it() {
+        let mut articles = namespaces_for_write(&ARTICLES);
+        articles.sort();
+        assert_eq!(
+            articles,
+            [
+                "content:articles",
+                "content:authors",
+                "content:categories",
+                "content:tags"
+            ]
+        );
+        // Tags reach authors through articles (`populate[articles][populate]=author`).
+        assert!(namespaces_for_write(&TAGS).contains(&namespace(&AUTHORS)));
+        for content_type in CONTENT_TYPES {
+            assert_eq!(
+                namespaces_for_write(content_type)[0],
+                namespace(content_type)
+            );
+        }
+    }
+}

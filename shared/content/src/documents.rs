@@ -1,0 +1,290 @@
+//! Reading documents: a [`Query`] runs as the statements of [`sql`], and the rows
+//! become Strapi v5 entries (`{"id", "documentId", ...fields, relation: ...}`).
+//!
+//! Populated relations load one statement per relation and level for all parents at
+//! once, then attach under each entry: a to-one relation as an object or `null`, a
+//! to-many relation as an array, a `count` populate as `{"count": n}`. Article bodies
+//! are gated ([`gate`]) at every level they appear, before the entries leave here.
+
+use std::{collections::HashMap, future::Future, pin::Pin};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use tokio_postgres::{Client, Row, types::Type};
+
+use super::{
+    gate::{self, Reader},
+    query::{
+        Condition, Filter, Operator, PageMode, Pagination, Populate, Query, Status,
+        Value as FilterValue,
+    },
+    schema::{ARTICLES, ContentType},
+    sql,
+};
+use platform::error::{Error, Result};
+
+pub use super::schema::Entry;
+
+/// A page of a collection, and the number of matching documents when counted.
+#[derive(Debug)]
+pub struct Page {
+    pub entries: Vec<Entry>,
+    pub total: Option<i64>,
+}
+
+/// The entry's numeric id.
+pub fn entry_id(entry: &Entry) -> Option<i64> {
+    entry.get("id").and_then(Value::as_i64)
+}
+
+/// The page `query` describes, counted unless `pagination[withCount]=false`. The list
+/// and the count run pipelined on one connection.
+pub async fn find_many(client: &Client, query: &Query, reader: Reader) -> Result<Page> {
+    let list = sql::list_statement(query)?;
+    let list_params = list.params_ref();
+    let rows = client.query_typed(&list.sql, &list_params);
+    let (rows, total) = if query.pagination.with_count {
+        let count = sql::count_statement(query)?;
+        let count_params = count.params_ref();
+        let counted = client.query_typed(&count.sql, &count_params);
+        let (rows, counted) = futures_util::try_join!(rows, counted)?;
+        let total = match counted.first() {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        (rows, Some(total))
+    } else {
+        (rows.await?, None)
+    };
+    let mut entries = rows
+        .iter()
+        .map(|row| entry(row, 0))
+        .collect::<Result<Vec<_>>>()?;
+    complete(client, query, reader, &mut entries).await?;
+    Ok(Page { entries, total })
+}
+
+/// The document with this `documentId`, with what `query` (from
+/// [`Query::parse_document`]) selects and populates; `None` when no document of that
+/// id is visible under the query's status and locale.
+pub async fn find_one(
+    client: &Client,
+    query: &Query,
+    document_id: &str,
+    reader: Reader,
+) -> Result<Option<Entry>> {
+    let field = query
+        .content_type
+        .public_field("documentId")
+        .ok_or_else(|| Error::internal("every content type has a documentId"))?;
+    let mut one = query.clone();
+    one.filters = Some(Filter::Condition(Condition {
+        relations: Vec::new(),
+        field,
+        operator: Operator::Eq,
+        value: FilterValue::Text(document_id.to_owned()),
+    }));
+    one.pagination = Pagination {
+        mode: PageMode::Page {
+            page: 1,
+            page_size: 1,
+        },
+        with_count: false,
+    };
+    let list = sql::list_statement(&one)?;
+    let rows = client.query_typed(&list.sql, &list.params_ref()).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let mut entries = vec![entry(row, 0)?];
+    complete(client, &one, reader, &mut entries).await?;
+    Ok(entries.pop())
+}
+
+/// Gates top-level articles and attaches populated relations.
+fn complete<'a>(
+    client: &'a Client,
+    query: &'a Query,
+    reader: Reader,
+    entries: &'a mut [Entry],
+) -> Loading<'a> {
+    complete_level(
+        client,
+        query.content_type,
+        &query.populate,
+        entries,
+        query.status,
+        reader,
+    )
+}
+
+type Loading<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
+/// Completes one level of entries of `content_type`: gates them if they are articles
+/// and attaches `populates` (whose own levels complete the same way, a recursion
+/// bounded by the parser's `MAX_RELATION_DEPTH`). The gating queries and one
+/// statement per populated relation are all issued before any answer is awaited, so
+/// tokio-postgres pipelines them on the connection: a level costs one round trip.
+fn complete_level<'a>(
+    client: &'a Client,
+    content_type: &'static ContentType,
+    populates: &'a [Populate],
+    entries: &'a mut [Entry],
+    status: Status,
+    reader: Reader,
+) -> Loading<'a> {
+    Box::pin(async move {
+        let mut ids: Vec<i64> = entries.iter().filter_map(entry_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ids = &ids;
+        let entries_now: &[Entry] = entries;
+        let verdicts = async {
+            if *content_type == ARTICLES {
+                gate::decide(client, reader, entries_now).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let loads =
+            futures_util::future::try_join_all(populates.iter().map(|populate| async move {
+                if ids.is_empty() {
+                    Ok(Related::Rows(HashMap::new()))
+                } else {
+                    load(client, content_type, populate, ids, status, reader).await
+                }
+            }));
+        let (verdicts, related) = futures_util::try_join!(verdicts, loads)?;
+        if let Some(verdicts) = verdicts {
+            verdicts.apply(entries);
+        }
+        for (populate, related) in populates.iter().zip(related) {
+            attach(entries, populate, &related);
+        }
+        Ok(())
+    })
+}
+
+/// Puts one populated relation under each entry: to-one as an object or `null`,
+/// to-many as an array, a count as `{"count": n}`.
+fn attach(entries: &mut [Entry], populate: &Populate, related: &Related) {
+    for entry in entries.iter_mut() {
+        let id = entry_id(entry);
+        let value = match related {
+            Related::Counts(counts) => {
+                json!({ "count": id.and_then(|id| counts.get(&id)).copied().unwrap_or(0) })
+            }
+            Related::Rows(rows) => {
+                let children = id.and_then(|id| rows.get(&id));
+                if populate.relation.cardinality.is_to_many() {
+                    Value::Array(
+                        children
+                            .into_iter()
+                            .flatten()
+                            .cloned()
+                            .map(Value::Object)
+                            .collect(),
+                    )
+                } else {
+                    children
+                        .and_then(|c| c.first())
+                        .cloned()
+                        .map_or(Value::Null, Value::Object)
+                }
+            }
+        };
+        entry.insert(populate.relation.name.into(), value);
+    }
+}
+
+/// One populate level's result, by parent id.
+enum Related {
+    Counts(HashMap<i64, i64>),
+    Rows(HashMap<i64, Vec<Entry>>),
+}
+
+async fn load(
+    client: &Client,
+    parent: &'static ContentType,
+    wanted: &Populate,
+    ids: &[i64],
+    status: Status,
+    reader: Reader,
+) -> Result<Related> {
+    let statement = sql::populate_statement(parent, wanted, ids, status)?;
+    let rows = client
+        .query_typed(&statement.sql, &statement.params_ref())
+        .await?;
+    if wanted.count {
+        let mut counts = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            counts.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        return Ok(Related::Counts(counts));
+    }
+    if rows.len() as i64 > sql::MAX_POPULATED_ROWS {
+        return Err(Error::invalid(
+            "populate",
+            format!(
+                "populate `{}` matches more than {} entries; narrow it with filters, \
+                 fewer parents (pagination) or `count`",
+                wanted.relation.name,
+                sql::MAX_POPULATED_ROWS
+            ),
+        ));
+    }
+    let mut parents = Vec::with_capacity(rows.len());
+    let mut children = Vec::with_capacity(rows.len());
+    for row in &rows {
+        parents.push(row.try_get::<_, i64>(0)?);
+        children.push(entry(row, 1)?);
+    }
+    complete_level(
+        client,
+        wanted.relation.target,
+        &wanted.populate,
+        &mut children,
+        status,
+        reader,
+    )
+    .await?;
+    let mut grouped: HashMap<i64, Vec<Entry>> = HashMap::new();
+    for (parent, child) in parents.into_iter().zip(children) {
+        grouped.entry(parent).or_default().push(child);
+    }
+    Ok(Related::Rows(grouped))
+}
+
+/// A row as an entry, from column `skip` on; columns are named by API name.
+fn entry(row: &Row, skip: usize) -> Result<Entry> {
+    let mut entry = Map::with_capacity(row.len().saturating_sub(skip) + 1);
+    for (i, column) in row.columns().iter().enumerate().skip(skip) {
+        let ty = column.type_();
+        let value = if *ty == Type::INT8 {
+            Value::from(row.try_get::<_, Option<i64>>(i)?)
+        } else if *ty == Type::INT4 {
+            Value::from(row.try_get::<_, Option<i32>>(i)?)
+        } else if *ty == Type::FLOAT8 {
+            Value::from(row.try_get::<_, Option<f64>>(i)?)
+        } else if *ty == Type::BOOL {
+            Value::from(row.try_get::<_, Option<bool>>(i)?)
+        } else if *ty == Type::TEXT || *ty == Type::VARCHAR {
+            Value::from(row.try_get::<_, Option<String>>(i)?)
+        } else if *ty == Type::TEXT_ARRAY {
+            Value::from(row.try_get::<_, Option<Vec<String>>>(i)?)
+        } else if *ty == Type::TIMESTAMPTZ {
+            // Strapi's spelling: milliseconds, `Z`.
+            Value::from(
+                row.try_get::<_, Option<DateTime<Utc>>>(i)?
+                    .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            )
+        } else {
+            return Err(Error::internal(format!(
+                "column `{}` has the unexpected type {ty}",
+                column.name()
+            )));
+        };
+        entry.insert(column.name().to_owned(), value);
+    }
+    Ok(entry)
+}

@@ -1,0 +1,1060 @@
+//! A parsed [`Query`] as SQL: the list, its count, and one statement per populated
+//! relation level.
+//!
+//! Every identifier written here comes from the fixed [`TABLES`] mapping of schema
+//! names to tables and columns, keyed by the `&'static` schema entries the parser
+//! resolved, and every value a client sent becomes a `$n` parameter with an explicit
+//! type; so the SQL text is a function of the query's shape alone and no request can
+//! change it. Private fields have no column here at all, so even a bug upstream could
+//! not select one. Statements carry their parameter types because they run through
+//! `query_typed` (unnamed statements), which is what RDS Proxy and pgbouncer in
+//! transaction mode allow.
+//!
+//! Relation filters become `EXISTS` subqueries (one per condition, so a to-many
+//! relation never multiplies rows), and `populate` is loaded one statement per level
+//! for all parents at once (`WHERE parent = ANY($1)`), never one per entry: Strapi's
+//! per-entry populate is what makes its lists slow.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::types::{ToSql, Type};
+
+use super::query::{Direction, Filter, Operator, Populate, Query, Status, Value};
+use super::schema::{self, ContentType, Field, FieldKind, Relation};
+use platform::error::{Error, Result};
+
+/// SQL text and the values for its `$n` placeholders, in order.
+#[derive(Debug)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+/// One bound value with the type PostgreSQL should read it as.
+#[derive(Debug)]
+pub struct Param {
+    pub value: Box<dyn ToSql + Send + Sync>,
+    pub ty: Type,
+}
+
+impl Statement {
+    /// The parameters as `Client::query_typed` takes them.
+    pub fn params_ref(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.params
+            .iter()
+            .map(|p| (&*p.value as &(dyn ToSql + Sync), p.ty.clone()))
+            .collect()
+    }
+}
+
+/// The name of the first column of a populate statement: the parent entry's id.
+pub const PARENT_COLUMN: &str = "__parent";
+/// The name of the second column of a `count` populate statement.
+pub const COUNT_COLUMN: &str = "count";
+
+/// The most related entries one populate statement may return, for all parents
+/// together. Relations are not paginated (as in Strapi), so without a bound
+/// `/api/categories?populate[articles][populate]=*` would answer with every article
+/// and its body: tens of MB, beyond what Lambda can even return (6 MB). A bigger
+/// populate is a 400 that says to narrow it, or to ask for `count`.
+pub const MAX_POPULATED_ROWS: i64 = 500;
+
+/// The rows of one page: the selected fields, each column named by its API name
+/// (`readingMinutes`), in the query's order.
+pub fn list_statement(query: &Query) -> Result<Statement> {
+    let table = table(query.content_type)?;
+    let mut builder = Builder::new(query.status);
+    let select = builder.select(table, "t0", &query.fields)?;
+    let conditions = builder.top_conditions(table, query)?;
+    let order = builder.order(table, "t0", query)?;
+    let limit = builder.bind(i64::from(query.pagination.limit()), Type::INT8);
+    let offset = builder.bind(
+        i64::try_from(query.pagination.offset()).map_err(Error::internal)?,
+        Type::INT8,
+    );
+    builder.sql = format!(
+        "SELECT {select} FROM {} t0 WHERE {conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+        table.table
+    );
+    Ok(builder.finish())
+}
+
+/// `SELECT count(*)` over the same rows as [`list_statement`], without paging: the
+/// `total` of `meta.pagination`.
+pub fn count_statement(query: &Query) -> Result<Statement> {
+    let table = table(query.content_type)?;
+    let mut builder = Builder::new(query.status);
+    let conditions = builder.top_conditions(table, query)?;
+    builder.sql = format!("SELECT count(*) FROM {} t0 WHERE {conditions}", table.table);
+    Ok(builder.finish())
+}
+
+/// Loads `populate` for every parent in `parent_ids` (entries of `parent`) in one
+/// statement. Rows start with [`PARENT_COLUMN`] and are ordered by it, then by the
+/// populate's sort; with `count`, each row is a parent and its [`COUNT_COLUMN`]
+/// (parents without related entries have no row). Related articles are limited to
+/// those visible under `status`, like the top-level query. Nested populates run as
+/// the next level, with the ids of this level's rows as their parents.
+pub fn populate_statement(
+    parent: &'static ContentType,
+    populate: &Populate,
+    parent_ids: &[i64],
+    status: Status,
+) -> Result<Statement> {
+    let source = table(parent)?;
+    let target = table(populate.relation.target)?;
+    let mut builder = Builder::new(status);
+    let ids = builder.bind(parent_ids.to_vec(), Type::INT8_ARRAY);
+    let (parent_column, from, mut conditions) = match link(source, populate.relation)? {
+        Link::Owned(fk) => (
+            "s.id".to_string(),
+            format!(
+                "{} s JOIN {} t ON t.id = s.{fk}",
+                source.table, target.table
+            ),
+            vec![format!("s.id = ANY({ids})")],
+        ),
+        Link::Owning(fk) => (
+            format!("t.{fk}"),
+            format!("{} t", target.table),
+            vec![format!("t.{fk} = ANY({ids})")],
+        ),
+        Link::Through {
+            table: join,
+            source: source_column,
+            target: target_column,
+        } => (
+            format!("j.{source_column}"),
+            format!(
+                "{join} j JOIN {} t ON t.id = j.{target_column}",
+                target.table
+            ),
+            vec![format!("j.{source_column} = ANY({ids})")],
+        ),
+    };
+    if target.publishable {
+        conditions.push(builder.visible("t"));
+    }
+    if let Some(filter) = &populate.filters {
+        conditions.push(builder.filter(target, "t", filter)?);
+    }
+    let conditions = conditions.join(" AND ");
+    builder.sql = if populate.count {
+        format!(
+            "SELECT {parent_column} AS {PARENT_COLUMN}, count(*) AS {COUNT_COLUMN} FROM {from} \
+             WHERE {conditions} GROUP BY 1 ORDER BY 1"
+        )
+    } else {
+        let select = builder.select(target, "t", &populate.fields)?;
+        let mut order = vec!["1".to_string()];
+        for sort in &populate.sort {
+            order.push(sort_key(target, "t", sort.field, sort.direction)?);
+        }
+        order.push("t.id".to_string());
+        // One row more than allowed tells the caller the populate is too big.
+        let limit = builder.bind(MAX_POPULATED_ROWS + 1, Type::INT8);
+        format!(
+            "SELECT {parent_column} AS {PARENT_COLUMN}, {select} FROM {from} \
+             WHERE {conditions} ORDER BY {} LIMIT {limit}",
+            order.join(", ")
+        )
+    };
+    Ok(builder.finish())
+}
+
+/// Where a content type is stored.
+struct Table {
+    content_type: &'static str,
+    table: &'static str,
+    /// `(API name, column)` for every public field; private fields are left out on
+    /// purpose.
+    columns: &'static [(&'static str, &'static str)],
+    /// Concatenated for `_q`; for articles this must match the GIN index expression
+    /// in `0005_content.sql` so the index applies.
+    search: &'static [&'static str],
+    /// For gated rows (visibility other than public), only these columns are
+    /// searched, so search results cannot reveal what a paid body contains.
+    gated_search: &'static [&'static str],
+    /// Has `published_at`, `deleted_at` and `locale`: `status` and `locale` apply.
+    publishable: bool,
+    /// `(relation name, how it is stored)`.
+    links: &'static [(&'static str, Link)],
+}
+
+/// How a relation is stored, seen from its source table.
+#[derive(Clone, Copy)]
+enum Link {
+    /// The source row holds the target's id in this column.
+    Owned(&'static str),
+    /// The target rows hold the source's id in this column.
+    Owning(&'static str),
+    /// A join table with a column for each side.
+    Through {
+        table: &'static str,
+        source: &'static str,
+        target: &'static str,
+    },
+}
+
+const COMMON: [(&str, &str); 4] = [
+    ("id", "id"),
+    ("documentId", "document_id"),
+    ("createdAt", "created_at"),
+    ("updatedAt", "updated_at"),
+];
+
+static TABLES: [Table; 4] = [
+    Table {
+        content_type: "articles",
+        table: "articles",
+        columns: &[
+            COMMON[0],
+            COMMON[1],
+            COMMON[2],
+            COMMON[3],
+            ("title", "title"),
+            ("slug", "slug"),
+            ("excerpt", "excerpt"),
+            ("body", "body"),
+            ("bodyHtml", "body_html"),
+            ("cover", "cover"),
+            ("readingMinutes", "reading_minutes"),
+            ("locale", "locale"),
+            ("visibility", "visibility"),
+            ("featured", "featured"),
+            ("seoTitle", "seo_title"),
+            ("seoDescription", "seo_description"),
+            ("publishedAt", "published_at"),
+        ],
+        search: &["title", "excerpt", "body"],
+        gated_search: &["title", "excerpt"],
+        publishable: true,
+        links: &[
+            ("author", Link::Owned("author_id")),
+            ("category", Link::Owned("category_id")),
+            (
+                "tags",
+                Link::Through {
+                    table: "article_tags",
+                    source: "article_id",
+                    target: "tag_id",
+                },
+            ),
+        ],
+    },
+    Table {
+        content_type: "authors",
+        table: "authors",
+        columns: &[
+            COMMON[0],
+            COMMON[1],
+            COMMON[2],
+            COMMON[3],
+            ("name", "name"),
+            ("slug", "slug"),
+            ("bio", "bio"),
+            ("avatar", "avatar"),
+        ],
+        search: &["name", "bio"],
+        gated_search: &[],
+        publishable: false,
+        links: &[("articles", Link::Owning("author_id"))],
+    },
+    Table {
+        content_type: "categories",
+        table: "categories",
+        columns: &[
+            COMMON[0],
+            COMMON[1],
+            COMMON[2],
+            COMMON[3],
+            ("name", "name"),
+            ("slug", "slug"),
+            ("description", "description"),
+        ],
+        search: &["name", "description"],
+        gated_search: &[],
+        publishable: false,
+        links: &[("articles", Link::Owning("category_id"))],
+    },
+    Table {
+        content_type: "tags",
+        table: "tags",
+        columns: &[
+            COMMON[0],
+            COMMON[1],
+            COMMON[2],
+            COMMON[3],
+            ("name", "name"),
+            ("slug", "slug"),
+            ("description", "description"),
+        ],
+        search: &["name", "description"],
+        gated_search: &[],
+        publishable: false,
+        links: &[(
+            "articles",
+            Link::Through {
+                table: "article_tags",
+                source: "tag_id",
+                target: "article_id",
+            },
+        )],
+    },
+];
+
+fn table(content_type: &ContentType) -> Result<&'static Table> {
+    TABLES
+        .iter()
+        .find(|t| t.content_type == content_type.name)
+        .ok_or_else(|| Error::internal(format!("no table for `{}`", content_type.name)))
+}
+
+fn column(table: &Table, field: &Field) -> Result<&'static str> {
+    if field.private {
+        return Err(Error::internal(format!("`{}` is private", field.name)));
+    }
+    table
+        .columns
+        .iter()
+        .find(|(name, _)| *name == field.name)
+        .map(|(_, column)| *column)
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "no column for `{}.{}`",
+                table.content_type, field.name
+            ))
+        })
+}
+
+fn link(table: &Table, relation: &Relation) -> Result<Link> {
+    table
+        .links
+        .iter()
+        .find(|(name, _)| *name == relation.name)
+        .map(|(_, link)| *link)
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "no link for `{}.{}`",
+                table.content_type, relation.name
+            ))
+        })
+}
+
+fn sort_key(table: &Table, alias: &str, field: &Field, direction: Direction) -> Result<String> {
+    let column = column(table, field)?;
+    Ok(match direction {
+        Direction::Asc => format!("{alias}.{column} ASC"),
+        Direction::Desc => format!("{alias}.{column} DESC"),
+    })
+}
+
+/// `%`, `_` and the escape character itself taken literally by `LIKE` (whose default
+/// escape is `\`).
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Where a `LIKE` operand may match.
+enum Anchor {
+    Anywhere,
+    Start,
+    End,
+}
+
+fn like_pattern(text: &str, anchor: Anchor) -> String {
+    let escaped = escape_like(text);
+    match anchor {
+        Anchor::Anywhere => format!("%{escaped}%"),
+        Anchor::Start => format!("{escaped}%"),
+        Anchor::End => format!("%{escaped}"),
+    }
+}
+
+/// Accumulates SQL fragments and the parameters they refer to.
+struct Builder {
+    sql: String,
+    params: Vec<Param>,
+    status: Status,
+    aliases: usize,
+}
+
+impl Builder {
+    fn new(status: Status) -> Builder {
+        Builder {
+            sql: String::new(),
+            params: Vec::new(),
+            status,
+            aliases: 0,
+        }
+    }
+
+    fn finish(self) -> Statement {
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    fn bind<T: ToSql + Send + Sync + 'static>(&mut self, value: T, ty: Type) -> String {
+        self.params.push(Param {
+            value: Box::new(value),
+            ty,
+        });
+        format!("${}", self.params.len())
+    }
+
+    fn next_alias(&mut self) -> usize {
+        self.aliases += 1;
+        self.aliases
+    }
+
+    fn select(&self, table: &Table, alias: &str, fields: &[&'static Field]) -> Result<String> {
+        let mut select = String::new();
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                select.push_str(", ");
+            }
+            let column = column(table, field)?;
+            // API names are schema constants of ASCII letters, safe to quote.
+            let _ = write!(select, "{alias}.{column} AS \"{}\"", field.name);
+        }
+        // An article body goes nowhere without its gate (`crate::gate::Verdicts`), which rides
+        // along in hidden columns instead of costing a statement of its own.
+        if table.content_type == "articles"
+            && fields
+                .iter()
+                .any(|f| schema::GATED_FIELDS.contains(&f.name))
+        {
+            let _ = write!(
+                select,
+                ", {alias}.visibility AS \"{}\", {alias}.excerpt AS \"{}\", \
+                 ARRAY(SELECT p.product_kind || '/' || p.product_code FROM article_products p \
+                 WHERE p.article_id = {alias}.id ORDER BY 1) AS \"{}\"",
+                schema::VISIBILITY_COLUMN,
+                schema::EXCERPT_COLUMN,
+                schema::PRODUCTS_COLUMN
+            );
+        }
+        Ok(select)
+    }
+
+    /// Which articles `status` shows.
+    fn visible(&self, alias: &str) -> String {
+        match self.status {
+            Status::Published => format!(
+                "{alias}.published_at IS NOT NULL AND {alias}.published_at <= now() AND {alias}.deleted_at IS NULL"
+            ),
+            Status::Draft => {
+                format!("{alias}.published_at IS NULL AND {alias}.deleted_at IS NULL")
+            }
+        }
+    }
+
+    /// Status, locale, filters and search of the top-level query, on alias `t0`.
+    fn top_conditions(&mut self, table: &Table, query: &Query) -> Result<String> {
+        let mut conditions = Vec::new();
+        if table.publishable {
+            conditions.push(self.visible("t0"));
+            if let Some(locale) = &query.locale {
+                let locale = self.bind(locale.as_str().to_string(), Type::TEXT);
+                conditions.push(format!("t0.locale = {locale}"));
+            }
+        }
+        if let Some(filter) = &query.filters {
+            conditions.push(format!("({})", self.filter(table, "t0", filter)?));
+        }
+        if let Some(search) = &query.search {
+            conditions.push(self.search(table, "t0", search));
+        }
+        Ok(if conditions.is_empty() {
+            "TRUE".to_string()
+        } else {
+            conditions.join(" AND ")
+        })
+    }
+
+    /// Every whitespace-separated term must occur, case-insensitively, somewhere in
+    /// the searched text. No segmentation: a Chinese term is a substring.
+    /// On gated rows a term must also occur outside the body (see `gated_search`); the
+    /// full expression stays first so the trigram index still narrows the scan.
+    fn search(&mut self, table: &Table, alias: &str, search: &str) -> String {
+        let concat = |columns: &[&str]| {
+            columns
+                .iter()
+                .map(|column| format!("coalesce({alias}.{column}, '')"))
+                .collect::<Vec<_>>()
+                .join(" || ' ' || ")
+        };
+        let text = concat(table.search);
+        let open_text = concat(table.gated_search);
+        let terms: Vec<String> = search
+            .split_whitespace()
+            .map(|term| {
+                let pattern = self.bind(like_pattern(term, Anchor::Anywhere), Type::TEXT);
+                if table.gated_search.is_empty() {
+                    format!("({text}) ILIKE {pattern}")
+                } else {
+                    format!(
+                        "({text}) ILIKE {pattern} AND ({alias}.visibility = 'public' OR ({open_text}) ILIKE {pattern})"
+                    )
+                }
+            })
+            .collect();
+        if terms.is_empty() {
+            "TRUE".to_string()
+        } else {
+            terms.join(" AND ")
+        }
+    }
+
+    fn order(&self, table: &Table, alias: &str, query: &Query) -> Result<String> {
+        if query.sort.is_empty() {
+            return Ok(if table.publishable {
+                format!("{alias}.published_at DESC NULLS LAST, {alias}.id DESC")
+            } else {
+                format!("{alias}.id ASC")
+            });
+        }
+        let mut keys = Vec::with_capacity(query.sort.len() + 1);
+        for sort in &query.sort {
+            keys.push(sort_key(table, alias, sort.field, sort.direction)?);
+        }
+        // Equal keys would leave page boundaries to chance. The id runs the way the
+        // last key does, so `publishedAt:desc` walks the (published_at DESC, id DESC)
+        // index as it stands instead of re-sorting each run of equal times.
+        if query.sort.iter().all(|s| s.field.name != "id") {
+            keys.push(match query.sort.last().map(|s| s.direction) {
+                Some(Direction::Desc) => format!("{alias}.id DESC"),
+                _ => format!("{alias}.id ASC"),
+            });
+        }
+        Ok(keys.join(", "))
+    }
+
+    fn filter(&mut self, table: &Table, alias: &str, filter: &Filter) -> Result<String> {
+        let (parts, joiner, empty) = match filter {
+            Filter::Condition(condition) => {
+                return self.condition(
+                    table,
+                    alias,
+                    &condition.relations,
+                    condition.field,
+                    condition.operator,
+                    &condition.value,
+                );
+            }
+            Filter::Not(inner) => {
+                return Ok(format!("NOT ({})", self.filter(table, alias, inner)?));
+            }
+            Filter::And(parts) => (parts, " AND ", "TRUE"),
+            Filter::Or(parts) => (parts, " OR ", "FALSE"),
+        };
+        if parts.is_empty() {
+            return Ok(empty.to_string());
+        }
+        let rendered = parts
+            .iter()
+            .map(|part| {
+                self.filter(table, alias, part)
+                    .map(|sql| format!("({sql})"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rendered.join(joiner))
+    }
+
+    /// A condition on `alias`, reached through `relations` by nested `EXISTS`.
+    fn condition(
+        &mut self,
+        table: &Table,
+        alias: &str,
+        relations: &[&'static Relation],
+        field: &'static Field,
+        operator: Operator,
+        value: &Value,
+    ) -> Result<String> {
+        let Some((relation, rest)) = relations.split_first() else {
+            return self.predicate(table, alias, field, operator, value);
+        };
+        let target = table_of(relation)?;
+        let n = self.next_alias();
+        let inner = format!("t{n}");
+        let (from, on) = match link(table, relation)? {
+            Link::Owned(fk) => (
+                format!("{} {inner}", target.table),
+                format!("{inner}.id = {alias}.{fk}"),
+            ),
+            Link::Owning(fk) => (
+                format!("{} {inner}", target.table),
+                format!("{inner}.{fk} = {alias}.id"),
+            ),
+            Link::Through {
+                table: join,
+                source,
+                target: target_column,
+            } => (
+                format!(
+                    "{join} j{n} JOIN {} {inner} ON {inner}.id = j{n}.{target_column}",
+                    target.table
+                ),
+                format!("j{n}.{source} = {alias}.id"),
+            ),
+        };
+        let mut conditions = vec![on];
+        if target.publishable {
+            conditions.push(self.visible(&inner));
+        }
+        conditions.push(self.condition(target, &inner, rest, field, operator, value)?);
+        Ok(format!(
+            "EXISTS (SELECT 1 FROM {from} WHERE {})",
+            conditions.join(" AND ")
+        ))
+    }
+
+    fn predicate(
+        &mut self,
+        table: &Table,
+        alias: &str,
+        field: &'static Field,
+        operator: Operator,
+        value: &Value,
+    ) -> Result<String> {
+        let column = format!("{alias}.{}", column(table, field)?);
+        let sql = match operator {
+            Operator::Eq => format!("{column} = {}", self.scalar(value)?),
+            Operator::Ne => format!("{column} <> {}", self.scalar(value)?),
+            Operator::Eqi => format!("lower({column}) = lower({})", self.scalar(value)?),
+            Operator::Nei => format!("lower({column}) <> lower({})", self.scalar(value)?),
+            Operator::Lt => format!("{column} < {}", self.scalar(value)?),
+            Operator::Lte => format!("{column} <= {}", self.scalar(value)?),
+            Operator::Gt => format!("{column} > {}", self.scalar(value)?),
+            Operator::Gte => format!("{column} >= {}", self.scalar(value)?),
+            Operator::In => format!("{column} = ANY({})", self.array(field.kind, value)?),
+            Operator::NotIn => format!("NOT ({column} = ANY({}))", self.array(field.kind, value)?),
+            Operator::Contains => self.like(&column, "LIKE", value, Anchor::Anywhere)?,
+            Operator::NotContains => self.like(&column, "NOT LIKE", value, Anchor::Anywhere)?,
+            Operator::Containsi => self.like(&column, "ILIKE", value, Anchor::Anywhere)?,
+            Operator::NotContainsi => self.like(&column, "NOT ILIKE", value, Anchor::Anywhere)?,
+            Operator::StartsWith => self.like(&column, "LIKE", value, Anchor::Start)?,
+            Operator::StartsWithi => self.like(&column, "ILIKE", value, Anchor::Start)?,
+            Operator::EndsWith => self.like(&column, "LIKE", value, Anchor::End)?,
+            Operator::EndsWithi => self.like(&column, "ILIKE", value, Anchor::End)?,
+            Operator::Null | Operator::NotNull => {
+                let Value::Bool(flag) = value else {
+                    return Err(mismatch(operator, value));
+                };
+                if *flag == (operator == Operator::Null) {
+                    format!("{column} IS NULL")
+                } else {
+                    format!("{column} IS NOT NULL")
+                }
+            }
+            Operator::Between => {
+                let Value::List(bounds) = value else {
+                    return Err(mismatch(operator, value));
+                };
+                let [low, high] = bounds.as_slice() else {
+                    return Err(mismatch(operator, value));
+                };
+                let low = self.scalar(low)?;
+                let high = self.scalar(high)?;
+                format!("{column} BETWEEN {low} AND {high}")
+            }
+        };
+        Ok(sql)
+    }
+
+    fn like(&mut self, column: &str, op: &str, value: &Value, anchor: Anchor) -> Result<String> {
+        let Value::Text(text) = value else {
+            return Err(Error::internal(format!("{op} takes text, not {value}")));
+        };
+        let pattern = self.bind(like_pattern(text, anchor), Type::TEXT);
+        Ok(format!("{column} {op} {pattern}"))
+    }
+
+    fn scalar(&mut self, value: &Value) -> Result<String> {
+        Ok(match value {
+            Value::Bool(b) => self.bind(*b, Type::BOOL),
+            Value::Integer(i) => self.bind(*i, Type::INT8),
+            Value::Float(x) => self.bind(*x, Type::FLOAT8),
+            Value::Text(text) => self.bind(text.clone(), Type::TEXT),
+            Value::DateTime(at) => self.bind(*at, Type::TIMESTAMPTZ),
+            Value::List(_) => {
+                return Err(Error::internal("a list where one value belongs"));
+            }
+        })
+    }
+
+    /// A list as one array parameter of the field's type.
+    fn array(&mut self, kind: FieldKind, value: &Value) -> Result<String> {
+        let Value::List(items) = value else {
+            return Err(Error::internal(format!("`{value}` is not a list")));
+        };
+        let wrong = || Error::internal(format!("`{value}` does not fit a {} field", kind.name()));
+        Ok(match kind {
+            FieldKind::String | FieldKind::Text | FieldKind::Uid | FieldKind::Enum(_) => {
+                let texts = collect(items, |v| match v {
+                    Value::Text(t) => Some(t.clone()),
+                    _ => None,
+                })
+                .ok_or_else(wrong)?;
+                self.bind(texts, Type::TEXT_ARRAY)
+            }
+            FieldKind::Integer => {
+                let ints = collect(items, |v| match v {
+                    Value::Integer(i) => Some(*i),
+                    _ => None,
+                })
+                .ok_or_else(wrong)?;
+                self.bind(ints, Type::INT8_ARRAY)
+            }
+            FieldKind::Float => {
+                let floats = collect(items, |v| match v {
+                    Value::Float(x) => Some(*x),
+                    _ => None,
+                })
+                .ok_or_else(wrong)?;
+                self.bind(floats, Type::FLOAT8_ARRAY)
+            }
+            FieldKind::Boolean => {
+                let bools = collect(items, |v| match v {
+                    Value::Bool(b) => Some(*b),
+                    _ => None,
+                })
+                .ok_or_else(wrong)?;
+                self.bind(bools, Type::BOOL_ARRAY)
+            }
+            FieldKind::DateTime => {
+                let times: Vec<DateTime<Utc>> = collect(items, |v| match v {
+                    Value::DateTime(at) => Some(*at),
+                    _ => None,
+                })
+                .ok_or_else(wrong)?;
+                self.bind(times, Type::TIMESTAMPTZ_ARRAY)
+            }
+        })
+    }
+}
+
+fn collect<T>(items: &[Value], pick: impl Fn(&Value) -> Option<T>) -> Option<Vec<T>> {
+    items.iter().map(pick).collect()
+}
+
+fn table_of(relation: &Relation) -> Result<&'static Table> {
+    table(relation.target)
+}
+
+fn mismatch(operator: Operator, value: &Value) -> Error {
+    Error::internal(format!(
+        "{} cannot take the value {value}",
+        operator.as_str()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{ARTICLES, AUTHORS, CATEGORIES, CONTENT_TYPES, TAGS};
+
+    fn parse(content_type: &'static ContentType, raw: &str) -> Query {
+        Query::parse(content_type, raw).expect("valid query")
+    }
+
+    fn types(statement: &Statement) -> Vec<Type> {
+        statement.params.iter().map(|p| p.ty.clone()).collect()
+    }
+
+    /// The placeholders `$1..$n` each appear, and no others.
+    fn assert_placeholders(statement: &Statement) {
+        let count = statement.params.len();
+        for n in 1..=count {
+            assert!(
+                statement.sql.contains(&format!("${n}")),
+                "${n} in {}",
+                statement.sql
+            );
+        }
+        assert!(
+            !statement.sql.contains(&format!("${}", count + 1)),
+            "{}",
+            statement.sql
+        );
+    }
+
+    #[test]
+    fn every_public_field_and_relation_is_mapped_and_no_private_field_is() {
+        for ct in CONTENT_TYPES {
+            let table = table(ct).expect("table");
+            for field in ct.public_fields() {
+                assert!(column(table, field).is_ok(), "{}.{}", ct.name, field.name);
+            }
+            for field in ct.fields.iter().filter(|f| f.private) {
+                assert!(column(table, field).is_err(), "{}.{}", ct.name, field.name);
+                assert!(table.columns.iter().all(|(name, _)| *name != field.name));
+            }
+            for relation in ct.relations {
+                assert!(
+                    link(table, relation).is_ok(),
+                    "{}.{}",
+                    ct.name,
+                    relation.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_parameters_never_sql() {
+        let hostile = "'; DROP TABLE articles; --";
+        let raw = format!(
+            "filters[title][$containsi]={hostile}&filters[$or][0][slug][$eq]={hostile}\
+             &filters[$or][1][category][name][$startsWithi]={hostile}\
+             &filters[tags][slug][$in][0]={hostile}&filters[tags][slug][$in][1]=x\
+             &_q={hostile}&locale=zh-CN"
+        );
+        let query = parse(&ARTICLES, &raw);
+        for statement in [
+            list_statement(&query).unwrap(),
+            count_statement(&query).unwrap(),
+        ] {
+            assert!(!statement.sql.contains("DROP"), "{}", statement.sql);
+            // The only literals are the search separators, the visibility that
+            // opens a body to search and the separator of the gate's product keys.
+            let unquoted = statement
+                .sql
+                .replace("' '", "")
+                .replace("''", "")
+                .replace("'public'", "")
+                .replace("'/'", "");
+            assert!(!unquoted.contains('\''), "{}", statement.sql);
+            assert_placeholders(&statement);
+        }
+        let list = list_statement(&query).unwrap();
+        // Members in name order: locale, $or (slug, category name), tags (one array),
+        // title, the five search terms, then limit and offset.
+        assert_eq!(
+            types(&list),
+            [
+                vec![Type::TEXT; 3],
+                vec![Type::TEXT_ARRAY],
+                vec![Type::TEXT; 6],
+                vec![Type::INT8, Type::INT8]
+            ]
+            .concat()
+        );
+        assert!(
+            list.sql.contains("EXISTS (SELECT 1 FROM categories t"),
+            "{}",
+            list.sql
+        );
+        assert!(list.sql.contains("JOIN tags"), "{}", list.sql);
+    }
+
+    #[test]
+    fn every_operator_renders_with_typed_parameters() {
+        let cases: [(&str, &str, Vec<Type>); 21] = [
+            ("title][$eq]=a", "t0.title = $", vec![Type::TEXT]),
+            (
+                "title][$eqi]=a",
+                "lower(t0.title) = lower($",
+                vec![Type::TEXT],
+            ),
+            ("title][$ne]=a", "t0.title <> $", vec![Type::TEXT]),
+            (
+                "title][$nei]=a",
+                "lower(t0.title) <> lower($",
+                vec![Type::TEXT],
+            ),
+            (
+                "readingMinutes][$lt]=3",
+                "t0.reading_minutes < $",
+                vec![Type::INT8],
+            ),
+            (
+                "readingMinutes][$lte]=3",
+                "t0.reading_minutes <= $",
+                vec![Type::INT8],
+            ),
+            (
+                "publishedAt][$gt]=2025-01-01",
+                "t0.published_at > $",
+                vec![Type::TIMESTAMPTZ],
+            ),
+            (
+                "publishedAt][$gte]=2025-01-01",
+                "t0.published_at >= $",
+                vec![Type::TIMESTAMPTZ],
+            ),
+            ("id][$in][0]=1", "t0.id = ANY($", vec![Type::INT8_ARRAY]),
+            (
+                "visibility][$notIn][0]=paid",
+                "NOT (t0.visibility = ANY($",
+                vec![Type::TEXT_ARRAY],
+            ),
+            ("title][$contains]=a", "t0.title LIKE $", vec![Type::TEXT]),
+            (
+                "title][$notContains]=a",
+                "t0.title NOT LIKE $",
+                vec![Type::TEXT],
+            ),
+            ("title][$containsi]=a", "t0.title ILIKE $", vec![Type::TEXT]),
+            (
+                "title][$notContainsi]=a",
+                "t0.title NOT ILIKE $",
+                vec![Type::TEXT],
+            ),
+            ("excerpt][$null]=true", "t0.excerpt IS NULL", vec![]),
+            ("excerpt][$notNull]=true", "t0.excerpt IS NOT NULL", vec![]),
+            (
+                "readingMinutes][$between][0]=1&filters[readingMinutes][$between][1]=5",
+                "t0.reading_minutes BETWEEN $",
+                vec![Type::INT8, Type::INT8],
+            ),
+            ("slug][$startsWith]=a", "t0.slug LIKE $", vec![Type::TEXT]),
+            ("slug][$startsWithi]=a", "t0.slug ILIKE $", vec![Type::TEXT]),
+            ("slug][$endsWith]=a", "t0.slug LIKE $", vec![Type::TEXT]),
+            ("slug][$endsWithi]=a", "t0.slug ILIKE $", vec![Type::TEXT]),
+        ];
+        for (filter, expected, filter_types) in cases {
+            let statement =
+                count_statement(&parse(&ARTICLES, &format!("filters[{filter}"))).unwrap();
+            assert!(
+                statement.sql.contains(expected),
+                "{filter}: {}",
+                statement.sql
+            );
+            assert_eq!(types(&statement), filter_types, "{filter}");
+            assert_placeholders(&statement);
+        }
+    }
+
+    #[test]
+    fn article_search_is_the_trigram_index_expression() {
+        let migration = include_str!("../../../infra/migrations/0005_content.sql");
+        let statement = count_statement(&parse(&ARTICLES, "_q=x")).unwrap();
+        let start = statement.sql.find("(coalesce(").expect("search expression");
+        let end = statement.sql.find(") ILIKE").expect("search expression");
+        let expression = statement.sql[start + 1..end].replace("t0.", "");
+        assert!(
+            migration.contains(&format!("({expression})")),
+            "{expression}"
+        );
+    }
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(
+            like_pattern("50%_a\\b", Anchor::Anywhere),
+            "%50\\%\\_a\\\\b%"
+        );
+        assert_eq!(like_pattern("变现", Anchor::Start), "变现%");
+        assert_eq!(like_pattern("x", Anchor::End), "%x");
+    }
+
+    #[test]
+    fn status_locale_and_paging_shape_the_list() {
+        let published = list_statement(&parse(
+            &ARTICLES,
+            "pagination[page]=3&pagination[pageSize]=10",
+        ))
+        .unwrap();
+        assert!(
+            published
+                .sql
+                .contains("t0.published_at <= now() AND t0.deleted_at IS NULL")
+        );
+        assert!(
+            published.sql.ends_with(
+                "ORDER BY t0.published_at DESC NULLS LAST, t0.id DESC LIMIT $1 OFFSET $2"
+            ),
+            "{}",
+            published.sql
+        );
+        assert_eq!(format!("{:?}", published.params[1].value), "20");
+        let draft = count_statement(&parse(&ARTICLES, "status=draft")).unwrap();
+        assert!(
+            draft
+                .sql
+                .contains("t0.published_at IS NULL AND t0.deleted_at IS NULL")
+        );
+        assert!(!draft.sql.contains("LIMIT"));
+        // Types without publication ignore status and locale.
+        let tags = list_statement(&parse(&TAGS, "locale=en&sort=name:desc")).unwrap();
+        assert!(
+            tags.sql
+                .contains("WHERE TRUE ORDER BY t0.name DESC, t0.id DESC"),
+            "{}",
+            tags.sql
+        );
+        assert_eq!(tags.params.len(), 2);
+    }
+
+    #[test]
+    fn fields_are_selected_under_their_api_names() {
+        let statement = list_statement(&parse(&ARTICLES, "fields=title,readingMinutes")).unwrap();
+        assert!(
+            statement.sql.starts_with(
+                "SELECT t0.id AS \"id\", t0.document_id AS \"documentId\", t0.title AS \"title\", \
+             t0.reading_minutes AS \"readingMinutes\" FROM articles t0"
+            ),
+            "{}",
+            statement.sql
+        );
+    }
+
+    #[test]
+    fn two_hop_relation_filters_nest_exists_and_see_only_visible_articles() {
+        let statement =
+            count_statement(&parse(&CATEGORIES, "filters[articles][tags][slug][$eq]=ai")).unwrap();
+        assert!(statement.sql.contains("EXISTS (SELECT 1 FROM articles t1 WHERE t1.category_id = t0.id AND t1.published_at IS NOT NULL"), "{}", statement.sql);
+        assert!(statement.sql.contains("EXISTS (SELECT 1 FROM article_tags j2 JOIN tags t2 ON t2.id = j2.tag_id WHERE j2.article_id = t1.id AND t2.slug = $1)"), "{}", statement.sql);
+    }
+
+    #[test]
+    fn populate_is_one_statement_per_relation_for_all_parents() {
+        let query = parse(
+            &ARTICLES,
+            "populate[author][fields][0]=name&populate[tags][sort]=name&populate[category]=true",
+        );
+        let sqls: Vec<Statement> = query
+            .populate
+            .iter()
+            .map(|p| populate_statement(&ARTICLES, p, &[1, 2, 3], query.status).unwrap())
+            .collect();
+        assert_eq!(
+            sqls[0].sql,
+            "SELECT s.id AS __parent, t.id AS \"id\", t.document_id AS \"documentId\", t.name AS \"name\" FROM articles s JOIN authors t ON t.id = s.author_id WHERE s.id = ANY($1) ORDER BY 1, t.id LIMIT $2"
+        );
+        assert!(sqls[2].sql.contains("FROM article_tags j JOIN tags t ON t.id = j.tag_id WHERE j.article_id = ANY($1) ORDER BY 1, t.name ASC, t.id"), "{}", sqls[2].sql);
+        for statement in &sqls {
+            assert_eq!(types(statement), [Type::INT8_ARRAY, Type::INT8]);
+            assert_eq!(
+                format!("{:?}", statement.params[1].value),
+                (MAX_POPULATED_ROWS + 1).to_string()
+            );
+        }
+        let back = parse(
+            &AUTHORS,
+            "populate[articles][count]=true&populate[articles][filters][title][$containsi]=x",
+        );
+        let count = populate_statement(&AUTHORS, &back.populate[0], &[7], back.status).unwrap();
+        assert!(count.sql.starts_with("SELECT t.author_id AS __parent, count(*) AS count FROM articles t WHERE t.author_id = ANY($1) AND t.published_at IS NOT NULL"), "{}", count.sql);
+        assert!(
+            count
+                .sql
+                .ends_with("AND t.title ILIKE $2 GROUP BY 1 ORDER BY 1"),
+            "{}",
+            count.sql
+        );
+        assert_eq!(types(&count), [Type::INT8_ARRAY, Type::TEXT]);
+    }
+}

@@ -1,0 +1,251 @@
+//! Entitlements: what a member may read, from plans and purchases, with expiry.
+//!
+//! Payments write them (one per purchase, keyed by `source_ref` so a replayed
+//! webhook cannot grant twice), staff grant comp access, and content asks
+//! [`may_access`] before serving a gated body.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::{GenericClient, types::Type};
+
+use platform::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProductKind {
+    Plan,
+    Course,
+}
+
+impl ProductKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductKind::Plan => "plan",
+            ProductKind::Course => "course",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Purchase,
+    Subscription,
+    Comp,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Purchase => "purchase",
+            Source::Subscription => "subscription",
+            Source::Comp => "comp",
+        }
+    }
+}
+
+/// A plan or course, by kind and code (`plan/pro`, `course/prompt-101`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub kind: ProductKind,
+    pub code: String,
+}
+
+/// What reading a piece of content takes (Ghost's visibility model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    Public,
+    /// Any signed-in member.
+    Members,
+    /// An active entitlement to any of these products.
+    Paid(Vec<Product>),
+}
+
+impl Requirement {
+    /// Whether a reader meets this requirement, knowing whether they are a signed-in
+    /// member and which of the requirement's products they hold now (see
+    /// [`active_products`]). A paid requirement without products unlocks for nobody.
+    pub fn met_by(&self, member: bool, held: &[Product]) -> bool {
+        match self {
+            Requirement::Public => true,
+            Requirement::Members => member,
+            Requirement::Paid(products) => member && products.iter().any(|p| held.contains(p)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entitlement {
+    pub document_id: String,
+    pub product: Product,
+    pub source: Source,
+    pub starts_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+pub const COLUMNS: &str = "document_id, product_kind, product_code, source, starts_at, expires_at, revoked_at IS NOT NULL";
+
+impl Entitlement {
+    pub fn from_row(row: &tokio_postgres::Row) -> Self {
+        let kind = match row.get::<_, &str>(1) {
+            "course" => ProductKind::Course,
+            _ => ProductKind::Plan,
+        };
+        let source = match row.get::<_, &str>(3) {
+            "purchase" => Source::Purchase,
+            "subscription" => Source::Subscription,
+            _ => Source::Comp,
+        };
+        Self {
+            document_id: row.get(0),
+            product: Product {
+                kind,
+                code: row.get(2),
+            },
+            source,
+            starts_at: row.get(4),
+            expires_at: row.get(5),
+            revoked: row.get(6),
+        }
+    }
+}
+
+pub struct Grant<'a> {
+    pub member_id: i64,
+    pub product: &'a Product,
+    pub source: Source,
+    /// The order or subscription id; at most one grant per (source, source_ref).
+    pub source_ref: Option<&'a str>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub granted_by: Option<i64>,
+}
+
+/// Grants access; returns `None` when this `source_ref` was already granted.
+pub async fn grant(client: &impl GenericClient, grant: &Grant<'_>) -> Result<Option<Entitlement>> {
+    if let (Some(start), Some(end)) = (grant.starts_at, grant.expires_at)
+        && end <= start
+    {
+        return Err(Error::invalid(
+            "expiresAt",
+            "expiresAt must be after startsAt",
+        ));
+    }
+    let row = client
+        .query_typed(
+            &format!(
+                "INSERT INTO entitlements (member_id, product_kind, product_code, source, source_ref, starts_at, expires_at, granted_by)
+                 VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()), $7, $8)
+                 ON CONFLICT (source, source_ref) WHERE source_ref IS NOT NULL DO NOTHING
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                (&grant.member_id, Type::INT8),
+                (&grant.product.kind.as_str(), Type::TEXT),
+                (&grant.product.code, Type::TEXT),
+                (&grant.source.as_str(), Type::TEXT),
+                (&grant.source_ref, Type::TEXT),
+                (&grant.starts_at, Type::TIMESTAMPTZ),
+                (&grant.expires_at, Type::TIMESTAMPTZ),
+                (&grant.granted_by, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(row.first().map(Entitlement::from_row))
+}
+
+/// Every entitlement of a member, newest first (expired and revoked included).
+pub async fn list(client: &impl GenericClient, member_id: i64) -> Result<Vec<Entitlement>> {
+    let rows = client
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM entitlements WHERE member_id = $1 ORDER BY created_at DESC, id DESC"),
+            &[(&member_id, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(Entitlement::from_row).collect())
+}
+
+/// Revokes one entitlement; false when there was none to revoke.
+pub async fn revoke(client: &impl GenericClient, document_id: &str) -> Result<bool> {
+    let rows = client
+        .query_typed(
+            "UPDATE entitlements SET revoked_at = now() WHERE document_id = $1 AND revoked_at IS NULL RETURNING id",
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Which of `candidates` the member holds an active entitlement to now: one query
+/// however many pieces of content the candidates came from.
+pub async fn active_products(
+    client: &impl GenericClient,
+    member_id: i64,
+    candidates: &[Product],
+) -> Result<Vec<Product>> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = candidates
+        .iter()
+        .map(|p| format!("{}/{}", p.kind.as_str(), p.code))
+        .collect();
+    let rows = client
+        .query_typed(
+            "SELECT DISTINCT product_kind || '/' || product_code FROM entitlements
+             WHERE member_id = $1 AND revoked_at IS NULL
+               AND starts_at <= now() AND (expires_at IS NULL OR expires_at > now())
+               AND product_kind || '/' || product_code = ANY($2)",
+            &[(&member_id, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+        )
+        .await?;
+    let held: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    Ok(candidates
+        .iter()
+        .zip(&keys)
+        .filter(|(_, key)| held.contains(key))
+        .map(|(product, _)| product.clone())
+        .collect())
+}
+
+/// May this member (or an anonymous reader, `None`) read content with this requirement now?
+pub async fn may_access(
+    client: &impl GenericClient,
+    member_id: Option<i64>,
+    requirement: &Requirement,
+) -> Result<bool> {
+    let held = match (requirement, member_id) {
+        (Requirement::Paid(products), Some(member_id)) => {
+            active_products(client, member_id, products).await?
+        }
+        _ => Vec::new(),
+    };
+    Ok(requirement.met_by(member_id.is_some(), &held))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(code: &str) -> Product {
+        Product {
+            kind: ProductKind::Plan,
+            code: code.into(),
+        }
+    }
+
+    #[test]
+    fn requirements_are_met_by_membership_and_held_products() {
+        let paid = Requirement::Paid(vec![plan("pro"), plan("vip")]);
+        assert!(Requirement::Public.met_by(false, &[]));
+        assert!(!Requirement::Members.met_by(false, &[]));
+        assert!(Requirement::Members.met_by(true, &[]));
+        assert!(!paid.met_by(true, &[]));
+        assert!(!paid.met_by(true, &[plan("basic")]));
+        assert!(paid.met_by(true, &[plan("vip")]));
+        assert!(!paid.met_by(false, &[plan("vip")]));
+        assert!(!Requirement::Paid(Vec::new()).met_by(true, &[plan("pro")]));
+    }
+}

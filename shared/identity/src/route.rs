@@ -1,0 +1,203 @@
+//! One route table per function, deny by default.
+//!
+//! A function declares each route once: method, path (as template.yaml names it),
+//! the [`Guard`] it needs and its handler. The [`Router`] built from the table is the
+//! function's whole request handler: a request whose route is not in the table is a
+//! 404 before any handler runs, and the guard is checked before the handler sees the
+//! request, so a route cannot exist without a decision about who may call it (the
+//! field is not optional). Handlers have one shape: `async fn(Arc<State>, Call) ->
+//! Result<Response>`.
+
+use std::{future::Future, sync::Arc};
+
+use lambda_http::{Body, Request, Response};
+use platform::{
+    Error, Platform, Result,
+    http::route_key,
+    runtime::{Handler, HandlerFuture},
+};
+
+use crate::{
+    access::{Access, MemberAccess, Permission, Principal},
+    members::Member,
+    session::Session,
+};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Anyone. The handler looks at credentials itself if it cares (content reads
+    /// decide what a reader sees; sign-in takes a password).
+    Public,
+    /// A signed-in member: 401 otherwise.
+    Member,
+    /// Any signed-in staff member or valid API token, whatever its permissions: 401
+    /// otherwise.
+    Staff,
+    /// Staff or API tokens holding at least one of these permissions: 401 for
+    /// anonymous callers, 403 for the others.
+    Any(&'static [Permission]),
+}
+
+impl Guard {
+    /// A single permission.
+    pub const fn needs(permission: &'static [Permission; 1]) -> Self {
+        Guard::Any(permission)
+    }
+}
+
+/// The caller, as far as the guard established it.
+#[derive(Debug, Clone)]
+pub enum Who {
+    /// Behind a [`Guard::Public`]: nothing was checked.
+    Anyone,
+    Member(Session, Member),
+    Principal(Principal),
+}
+
+/// One request, with the caller its route's guard let through.
+pub struct Call {
+    pub req: Request,
+    pub who: Who,
+}
+
+impl Call {
+    /// The staff member or token behind a [`Guard::Staff`] or [`Guard::Any`] route.
+    pub fn principal(&self) -> Result<&Principal> {
+        match &self.who {
+            Who::Principal(principal) => Ok(principal),
+            _ => Err(Error::internal(
+                "the route's guard established no principal",
+            )),
+        }
+    }
+
+    /// The member behind a [`Guard::Member`] route.
+    pub fn member(&self) -> Result<(&Session, &Member)> {
+        match &self.who {
+            Who::Member(session, member) => Ok((session, member)),
+            _ => Err(Error::internal("the route's guard established no member")),
+        }
+    }
+}
+
+/// A route's handler: a plain async function over the function's state.
+pub type HandlerFn<S> = fn(Arc<S>, Call) -> HandlerFuture;
+
+/// One entry of a route table.
+pub struct Route<S> {
+    /// `GET`, `POST`, ...
+    pub method: &'static str,
+    /// As template.yaml names it, e.g. `/admin/users/{documentId}`.
+    pub path: &'static str,
+    pub guard: Guard,
+    pub handler: HandlerFn<S>,
+}
+
+impl<S> Route<S> {
+    /// `GET /admin/users`, as API Gateway names a route.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// A route table entry: `route!(GET "/admin/users", Guard::Staff, list_staff)`.
+#[macro_export]
+macro_rules! route {
+    ($method:ident $path:literal, $guard:expr, $handler:path) => {
+        $crate::route::Route {
+            method: stringify!($method),
+            path: $path,
+            guard: $guard,
+            handler: |state, call| -> ::platform::runtime::HandlerFuture {
+                Box::pin($handler(state, call))
+            },
+        }
+    };
+}
+
+/// Boxes a handler's future; for tables built without the macro.
+pub fn boxed<F>(future: F) -> HandlerFuture
+where
+    F: Future<Output = Result<Response<Body>>> + Send + 'static,
+{
+    Box::pin(future)
+}
+
+/// A function's request handler, made from its table.
+pub struct Router<S: 'static>(Arc<Inner<S>>);
+
+struct Inner<S: 'static> {
+    state: Arc<S>,
+    routes: &'static [Route<S>],
+    staff: Access,
+    members: MemberAccess,
+}
+
+impl<S: Send + Sync + 'static> Router<S> {
+    /// Refuses a table that names a route twice: the second entry could never run.
+    pub fn new(
+        platform: &Platform,
+        state: impl Into<Arc<S>>,
+        routes: &'static [Route<S>],
+    ) -> Result<Self> {
+        for (i, route) in routes.iter().enumerate() {
+            if routes[..i].iter().any(|r| r.key() == route.key()) {
+                return Err(Error::internal(format!(
+                    "route `{}` is in the table twice",
+                    route.key()
+                )));
+            }
+        }
+        Ok(Self(Arc::new(Inner {
+            state: state.into(),
+            routes,
+            staff: Access::for_staff(platform),
+            members: MemberAccess::new(platform),
+        })))
+    }
+}
+
+impl<S: Send + Sync + 'static> Inner<S> {
+    async fn dispatch(&self, req: Request) -> Result<Response<Body>> {
+        let key = route_key(&req).to_owned();
+        let route = self
+            .routes
+            .iter()
+            .find(|route| route.key() == key)
+            .ok_or_else(|| Error::NotFound(format!("no route `{key}`")))?;
+        let who = match route.guard {
+            Guard::Public => Who::Anyone,
+            Guard::Member => {
+                let (session, member) = self.members.require(&req).await?;
+                Who::Member(session, member)
+            }
+            Guard::Staff => match self.staff.authenticate(&req).await? {
+                Principal::Anonymous => {
+                    return Err(Error::Unauthorized(
+                        "sign in or present an API token".into(),
+                    ));
+                }
+                principal => Who::Principal(principal),
+            },
+            Guard::Any(permissions) => {
+                let principal = self.staff.authenticate(&req).await?;
+                if !permissions.iter().any(|p| principal.can(*p)) {
+                    let first = permissions
+                        .first()
+                        .ok_or_else(|| Error::internal("a guard without permissions"))?;
+                    principal.require(*first)?;
+                }
+                Who::Principal(principal)
+            }
+        };
+        (route.handler)(self.state.clone(), Call { req, who }).await
+    }
+}
+
+impl<S: Send + Sync + 'static> Handler for Router<S> {
+    fn call(&self, req: Request) -> HandlerFuture {
+        let inner = self.0.clone();
+        Box::pin(async move { inner.dispatch(req).await })
+    }
+}

@@ -1,0 +1,676 @@
+//! The one transactional outbox: mail, content webhooks (and later campaigns) are
+//! rows written in the caller's transaction, nudged through SQS, claimed with a
+//! lease, delivered, marked, and swept up when something went missing.
+//!
+//! ```text
+//! BEGIN; …event…; <domain>::enqueue(&tx, …) → ids; COMMIT ─► Queue::dispatch(ids)
+//!                        │                                        │ SQS {"<field>": id}
+//!                        ▼                                        ▼
+//!                  outbox row ◄── claim (lease) ── Consumer::deliver ── Job::send
+//!                        ▲
+//!                        └── Consumer::sweep (schedule): expired leases, lost rows, due retries
+//! ```
+//!
+//! Why this shape:
+//! - A row exists if and only if its event committed: a rolled-back request sends
+//!   nothing, and a committed one cannot lose its delivery to a crash after COMMIT.
+//! - `dispatch` after COMMIT is only a nudge carrying ids. If it fails (SQS down, the
+//!   sandbox frozen mid-way) the row is still pending and the sweep sends it on.
+//! - A consumer claims a row with one conditional UPDATE (`pending → sending`, with
+//!   a lease) before sending, and only the claimer sends: a redelivered or duplicated
+//!   SQS message, or a sweep racing the original, finds the row taken or finished.
+//!
+//! What is and is not exactly-once: sending is at-most-once per claim, and claims are
+//! exclusive. The one window left is a sender that dies after the far side accepted
+//! but before the outcome was recorded; its lease then expires and the sweep hands
+//! the row to a new claim. Neither SES nor a webhook receiver offers a way to close
+//! that window on our side, so it is kept small (one UPDATE right after the answer)
+//! and bounded (the lease outlives the function's timeout, so a live sender's claim
+//! never expires under it); receivers of webhooks dedupe on the row id.
+//!
+//! A domain owns its table (its columns beyond the state machine and its INSERT) and
+//! describes it in a [`Spec`]; this module owns the state machine:
+//!
+//! ```text
+//! pending ──claim (next_attempt_at has come)──► sending ──accepted──► <done>
+//!    ▲                                             │
+//!    └── retryable failure: wait, then again ──────┤ lease expired (the sender died)
+//!                                                  └──► failed (permanent, or out of attempts)
+//! ```
+
+use std::{sync::Arc, time::Duration};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tokio_postgres::{
+    Client,
+    types::{ToSql, Type},
+};
+use url::Url;
+
+use crate::{
+    Platform,
+    config::AwsConfig,
+    db::Db,
+    error::{Error, Result},
+    runtime::EventFuture,
+};
+
+/// An outbox table as its domain declares it. Every name is an SQL identifier
+/// compiled into the program, never input. The table has the state-machine columns
+/// `id, status, attempts, next_attempt_at, claimed_until, enqueued_at, last_error`
+/// besides the two named here.
+#[derive(Debug)]
+pub struct Spec {
+    pub table: &'static str,
+    /// The field of a queue message that names a row, e.g. `jobId`.
+    pub field: &'static str,
+    /// The status of a row whose delivery succeeded, e.g. `sent`.
+    pub done: &'static str,
+    /// The column stamped with the time of success, e.g. `sent_at`.
+    pub done_at: &'static str,
+    /// The column recording what the far side answered (a message id, a status
+    /// code), and its type.
+    pub receipt: &'static str,
+    pub receipt_type: Type,
+    /// How long a claim lasts: far longer than the consumer may run, so only a dead
+    /// sender's claim ever expires.
+    pub lease: Duration,
+    /// The wait after each failed attempt; after the last, the row fails. A zero
+    /// wait retries through SQS at once (the message comes back); a longer one
+    /// leaves the retry to the sweep, when the wait is over.
+    pub retry_after: &'static [Duration],
+}
+
+impl Spec {
+    /// Claims per row before it is given up.
+    pub const fn max_attempts(&self) -> i32 {
+        self.retry_after.len() as i32 + 1
+    }
+
+    /// The wait before the attempt after `attempt` (1-based), or `None`: give up.
+    pub fn retry_after(&self, attempt: i32) -> Option<Duration> {
+        usize::try_from(attempt - 1)
+            .ok()
+            .and_then(|i| self.retry_after.get(i).copied())
+    }
+}
+
+/// A row's id, as enqueued in the caller's transaction and dispatched after COMMIT.
+pub type RowId = i64;
+
+/// SQS takes at most ten messages per `SendMessageBatch`.
+const SQS_BATCH: usize = 10;
+
+/// Errors are kept for operators, not forever-growing.
+fn truncate(error: &str) -> String {
+    error.chars().take(1000).collect()
+}
+
+/// The producing side of an outbox: what a function that writes rows needs to send
+/// their ids to the queue after COMMIT. Connects nowhere until it dispatches.
+#[derive(Debug)]
+pub struct Queue {
+    spec: &'static Spec,
+    db: Db,
+    url: Option<Url>,
+    aws: AwsConfig,
+    sqs: OnceCell<aws_sdk_sqs::Client>,
+}
+
+impl Queue {
+    /// `url` is optional so a stack without AWS or moto still starts: without it
+    /// rows wait in the outbox and `dispatch` only logs (template.yaml always sets it).
+    pub fn new(spec: &'static Spec, platform: &Platform, url: Option<Url>) -> Self {
+        Self {
+            spec,
+            db: platform.db.clone(),
+            url,
+            aws: platform.config.aws.clone(),
+            sqs: OnceCell::new(),
+        }
+    }
+
+    pub fn spec(&self) -> &'static Spec {
+        self.spec
+    }
+
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_ref().map(Url::as_str)
+    }
+
+    /// The SQS client, built on first use: a cold start that dispatches nothing never
+    /// pays for loading AWS configuration.
+    pub async fn sqs(&self) -> &aws_sdk_sqs::Client {
+        self.sqs
+            .get_or_init(|| async {
+                aws_sdk_sqs::Client::new(&crate::aws::sdk_config(&self.aws).await)
+            })
+            .await
+    }
+
+    /// Queues rows after the transaction that wrote them committed. Best effort by
+    /// design: a failure is logged and the sweep sends them later, so a request never
+    /// fails because the queue did.
+    pub async fn dispatch(&self, ids: &[RowId]) {
+        if let Err(err) = self.send(ids).await {
+            tracing::warn!(error = %err, table = self.spec.table, ?ids, "dispatch failed; the sweep will retry");
+        }
+    }
+
+    /// Sends the ids to SQS and records which went; returns how many.
+    async fn send(&self, ids: &[RowId]) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let Some(url) = self.url() else {
+            tracing::warn!(
+                table = self.spec.table,
+                ?ids,
+                "no queue is configured; the rows wait in the outbox"
+            );
+            return Ok(0);
+        };
+        let queued = send_ids(self.sqs().await, url, self.spec.field, ids).await?;
+        if !queued.is_empty() {
+            // Whatever the status: the row may well be delivered before this runs.
+            self.db
+                .client()
+                .await?
+                .query_typed(
+                    &format!(
+                        "UPDATE {} SET enqueued_at = now() WHERE id = ANY($1)",
+                        self.spec.table
+                    ),
+                    &[(&queued, Type::INT8_ARRAY)],
+                )
+                .await?;
+        }
+        Ok(queued.len())
+    }
+}
+
+/// Sends one message per distinct id and returns the ids SQS accepted.
+async fn send_ids(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    field: &str,
+    ids: &[RowId],
+) -> Result<Vec<RowId>> {
+    // Entry ids must be distinct within a batch; one message per row is enough.
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut queued = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(SQS_BATCH) {
+        let entries = chunk
+            .iter()
+            .map(|id| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(id.to_string())
+                    .message_body(json!({ field: id }).to_string())
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::internal)?;
+        let output = sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| Error::internal(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        for failed in output.failed() {
+            tracing::warn!(
+                id = failed.id(),
+                code = failed.code(),
+                queue_url,
+                "SQS refused an outbox message"
+            );
+        }
+        queued.extend(
+            output
+                .successful()
+                .iter()
+                .filter_map(|s| s.id().parse::<RowId>().ok()),
+        );
+    }
+    Ok(queued)
+}
+
+/// Why a send did not succeed.
+#[derive(Debug)]
+pub struct Failure<R> {
+    pub message: String,
+    /// Whether trying again may help (a timeout, throttling, a 5xx).
+    pub retryable: bool,
+    /// What the far side answered, if it answered.
+    pub receipt: Option<R>,
+}
+
+impl<R> Failure<R> {
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+            receipt: None,
+        }
+    }
+
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: true,
+            receipt: None,
+        }
+    }
+}
+
+/// The domain's half of a consumer: what a claimed row holds, and how it is sent.
+pub trait Job: Send + Sync {
+    /// The row's payload as the sender needs it.
+    type Row: Send + Sync;
+    /// What the far side answered on success, stored in [`Spec::receipt`].
+    type Receipt: ToSql + Sync + Send + std::fmt::Debug + Clone + PartialEq;
+
+    /// Reads a row this consumer has just claimed.
+    fn load(&self, client: &Client, id: RowId) -> impl Future<Output = Result<Self::Row>> + Send;
+
+    /// Sends it once.
+    fn send(
+        &self,
+        id: RowId,
+        row: &Self::Row,
+    ) -> impl Future<Output = Result<Self::Receipt, Failure<Self::Receipt>>> + Send;
+}
+
+/// What delivering one row came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery<R> {
+    /// The far side accepted it; its receipt.
+    Done(R),
+    /// Nothing to do: finished already, being sent by another claim, not due yet, or
+    /// the row does not exist (its transaction rolled back).
+    Skipped,
+    /// A retryable failure; the row is pending again.
+    Retry(String),
+    /// Given up: permanent failure, or no attempts left.
+    Failed(String),
+}
+
+/// When the sweep considers a pending row lost.
+#[derive(Debug, Clone, Copy)]
+pub struct Sweep {
+    /// Never dispatched this long after it was due: `dispatch` failed or never ran.
+    pub undispatched_after: Duration,
+    /// Dispatched this long ago and still pending: its message was lost or
+    /// dead-lettered. Longer than SQS's own redelivery cycle.
+    pub redispatch_after: Duration,
+    /// Rows dispatched per sweep at most, oldest first.
+    pub limit: i64,
+}
+
+impl Default for Sweep {
+    fn default() -> Self {
+        Self {
+            undispatched_after: Duration::from_secs(60),
+            redispatch_after: Duration::from_secs(15 * 60),
+            limit: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Expired claims returned to pending.
+    pub requeued: u64,
+    /// Expired claims that had no attempts left.
+    pub failed: u64,
+    /// Rows sent to the queue.
+    pub dispatched: usize,
+}
+
+/// The consuming side: a queue and the job that sends its rows.
+#[derive(Debug)]
+pub struct Consumer<J> {
+    queue: Queue,
+    job: J,
+}
+
+impl<J: Job> Consumer<J> {
+    pub fn new(queue: Queue, job: J) -> Self {
+        Self { queue, job }
+    }
+
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    pub fn job(&self) -> &J {
+        &self.job
+    }
+
+    fn spec(&self) -> &'static Spec {
+        self.queue.spec
+    }
+
+    /// Sends one row, at most once per claim.
+    pub async fn deliver(&self, id: RowId) -> Result<Delivery<J::Receipt>> {
+        let spec = self.spec();
+        let row = {
+            let client = self.queue.db.client().await?;
+            let claimed = client
+                .query_typed(
+                    &format!(
+                        "UPDATE {} SET status = 'sending', attempts = attempts + 1,
+                                claimed_until = now() + make_interval(secs => $2)
+                          WHERE id = $1 AND status = 'pending' AND next_attempt_at <= now()
+                      RETURNING attempts",
+                        spec.table
+                    ),
+                    &[(&id, Type::INT8), (&spec.lease.as_secs_f64(), Type::FLOAT8)],
+                )
+                .await?;
+            let Some(attempts) = claimed.first().map(|r| r.get::<_, i32>(0)) else {
+                return Ok(Delivery::Skipped);
+            };
+            (self.job.load(&client, id).await?, attempts)
+        };
+        let (row, attempts) = row;
+        let outcome = self.job.send(id, &row).await;
+        // A fresh connection: none was held while the far side was being called.
+        let client = self.queue.db.client().await?;
+        match outcome {
+            Ok(receipt) => {
+                client
+                    .query_typed(
+                        &format!(
+                            "UPDATE {} SET status = '{}', {} = now(), {} = $2,
+                                    claimed_until = NULL, last_error = NULL
+                              WHERE id = $1 AND status = 'sending'",
+                            spec.table, spec.done, spec.done_at, spec.receipt
+                        ),
+                        &[(&id, Type::INT8), (&receipt, spec.receipt_type.clone())],
+                    )
+                    .await?;
+                tracing::info!(table = spec.table, id, ?receipt, "outbox row delivered");
+                Ok(Delivery::Done(receipt))
+            }
+            Err(failure) => {
+                let wait = failure
+                    .retryable
+                    .then(|| spec.retry_after(attempts))
+                    .flatten();
+                let retried = self.mark_failed(&client, id, &failure, wait).await?;
+                tracing::warn!(
+                    table = spec.table,
+                    id,
+                    attempt = attempts,
+                    error = %failure.message,
+                    given_up = !retried,
+                    "outbox row not delivered"
+                );
+                Ok(if retried {
+                    Delivery::Retry(failure.message)
+                } else {
+                    Delivery::Failed(failure.message)
+                })
+            }
+        }
+    }
+
+    /// Back to `pending` after `wait`, or `failed` for good when there is none.
+    /// A zero wait leaves `next_attempt_at` alone: the SQS message comes back and the
+    /// sweep does not send a second one. Answers whether the row will be retried.
+    async fn mark_failed(
+        &self,
+        client: &Client,
+        id: RowId,
+        failure: &Failure<J::Receipt>,
+        wait: Option<Duration>,
+    ) -> Result<bool> {
+        let spec = self.spec();
+        let wait_secs = wait.map(|d| d.as_secs_f64());
+        let rows = client
+            .query_typed(
+                &format!(
+                    "UPDATE {} SET
+                        status = CASE WHEN $3::float8 IS NULL THEN 'failed' ELSE 'pending' END,
+                        next_attempt_at = CASE WHEN $3 > 0 THEN now() + make_interval(secs => $3)
+                                               ELSE next_attempt_at END,
+                        claimed_until = NULL, last_error = $2, {} = $4
+                      WHERE id = $1 AND status = 'sending'
+                  RETURNING status",
+                    spec.table, spec.receipt
+                ),
+                &[
+                    (&id, Type::INT8),
+                    (&truncate(&failure.message), Type::TEXT),
+                    (&wait_secs, Type::FLOAT8),
+                    (&failure.receipt, spec.receipt_type.clone()),
+                ],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .is_some_and(|r| r.get::<_, &str>(0) == "pending"))
+    }
+
+    /// Recovers what the happy path missed: claims whose sender died (dispatched again
+    /// at once), retries whose wait is over, and pending rows no queue message will
+    /// deliver. Runs on a schedule.
+    pub async fn sweep(&self, policy: &Sweep) -> Result<SweepReport> {
+        let spec = self.spec();
+        let (requeued, failed, mut due) = {
+            let client = self.queue.db.client().await?;
+            let expired = client
+                .query_typed(
+                    &format!(
+                        "UPDATE {} SET status = CASE WHEN attempts < $1 THEN 'pending' ELSE 'failed' END,
+                                claimed_until = NULL, enqueued_at = NULL,
+                                last_error = 'lease expired: the sender stopped before recording the outcome'
+                          WHERE status = 'sending' AND claimed_until < now()
+                      RETURNING id, status",
+                        spec.table
+                    ),
+                    &[(&spec.max_attempts(), Type::INT4)],
+                )
+                .await?;
+            let (requeued, failed): (Vec<_>, Vec<_>) = expired
+                .iter()
+                .partition(|row| row.get::<_, &str>(1) == "pending");
+            let requeued: Vec<RowId> = requeued.iter().map(|row| row.get(0)).collect();
+            // Due and no message on its way: never dispatched (within
+            // `undispatched_after`), a retry whose wait ended after its last message,
+            // or a message older than `redispatch_after` (lost or dead-lettered).
+            let due = client
+                .query_typed(
+                    &format!(
+                        "SELECT id FROM {} WHERE status = 'pending' AND next_attempt_at <= now()
+                            AND ((enqueued_at IS NULL AND next_attempt_at <= now() - make_interval(secs => $1))
+                                 OR enqueued_at < next_attempt_at
+                                 OR enqueued_at <= now() - make_interval(secs => $2))
+                          ORDER BY next_attempt_at
+                          LIMIT $3",
+                        spec.table
+                    ),
+                    &[
+                        (&policy.undispatched_after.as_secs_f64(), Type::FLOAT8),
+                        (&policy.redispatch_after.as_secs_f64(), Type::FLOAT8),
+                        (&policy.limit, Type::INT8),
+                    ],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect::<Vec<RowId>>();
+            (requeued, failed.len() as u64, due)
+        };
+        due.extend(&requeued);
+        let dispatched = self.queue.send(&due).await?;
+        let report = SweepReport {
+            requeued: requeued.len() as u64,
+            failed,
+            dispatched,
+        };
+        if report != SweepReport::default() {
+            tracing::info!(table = spec.table, ?report, "outbox sweep");
+        }
+        Ok(report)
+    }
+
+    /// Whether a row's message must come back: a retry without a wait, or a row whose
+    /// handling failed (the database unreachable, say).
+    async fn redeliver(&self, id: RowId) -> bool {
+        match self.deliver(id).await {
+            Ok(Delivery::Retry(_)) => self
+                .spec()
+                .retry_after
+                .first()
+                .is_some_and(Duration::is_zero),
+            Ok(_) => false,
+            Err(err) => {
+                tracing::error!(id, table = self.spec().table, error = %err, "outbox delivery failed");
+                sentry::capture_error(&err);
+                true
+            }
+        }
+    }
+}
+
+/// The whole event handler of a consumer function, for the Lambda runtime and the
+/// local stack: an SQS batch goes row by row through [`Consumer::deliver`] and is
+/// answered with `batchItemFailures` (for `ReportBatchItemFailures`); a scheduled
+/// event runs [`Consumer::sweep`] and is answered with its report, for the logs.
+pub fn handler<J: Job + 'static>(
+    consumer: Arc<Consumer<J>>,
+) -> impl Fn(Value) -> EventFuture + Send + Sync + 'static {
+    move |event| {
+        let consumer = consumer.clone();
+        Box::pin(async move {
+            match Trigger::parse(event)? {
+                Trigger::Queue(event) => {
+                    let field = consumer.spec().field;
+                    let answer = deliver_batch(&event, field, |id| consumer.redeliver(id));
+                    serde_json::to_value(answer.await).map_err(Error::internal)
+                }
+                Trigger::Schedule => {
+                    let report = consumer.sweep(&Sweep::default()).await?;
+                    serde_json::to_value(report).map_err(Error::internal)
+                }
+            }
+        })
+    }
+}
+
+/// What invoked a consumer function.
+enum Trigger {
+    Queue(SqsEvent),
+    Schedule,
+}
+
+impl Trigger {
+    fn parse(event: Value) -> Result<Self> {
+        if event.get("Records").is_some() {
+            return serde_json::from_value(event)
+                .map(Trigger::Queue)
+                .map_err(|e| Error::validation(format!("not an SQS event: {e}")));
+        }
+        if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+            return Ok(Trigger::Schedule);
+        }
+        Err(Error::validation(
+            "expected an SQS event or an EventBridge scheduled event",
+        ))
+    }
+}
+
+/// Runs `deliver` on every record's id, concurrently; `deliver` answers whether the
+/// record must come back. The answer names the records SQS should redeliver, so one
+/// failing row never makes SQS redeliver the others.
+async fn deliver_batch<F, Fut>(event: &SqsEvent, field: &str, deliver: F) -> SqsBatchResponse
+where
+    F: Fn(RowId) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let outcomes = join_all(event.records.iter().map(|record| {
+        let id = record
+            .body
+            .as_deref()
+            .and_then(|body| serde_json::from_str::<Value>(body).ok())
+            .and_then(|body| body.get(field).and_then(Value::as_i64));
+        let deliver = &deliver;
+        async move {
+            match id {
+                Some(id) => deliver(id).await,
+                // A body that names no row can never succeed: redelivering sends it
+                // to the dead-letter queue, where someone will look at it.
+                None => {
+                    tracing::error!(
+                        message_id = record.message_id.as_deref().unwrap_or_default(),
+                        body = record.body.as_deref().unwrap_or_default(),
+                        field,
+                        "SQS message names no outbox row"
+                    );
+                    true
+                }
+            }
+        }
+    }))
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (record, redeliver) in event.records.iter().zip(outcomes) {
+        if redeliver {
+            response.add_failure(record.message_id.clone().unwrap_or_default());
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BACKOFF: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(300)];
+    const SPEC: Spec = Spec {
+        table: "t",
+        field: "id",
+        done: "done",
+        done_at: "done_at",
+        receipt: "receipt",
+        receipt_type: Type::TEXT,
+        lease: Duration::from_secs(60),
+        retry_after: &BACKOFF,
+    };
+
+    #[test]
+    fn retries_follow_the_spec_then_give_up() {
+        assert_eq!(SPEC.max_attempts(), 3);
+        assert_eq!(SPEC.retry_after(1), Some(Duration::from_secs(60)));
+        assert_eq!(SPEC.retry_after(2), Some(Duration::from_secs(300)));
+        assert_eq!(SPEC.retry_after(3), None);
+        assert_eq!(SPEC.retry_after(0), None);
+    }
+
+    #[tokio::test]
+    async fn a_batch_answers_only_the_records_to_redeliver() {
+        let event: SqsEvent = serde_json::from_value(json!({ "Records": [
+            { "messageId": "a", "body": "{\"id\": 1}" },
+            { "messageId": "b", "body": "{\"id\": 2}" },
+            { "messageId": "c", "body": "not json" },
+        ]}))
+        .unwrap();
+        let answer = deliver_batch(&event, "id", |id| async move { id == 2 }).await;
+        let ids: Vec<_> = answer
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(ids, ["b", "c"]);
+    }
+}

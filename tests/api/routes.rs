@@ -1,0 +1,259 @@
+//! The route tables against template.yaml and against every kind of caller.
+//!
+//! Each function declares its routes once (`ROUTES`: method, path, guard, handler);
+//! the first test fails when a function's table and template.yaml disagree, in
+//! either direction, so no route is reachable without a guard and no guarded route is
+//! unreachable. The second calls every route of admin, auth, content-api, health and
+//! the fallback as each kind of caller and asserts the exact status; content-admin's
+//! routes, whose allowed calls need real targets, have their own matrix in
+//! content_access.rs (with the same kinds of caller).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bianxian_e2e::{TestStack, random_suffix};
+use bianxian_local::template;
+use identity::access::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{admin::create_token, content_admin::call};
+
+fn keys<S>(routes: &[identity::route::Route<S>]) -> BTreeSet<String> {
+    routes.iter().map(|route| route.key()).collect()
+}
+
+#[test]
+fn every_function_serves_exactly_its_template_routes() {
+    let mut declared: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for route in template::routes(include_str!("../../template.yaml")).expect("template routes") {
+        declared
+            .entry(route.function.clone())
+            .or_default()
+            .insert(route.key());
+    }
+    let tables = BTreeMap::from([
+        ("admin".to_owned(), keys(admin::ROUTES)),
+        ("auth".to_owned(), keys(auth::ROUTES)),
+        ("content-admin".to_owned(), keys(content_admin::ROUTES)),
+        ("content-api".to_owned(), keys(content_api::ROUTES)),
+        ("health".to_owned(), keys(health::ROUTES)),
+    ]);
+    // The fallback has no table: it is the `$default` route, the 404 for the rest.
+    let fallback = declared.remove("fallback").expect("a fallback function");
+    assert_eq!(fallback, BTreeSet::from(["$default".to_owned()]));
+    assert_eq!(
+        declared.keys().collect::<Vec<_>>(),
+        tables.keys().collect::<Vec<_>>(),
+        "every HTTP function in template.yaml has a route table"
+    );
+    for (function, table) in &tables {
+        assert_eq!(
+            &declared[function], table,
+            "{function}: template.yaml and the route table differ"
+        );
+    }
+}
+
+/// The kinds of caller, as the issue of the route tables lists them.
+const CALLERS: [&str; 8] = [
+    "anonymous",
+    "member",
+    "author",
+    "editor",
+    "admin",
+    "read-only",
+    "full-access",
+    "custom",
+];
+
+/// A custom token's scopes: a read and a write that no role below admin has.
+const CUSTOM_SCOPES: [&str; 2] = ["members.read", "entitlements.write"];
+
+const STAFF: [&str; 3] = ["author", "editor", "admin"];
+const TOKENS: [&str; 3] = ["read-only", "full-access", "custom"];
+
+/// The status `caller` must get from `key`, called with [`request`]'s path and body.
+fn expected(key: &str, caller: &str) -> StatusCode {
+    use StatusCode as S;
+    let staff = STAFF.contains(&caller);
+    let token = TOKENS.contains(&caller);
+    // Guards that let one set of callers through; everyone else without a staff
+    // credential is unknown (401), everyone else with one is not allowed (403).
+    let only = |allowed: &[&str], status: StatusCode| {
+        if allowed.contains(&caller) {
+            status
+        } else if staff || token {
+            S::FORBIDDEN
+        } else {
+            S::UNAUTHORIZED
+        }
+    };
+    let member_only = |status| {
+        if caller == "member" {
+            status
+        } else {
+            S::UNAUTHORIZED
+        }
+    };
+    match key {
+        // Public; the bodies are wrong, so everyone gets the same answer.
+        "POST /admin/login" | "POST /auth/login" => S::UNAUTHORIZED,
+        "POST /auth/register" | "POST /auth/verify-email/confirm" | "POST /auth/reset-password" => {
+            S::BAD_REQUEST
+        }
+        "POST /auth/forgot-password" => S::ACCEPTED,
+        "GET /health"
+        | "GET /api/articles"
+        | "GET /api/authors"
+        | "GET /api/categories"
+        | "GET /api/tags" => S::OK,
+        "GET /api/articles/{documentId}"
+        | "GET /api/authors/{documentId}"
+        | "GET /api/categories/{documentId}"
+        | "GET /api/tags/{documentId}"
+        | "GET /nowhere" => S::NOT_FOUND,
+        // Any staff credential.
+        "GET /admin/me" => only(
+            &[
+                "author",
+                "editor",
+                "admin",
+                "read-only",
+                "full-access",
+                "custom",
+            ],
+            S::OK,
+        ),
+        "POST /admin/logout" if token => S::BAD_REQUEST,
+        "POST /admin/logout" => only(&STAFF, S::NO_CONTENT),
+        // Admins only: tokens never manage staff, tokens or webhooks.
+        "GET /admin/users" | "GET /admin/tokens" | "GET /admin/webhooks" => only(&["admin"], S::OK),
+        "POST /admin/users" | "POST /admin/tokens" | "POST /admin/webhooks" => {
+            only(&["admin"], S::CREATED)
+        }
+        "PATCH /admin/users/{documentId}"
+        | "DELETE /admin/tokens/{documentId}"
+        | "PUT /admin/webhooks/{documentId}"
+        | "DELETE /admin/webhooks/{documentId}"
+        | "POST /admin/webhooks/{documentId}/rotate-secret"
+        | "GET /admin/webhooks/{documentId}/deliveries" => only(&["admin"], S::NOT_FOUND),
+        // `members.read`: admins and the tokens that may read members.
+        "GET /admin/members/{documentId}/entitlements" => only(
+            &["admin", "read-only", "full-access", "custom"],
+            S::NOT_FOUND,
+        ),
+        "POST /admin/members/{documentId}/entitlements"
+        | "DELETE /admin/entitlements/{documentId}" => {
+            only(&["admin", "full-access", "custom"], S::NOT_FOUND)
+        }
+        // `audit.read`: the custom token lacks it.
+        "GET /admin/audit" => only(&["admin", "read-only", "full-access"], S::OK),
+        // Members only.
+        "POST /auth/logout" | "POST /auth/logout-all" => member_only(S::NO_CONTENT),
+        "GET /auth/me" | "GET /auth/me/export" => member_only(S::OK),
+        "POST /auth/verify-email/send" => member_only(S::ACCEPTED),
+        "DELETE /auth/me" | "POST /auth/change-password" => member_only(S::BAD_REQUEST),
+        other => panic!("no expectation for `{other}`"),
+    }
+}
+
+/// The path (with a documentId nobody has) and body `key` is called with.
+fn request(key: &str) -> (Method, String, Option<Value>) {
+    let (method, pattern) = key.split_once(' ').expect("METHOD /path");
+    let path = pattern.replace("{documentId}", "nobody0000000000000000");
+    let unique = random_suffix();
+    let body = match key {
+        // Unique, so the per-account limits never answer instead.
+        "POST /admin/login" | "POST /auth/login" => Some(
+            json!({ "email": format!("{unique}@example.com"), "password": "wrong password 1" }),
+        ),
+        "POST /auth/register" => Some(json!({ "email": "not-an-email", "password": "x" })),
+        "POST /auth/verify-email/confirm" => Some(json!({ "token": "bogus" })),
+        "POST /auth/reset-password" => {
+            Some(json!({ "token": "bogus", "password": "a new password 1" }))
+        }
+        "POST /auth/forgot-password" => Some(json!({ "email": format!("{unique}@example.com") })),
+        "DELETE /auth/me" => Some(json!({ "password": "wrong password 1" })),
+        "POST /auth/change-password" => Some(
+            json!({ "currentPassword": "wrong password 1", "newPassword": "a new password 1" }),
+        ),
+        "POST /admin/users" => Some(json!({
+            "email": format!("{unique}@staff.example.com"),
+            "password": "staff password 1",
+            "role": "author",
+        })),
+        "PATCH /admin/users/{documentId}" => Some(json!({})),
+        "POST /admin/tokens" => {
+            Some(json!({ "name": unique, "type": "read-only", "lifespan": null }))
+        }
+        "POST /admin/members/{documentId}/entitlements" => {
+            Some(json!({ "product": { "kind": "plan", "code": "pro" } }))
+        }
+        "POST /admin/webhooks" => Some(json!({
+            "name": unique,
+            "url": "https://example.com/hook",
+            "events": ["entry.publish"],
+        })),
+        "PUT /admin/webhooks/{documentId}" => Some(json!({ "enabled": false })),
+        _ => None,
+    };
+    (method.parse().expect("method"), path, body)
+}
+
+/// A new credential for `caller`.
+async fn credential(stack: &TestStack, caller: &str, admin: &str) -> Option<String> {
+    Some(match caller {
+        "anonymous" => return None,
+        "member" => stack.member_session().await,
+        "author" => stack.staff_token(Role::Author).await,
+        "editor" => stack.staff_token(Role::Editor).await,
+        "admin" => stack.staff_token(Role::Admin).await,
+        "custom" => create_token(stack, admin, "custom", &CUSTOM_SCOPES).await.1,
+        kind => create_token(stack, admin, kind, &[]).await.1,
+    })
+}
+
+#[tokio::test]
+async fn every_route_answers_every_kind_of_caller_exactly() {
+    let stack = bianxian_e2e::spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let mut credentials = Vec::new();
+    for caller in CALLERS {
+        credentials.push((caller, credential(&stack, caller, &admin).await));
+    }
+    let mut routes: Vec<String> = [
+        keys(admin::ROUTES),
+        keys(auth::ROUTES),
+        keys(content_api::ROUTES),
+        keys(health::ROUTES),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    routes.push("GET /nowhere".to_owned());
+    for key in &routes {
+        for (caller, token) in &credentials {
+            let (method, path, body) = request(key);
+            // A sign-out ends the session it is called with: it gets one of its own.
+            let token = match key.contains("logout") {
+                true => credential(&stack, caller, &admin).await,
+                false => token.clone(),
+            };
+            let (status, answer) = call(
+                &stack,
+                method.clone(),
+                &path,
+                token.as_deref(),
+                body.clone(),
+            )
+            .await;
+            assert_eq!(status, expected(key, caller), "{caller} {key}: {answer}");
+            if !status.is_success() {
+                assert!(
+                    answer["error"]["status"] == status.as_u16(),
+                    "{caller} {key}: no error envelope: {answer}"
+                );
+            }
+        }
+    }
+}
