@@ -3,7 +3,7 @@
 //! Each function declares its routes once (`ROUTES`: method, path, guard, handler);
 //! the first test fails when a function's table and template.yaml disagree, in
 //! either direction, so no route is reachable without a guard and no guarded route is
-//! unreachable. The second calls every route of admin, auth, content-api, health and
+//! unreachable; the OpenAPI tests hold docs/openapi.json to the tables. The second calls every route of admin, auth, content-api, health and
 //! the fallback as each kind of caller and asserts the exact status; content-admin's
 //! routes, whose allowed calls need real targets, have their own matrix in
 //! content_access.rs (with the same kinds of caller).
@@ -37,6 +37,7 @@ fn every_function_serves_exactly_its_template_routes() {
         ("content-admin".to_owned(), keys(content_admin::ROUTES)),
         ("content-api".to_owned(), keys(content_api::ROUTES)),
         ("health".to_owned(), keys(health::ROUTES)),
+        ("openapi".to_owned(), keys(openapi::ROUTES)),
     ]);
     // The fallback has no table: it is the `$default` route, the 404 for the rest.
     let fallback = declared.remove("fallback").expect("a fallback function");
@@ -51,6 +52,53 @@ fn every_function_serves_exactly_its_template_routes() {
             &declared[function], table,
             "{function}: template.yaml and the route table differ"
         );
+    }
+}
+
+/// docs/openapi.json is what the route tables generate (regenerate it with
+/// `cargo run -q -p bianxian-local -- openapi > docs/openapi.json`).
+#[test]
+fn the_committed_openapi_document_is_the_generated_one() {
+    let committed: Value =
+        serde_json::from_str(openapi::DOCUMENT).expect("docs/openapi.json is JSON");
+    assert!(
+        committed == bianxian_local::openapi::document(),
+        "docs/openapi.json is stale: run `cargo run -q -p bianxian-local -- openapi > docs/openapi.json`"
+    );
+}
+
+/// Every route of template.yaml is an operation of the document, described.
+#[test]
+fn every_route_is_described() {
+    let document = bianxian_local::openapi::document();
+    for route in template::routes(include_str!("../../template.yaml")).expect("template routes") {
+        if route.function == "fallback" {
+            continue;
+        }
+        let key = route.key();
+        let (method, path) = key.split_once(' ').expect("METHOD /path");
+        let operation = &document["paths"][path][method.to_ascii_lowercase()];
+        assert!(
+            operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{key} has no description in the OpenAPI document"
+        );
+        assert!(
+            operation["responses"]["default"].is_object(),
+            "{key}: no error answer"
+        );
+        assert!(operation["security"].is_array(), "{key}: no security");
+        let params = operation["parameters"].as_array().expect("parameters");
+        for name in path
+            .split('/')
+            .filter_map(|p| p.strip_prefix('{')?.strip_suffix('}'))
+        {
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["name"] == name && p["in"] == "path"),
+                "{key}: path parameter {name} undescribed"
+            );
+        }
     }
 }
 
@@ -103,6 +151,7 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         }
         "POST /auth/forgot-password" => S::ACCEPTED,
         "GET /health"
+        | "GET /openapi.json"
         | "GET /api/articles"
         | "GET /api/authors"
         | "GET /api/categories"
@@ -226,6 +275,7 @@ async fn every_route_answers_every_kind_of_caller_exactly() {
         keys(auth::ROUTES),
         keys(content_api::ROUTES),
         keys(health::ROUTES),
+        keys(openapi::ROUTES),
     ]
     .into_iter()
     .flatten()

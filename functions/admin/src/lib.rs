@@ -16,10 +16,10 @@ use identity::{
         STAFF_COOKIE, TokenKind,
     },
     email::Email,
-    entitlements::{self, Grant, Product, Source},
+    entitlements::{self, Entitlement, Grant, Product, Source},
     members,
     password::Password,
-    route::{Call, Guard, Route, Router},
+    route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
     session::{new_token, token_hash},
     staff,
 };
@@ -29,6 +29,7 @@ use platform::{
     http::{bounded, client_ip, data, no_content, parse_json, path_param},
     ratelimit::Policy,
 };
+use schemars::{JsonSchema, json_schema};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -50,7 +51,7 @@ const LOGIN_PER_ACCOUNT: Policy = Policy {
     window: Duration::from_secs(900),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateStaffBody {
     email: Email,
@@ -60,7 +61,7 @@ struct CreateStaffBody {
     display_name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateStaffBody {
     role: Option<String>,
@@ -68,7 +69,7 @@ struct UpdateStaffBody {
     display_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateTokenBody {
     name: String,
@@ -82,7 +83,7 @@ struct CreateTokenBody {
     lifespan: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct GrantBody {
     product: Product,
@@ -106,26 +107,106 @@ const MANAGE_WEBHOOKS: Guard = Guard::needs(&[Permission::ManageWebhooks]);
 
 /// Every route of the function, as template.yaml lists them.
 pub static ROUTES: &[Route<Admin>] = &[
-    identity::route!(POST "/admin/login", Guard::Public, login),
-    identity::route!(POST "/admin/logout", Guard::Staff, logout),
-    identity::route!(GET "/admin/me", Guard::Staff, me),
-    identity::route!(GET "/admin/users", MANAGE_STAFF, list_staff),
-    identity::route!(POST "/admin/users", MANAGE_STAFF, create_staff),
-    identity::route!(PATCH "/admin/users/{documentId}", MANAGE_STAFF, update_staff),
-    identity::route!(GET "/admin/tokens", MANAGE_TOKENS, list_tokens),
-    identity::route!(POST "/admin/tokens", MANAGE_TOKENS, create_token),
-    identity::route!(DELETE "/admin/tokens/{documentId}", MANAGE_TOKENS, revoke_token),
-    identity::route!(GET "/admin/members/{documentId}/entitlements", Guard::needs(&[Permission::ReadMembers]), list_entitlements),
-    identity::route!(POST "/admin/members/{documentId}/entitlements", MANAGE_ENTITLEMENTS, grant_entitlement),
-    identity::route!(DELETE "/admin/entitlements/{documentId}", MANAGE_ENTITLEMENTS, revoke_entitlement),
-    identity::route!(GET "/admin/audit", Guard::needs(&[Permission::ReadAudit]), audit_trail),
-    identity::route!(GET "/admin/webhooks", MANAGE_WEBHOOKS, webhooks::list),
-    identity::route!(POST "/admin/webhooks", MANAGE_WEBHOOKS, webhooks::create),
-    identity::route!(PUT "/admin/webhooks/{documentId}", MANAGE_WEBHOOKS, webhooks::update),
-    identity::route!(DELETE "/admin/webhooks/{documentId}", MANAGE_WEBHOOKS, webhooks::delete),
-    identity::route!(POST "/admin/webhooks/{documentId}/rotate-secret", MANAGE_WEBHOOKS, webhooks::rotate_secret),
-    identity::route!(GET "/admin/webhooks/{documentId}/deliveries", MANAGE_WEBHOOKS, webhooks::deliveries),
+    identity::route!(POST "/admin/login", Guard::Public, login,
+        Doc::new("Sign a staff member in: a session token, also set as a cookie", signed_in)
+            .body(schema_of::<LoginBody>)),
+    identity::route!(POST "/admin/logout", Guard::Staff, logout,
+        Doc::empty("End the staff session presented")),
+    identity::route!(GET "/admin/me", Guard::Staff, me,
+        Doc::new("The signed-in staff account, or the API token presented", who_am_i)),
+    identity::route!(GET "/admin/users", MANAGE_STAFF, list_staff,
+        Doc::new("Every staff account", schema_of::<Vec<staff::Staff>>)),
+    identity::route!(POST "/admin/users", MANAGE_STAFF, create_staff,
+        Doc::new("Create a staff account", schema_of::<staff::Staff>)
+            .body(schema_of::<CreateStaffBody>).status(201)),
+    identity::route!(PATCH "/admin/users/{documentId}", MANAGE_STAFF, update_staff,
+        Doc::new("Change a staff account's role, name or disabled state", schema_of::<staff::Staff>)
+            .body(schema_of::<UpdateStaffBody>)),
+    identity::route!(GET "/admin/tokens", MANAGE_TOKENS, list_tokens,
+        Doc::new("Every API token (never the token itself)", schema_of::<Vec<ApiToken>>)),
+    identity::route!(POST "/admin/tokens", MANAGE_TOKENS, create_token,
+        Doc::new("Mint an API token; the only answer that shows it", new_token_schema)
+            .body(schema_of::<CreateTokenBody>).status(201)),
+    identity::route!(DELETE "/admin/tokens/{documentId}", MANAGE_TOKENS, revoke_token,
+        Doc::empty("Revoke an API token")),
+    identity::route!(GET "/admin/members/{documentId}/entitlements", Guard::needs(&[Permission::ReadMembers]), list_entitlements,
+        Doc::new("A member's entitlements", schema_of::<Vec<Entitlement>>)),
+    identity::route!(POST "/admin/members/{documentId}/entitlements", MANAGE_ENTITLEMENTS, grant_entitlement,
+        Doc::new("Grant a member a plan or course (comp)", schema_of::<Entitlement>)
+            .body(schema_of::<GrantBody>).status(201)),
+    identity::route!(DELETE "/admin/entitlements/{documentId}", MANAGE_ENTITLEMENTS, revoke_entitlement,
+        Doc::empty("Revoke an entitlement")),
+    identity::route!(GET "/admin/audit", Guard::needs(&[Permission::ReadAudit]), audit_trail,
+        Doc::new("The last 100 audit entries, newest first", audit_entries)),
+    identity::route!(GET "/admin/webhooks", MANAGE_WEBHOOKS, webhooks::list,
+        Doc::new("Every outgoing webhook", webhooks::list_schema)),
+    identity::route!(POST "/admin/webhooks", MANAGE_WEBHOOKS, webhooks::create,
+        Doc::new("Register a webhook; the answer shows its signing secret", webhooks::with_secret_schema)
+            .body(webhooks::body_schema).status(201)),
+    identity::route!(PUT "/admin/webhooks/{documentId}", MANAGE_WEBHOOKS, webhooks::update,
+        Doc::new("Change a webhook", webhooks::schema).body(webhooks::body_schema)),
+    identity::route!(DELETE "/admin/webhooks/{documentId}", MANAGE_WEBHOOKS, webhooks::delete,
+        Doc::empty("Delete a webhook and its deliveries")),
+    identity::route!(POST "/admin/webhooks/{documentId}/rotate-secret", MANAGE_WEBHOOKS, webhooks::rotate_secret,
+        Doc::new("A new signing secret, shown once", webhooks::with_secret_schema)),
+    identity::route!(GET "/admin/webhooks/{documentId}/deliveries", MANAGE_WEBHOOKS, webhooks::deliveries,
+        Doc::new("A webhook's 50 latest deliveries", webhooks::deliveries_schema)),
 ];
+
+fn signed_in(generator: &mut SchemaGenerator) -> Schema {
+    let user = generator.subschema_for::<staff::Staff>();
+    json_schema!({
+        "type": "object",
+        "required": ["token", "user"],
+        "properties": { "token": { "type": "string" }, "user": user },
+    })
+}
+
+fn who_am_i(generator: &mut SchemaGenerator) -> Schema {
+    let staff = generator.subschema_for::<staff::Staff>();
+    json_schema!({
+        "oneOf": [
+            staff,
+            {
+                "type": "object",
+                "required": ["token", "type", "scopes"],
+                "properties": {
+                    "token": { "type": "string" },
+                    "type": { "type": "string", "enum": ["read-only", "full-access", "custom"] },
+                    "scopes": { "type": "array", "items": { "type": "string" } },
+                },
+            },
+        ],
+    })
+}
+
+fn new_token_schema(generator: &mut SchemaGenerator) -> Schema {
+    let token = generator.subschema_for::<ApiToken>();
+    json_schema!({
+        "allOf": [token, {
+            "type": "object",
+            "required": ["accessKey"],
+            "properties": { "accessKey": { "type": "string", "pattern": "^bxt_" } },
+        }],
+    })
+}
+
+fn audit_entries(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["actor", "action", "subject", "details", "createdAt"],
+            "properties": {
+                "actor": { "type": "string" },
+                "action": { "type": "string" },
+                "subject": { "type": "string" },
+                "details": { "type": "object" },
+                "createdAt": { "type": "string", "format": "date-time" },
+            },
+        },
+    })
+}
 
 async fn login(app: Arc<Admin>, Call { req, .. }: Call) -> Answer {
     let limiter = &app.platform.limiter;

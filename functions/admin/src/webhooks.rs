@@ -8,16 +8,65 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use content::outgoing_webhooks::{Event, check_url, signature::new_salt};
 use http::StatusCode;
+use identity::route::{Schema, SchemaGenerator, schema_of};
 use identity::{access::Principal, route::Call};
 use platform::{
     Error, Result, audit,
     http::{bounded, data, no_content, parse_json, path_param},
 };
+use schemars::{JsonSchema, json_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, Row, types::Type};
 
 use crate::{Admin, Answer, MAX_BODY};
+
+pub fn schema(generator: &mut SchemaGenerator) -> Schema {
+    schema_of::<Webhook>(generator)
+}
+
+pub fn list_schema(generator: &mut SchemaGenerator) -> Schema {
+    schema_of::<Vec<Webhook>>(generator)
+}
+
+pub fn body_schema(generator: &mut SchemaGenerator) -> Schema {
+    schema_of::<WebhookBody>(generator)
+}
+
+/// A webhook and its secret: the answer of a creation or a rotation.
+pub fn with_secret_schema(generator: &mut SchemaGenerator) -> Schema {
+    let webhook = generator.subschema_for::<Webhook>();
+    json_schema!({
+        "allOf": [webhook, {
+            "type": "object",
+            "required": ["secret"],
+            "properties": { "secret": { "type": "string", "pattern": "^whsec_" } },
+        }],
+    })
+}
+
+pub fn deliveries_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["id", "event", "model", "status", "attempts", "createdAt"],
+            "properties": {
+                "id": { "type": "integer" },
+                "event": { "type": "string" },
+                "model": { "type": "string" },
+                "entry": { "type": ["string", "null"] },
+                "status": { "type": "string", "enum": ["pending", "sending", "delivered", "failed"] },
+                "attempts": { "type": "integer" },
+                "lastStatusCode": { "type": ["integer", "null"] },
+                "lastError": { "type": ["string", "null"] },
+                "nextAttemptAt": { "type": ["string", "null"] },
+                "deliveredAt": { "type": ["string", "null"] },
+                "createdAt": { "type": "string" },
+            },
+        },
+    })
+}
 
 /// Recent deliveries the admin sees per webhook.
 const RECENT_DELIVERIES: i64 = 50;
@@ -25,7 +74,7 @@ const RECENT_DELIVERIES: i64 = 50;
 const COLUMNS: &str = "document_id, name, url, events, enabled, created_at, updated_at";
 
 /// A webhook as admins see it: never its salt or secret.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct Webhook {
     document_id: String,
@@ -60,7 +109,7 @@ impl Webhook {
 
 /// On creation `name`, `url` and `events` are required; on update an absent field
 /// is left as it is.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct WebhookBody {
     name: Option<String>,

@@ -15,7 +15,7 @@ use identity::{
     entitlements,
     members::{self, Member, Purpose},
     password::{self, Password},
-    route::{Call, Guard, Route, Router},
+    route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
     session::{Session, SessionStore},
 };
 use lambda_http::{Body, Response};
@@ -27,6 +27,7 @@ use platform::{
     ratelimit::Policy,
     secret::Secret,
 };
+use schemars::{JsonSchema, json_schema};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -47,7 +48,7 @@ const FORGOT_PER_ACCOUNT: Policy = policy("forgot-account", 3, 3600);
 const VERIFY_PER_ACCOUNT: Policy = policy("verify-account", 3, 3600);
 const TOKEN_PER_IP: Policy = policy("token-ip", 30, 3600);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RegisterBody {
     email: Email,
@@ -56,33 +57,33 @@ struct RegisterBody {
     display_name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EmailBody {
     email: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     token: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetBody {
     token: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ChangeBody {
     current_password: String,
     new_password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteBody {
     password: String,
@@ -402,19 +403,69 @@ type Answer = Result<Response<Body>>;
 
 /// Every route of the function, as template.yaml lists them.
 pub static ROUTES: &[Route<Auth>] = &[
-    identity::route!(POST "/auth/register", Guard::Public, Auth::register),
-    identity::route!(POST "/auth/login", Guard::Public, Auth::login),
-    identity::route!(POST "/auth/logout", Guard::Member, Auth::logout),
-    identity::route!(POST "/auth/logout-all", Guard::Member, Auth::logout_everywhere),
-    identity::route!(GET "/auth/me", Guard::Member, Auth::me),
-    identity::route!(DELETE "/auth/me", Guard::Member, Auth::delete_account),
-    identity::route!(GET "/auth/me/export", Guard::Member, Auth::export),
-    identity::route!(POST "/auth/verify-email/send", Guard::Member, Auth::send_verification),
-    identity::route!(POST "/auth/verify-email/confirm", Guard::Public, Auth::confirm_verification),
-    identity::route!(POST "/auth/forgot-password", Guard::Public, Auth::forgot_password),
-    identity::route!(POST "/auth/reset-password", Guard::Public, Auth::reset_password),
-    identity::route!(POST "/auth/change-password", Guard::Member, Auth::change_password),
+    identity::route!(POST "/auth/register", Guard::Public, Auth::register,
+        Doc::new("Create a member account and sign it in; mails a verification link", signed_in_schema)
+            .body(schema_of::<RegisterBody>).status(201)),
+    identity::route!(POST "/auth/login", Guard::Public, Auth::login,
+        Doc::new("Sign a member in: a session token, also set as a cookie", signed_in_schema)
+            .body(schema_of::<LoginBody>)),
+    identity::route!(POST "/auth/logout", Guard::Member, Auth::logout,
+        Doc::empty("End the member session presented")),
+    identity::route!(POST "/auth/logout-all", Guard::Member, Auth::logout_everywhere,
+        Doc::empty("End every session of the member")),
+    identity::route!(GET "/auth/me", Guard::Member, Auth::me,
+        Doc::new("The signed-in member", schema_of::<Member>)),
+    identity::route!(DELETE "/auth/me", Guard::Member, Auth::delete_account,
+        Doc::empty("Delete the account (anonymised; financial records kept)")
+            .body(schema_of::<DeleteBody>)),
+    identity::route!(GET "/auth/me/export", Guard::Member, Auth::export,
+        Doc::new("Everything kept about the member, as a download", export_schema)),
+    identity::route!(POST "/auth/verify-email/send", Guard::Member, Auth::send_verification,
+        Doc::new("Mail a new verification link", accepted_schema).status(202)),
+    identity::route!(POST "/auth/verify-email/confirm", Guard::Public, Auth::confirm_verification,
+        Doc::new("Confirm the email with the mailed token", verified_schema)
+            .body(schema_of::<TokenBody>)),
+    identity::route!(POST "/auth/forgot-password", Guard::Public, Auth::forgot_password,
+        Doc::new("Mail a reset link if the email is registered (the same answer either way)", accepted_schema)
+            .body(schema_of::<EmailBody>).status(202)),
+    identity::route!(POST "/auth/reset-password", Guard::Public, Auth::reset_password,
+        Doc::empty("Set a new password with the mailed token; every session ends")
+            .body(schema_of::<ResetBody>)),
+    identity::route!(POST "/auth/change-password", Guard::Member, Auth::change_password,
+        Doc::new("Change the password; other sessions end, a fresh one is returned", signed_in_schema)
+            .body(schema_of::<ChangeBody>)),
 ];
+
+fn signed_in_schema(generator: &mut SchemaGenerator) -> Schema {
+    let member = generator.subschema_for::<Member>();
+    json_schema!({
+        "type": "object",
+        "required": ["token", "member"],
+        "properties": { "token": { "type": "string" }, "member": member },
+    })
+}
+
+fn accepted_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "object", "required": ["ok"], "properties": { "ok": { "const": true } } })
+}
+
+fn verified_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": ["emailVerified"],
+        "properties": { "emailVerified": { "const": true } },
+    })
+}
+
+fn export_schema(generator: &mut SchemaGenerator) -> Schema {
+    let member = generator.subschema_for::<Member>();
+    let entitlements = generator.subschema_for::<Vec<entitlements::Entitlement>>();
+    json_schema!({
+        "type": "object",
+        "required": ["member", "entitlements"],
+        "properties": { "member": member, "entitlements": entitlements },
+    })
+}
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(platform: Arc<Platform>, mail: Settings) -> Result<impl platform::runtime::Handler> {

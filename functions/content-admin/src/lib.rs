@@ -18,19 +18,20 @@ use content::{
     write::{
         Envelope, Writer,
         articles::{self, ArticleInput, ScheduleInput, Transition},
-        taxonomy::{self, Input},
+        taxonomy::{self, AuthorInput, Input, TermInput},
     },
 };
 use http::StatusCode;
 use identity::{
     access::Permission,
-    route::{Call, Guard, Route, Router},
+    route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
 };
 use lambda_http::{Body, Request, Response};
 use platform::{
     Error, Platform, Result,
     http::{data, no_content, parse_json, path_param},
 };
+use schemars::json_schema;
 
 pub mod uploads;
 
@@ -54,28 +55,61 @@ const READ: Guard = Guard::needs(&[Permission::ReadContent]);
 
 /// Every route of the function, as template.yaml lists them.
 pub static ROUTES: &[Route<ContentAdmin>] = &[
-    identity::route!(POST "/admin/articles", WRITE, create_article),
-    identity::route!(PUT "/admin/articles/{documentId}", WRITE, update_article),
-    identity::route!(POST "/admin/articles/{documentId}/publish", PUBLISH, publish),
-    identity::route!(POST "/admin/articles/{documentId}/unpublish", PUBLISH, unpublish),
-    identity::route!(DELETE "/admin/articles/{documentId}", WRITE_ANY, delete_article),
-    identity::route!(GET "/admin/articles/{documentId}/revisions", READ, revisions),
-    identity::route!(POST "/admin/articles/{documentId}/revisions/{revision}/restore", WRITE, restore),
-    identity::route!(POST "/admin/articles/{documentId}/schedule", PUBLISH, schedule),
-    identity::route!(DELETE "/admin/articles/{documentId}/schedule", PUBLISH, unschedule),
-    identity::route!(POST "/admin/authors", WRITE_ANY, create_term),
-    identity::route!(PUT "/admin/authors/{documentId}", WRITE_ANY, update_term),
-    identity::route!(DELETE "/admin/authors/{documentId}", WRITE_ANY, delete_term),
-    identity::route!(POST "/admin/categories", WRITE_ANY, create_term),
-    identity::route!(PUT "/admin/categories/{documentId}", WRITE_ANY, update_term),
-    identity::route!(DELETE "/admin/categories/{documentId}", WRITE_ANY, delete_term),
-    identity::route!(POST "/admin/tags", WRITE_ANY, create_term),
-    identity::route!(PUT "/admin/tags/{documentId}", WRITE_ANY, update_term),
-    identity::route!(DELETE "/admin/tags/{documentId}", WRITE_ANY, delete_term),
-    identity::route!(POST "/admin/uploads", WRITE, uploads::create),
-    identity::route!(POST "/admin/uploads/{documentId}/complete", WRITE, uploads::complete),
-    identity::route!(GET "/admin/uploads", READ, uploads::list),
+    identity::route!(POST "/admin/articles", WRITE, create_article,
+        Doc::new("Create a draft", entry).body(schema_of::<Envelope<ArticleInput>>).status(201)),
+    identity::route!(PUT "/admin/articles/{documentId}", WRITE, update_article,
+        Doc::new("Change an article (authors: only their own drafts)", entry)
+            .body(schema_of::<Envelope<ArticleInput>>)),
+    identity::route!(POST "/admin/articles/{documentId}/publish", PUBLISH, publish,
+        Doc::new("Publish an article now", entry)),
+    identity::route!(POST "/admin/articles/{documentId}/unpublish", PUBLISH, unpublish,
+        Doc::new("Take an article back to draft", entry)),
+    identity::route!(DELETE "/admin/articles/{documentId}", WRITE_ANY, delete_article,
+        Doc::empty("Soft-delete an article")),
+    identity::route!(GET "/admin/articles/{documentId}/revisions", READ, revisions,
+        Doc::new("An article's revisions, newest first", entries)),
+    identity::route!(POST "/admin/articles/{documentId}/revisions/{revision}/restore", WRITE, restore,
+        Doc::new("Restore a revision's title and body (as a new revision)", entry)),
+    identity::route!(POST "/admin/articles/{documentId}/schedule", PUBLISH, schedule,
+        Doc::new("Schedule a draft's publication", entry)
+            .body(schema_of::<Envelope<ScheduleInput>>)),
+    identity::route!(DELETE "/admin/articles/{documentId}/schedule", PUBLISH, unschedule,
+        Doc::new("Cancel a scheduled publication", entry)),
+    identity::route!(POST "/admin/authors", WRITE_ANY, create_term,
+        Doc::new("Create an author", entry).body(schema_of::<Envelope<AuthorInput>>).status(201)),
+    identity::route!(PUT "/admin/authors/{documentId}", WRITE_ANY, update_term,
+        Doc::new("Change an author", entry).body(schema_of::<Envelope<AuthorInput>>)),
+    identity::route!(DELETE "/admin/authors/{documentId}", WRITE_ANY, delete_term,
+        Doc::empty("Delete an author (their articles stay, without author)")),
+    identity::route!(POST "/admin/categories", WRITE_ANY, create_term,
+        Doc::new("Create a category", entry).body(schema_of::<Envelope<TermInput>>).status(201)),
+    identity::route!(PUT "/admin/categories/{documentId}", WRITE_ANY, update_term,
+        Doc::new("Change a category", entry).body(schema_of::<Envelope<TermInput>>)),
+    identity::route!(DELETE "/admin/categories/{documentId}", WRITE_ANY, delete_term,
+        Doc::empty("Delete a category (its articles stay, without category)")),
+    identity::route!(POST "/admin/tags", WRITE_ANY, create_term,
+        Doc::new("Create a tag", entry).body(schema_of::<Envelope<TermInput>>).status(201)),
+    identity::route!(PUT "/admin/tags/{documentId}", WRITE_ANY, update_term,
+        Doc::new("Change a tag", entry).body(schema_of::<Envelope<TermInput>>)),
+    identity::route!(DELETE "/admin/tags/{documentId}", WRITE_ANY, delete_term,
+        Doc::empty("Delete a tag")),
+    identity::route!(POST "/admin/uploads", WRITE, uploads::create,
+        Doc::new("Announce an upload: a presigned S3 PUT URL for the file", entry)
+            .body(schema_of::<Envelope<uploads::UploadInput>>).status(201)),
+    identity::route!(POST "/admin/uploads/{documentId}/complete", WRITE, uploads::complete,
+        Doc::new("Mark an upload ready once S3 holds it as announced", entry)),
+    identity::route!(GET "/admin/uploads", READ, uploads::list,
+        Doc::new("The media library, newest first", entries).query(uploads::query_schema)),
 ];
+
+/// An entry as the admin API answers it (its fields are the content type's).
+fn entry(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "object", "required": ["documentId"], "properties": { "documentId": { "type": "string" } } })
+}
+
+fn entries(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "array", "items": { "type": "object" } })
+}
 
 async fn create_article(app: Arc<ContentAdmin>, call: Call) -> Answer {
     let Envelope::<ArticleInput> { data: input } = parse_json(&call.req, MAX_ARTICLE_BODY)?;

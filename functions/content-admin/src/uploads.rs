@@ -21,11 +21,13 @@ use std::{
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Datelike, Utc};
+use content::write::Envelope;
 use http::StatusCode;
 use identity::{
     access::{Permission, Principal},
-    route::Call,
+    route::{Call, Schema, SchemaGenerator},
 };
+use schemars::json_schema;
 
 use crate::ContentAdmin;
 use lambda_http::{Body, Request, Response};
@@ -187,15 +189,9 @@ pub async fn s3_client(aws: &AwsConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope {
-    data: UploadInput,
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct UploadInput {
+pub(crate) struct UploadInput {
     filename: String,
     content_type: String,
     size: u64,
@@ -299,7 +295,7 @@ impl Uploads {
     }
 
     async fn create(&self, req: &Request, principal: &Principal) -> Result<Response<Body>> {
-        let Envelope { data: input } = parse_json(req, MAX_BODY)?;
+        let Envelope::<UploadInput> { data: input } = parse_json(req, MAX_BODY)?;
         let checked = check(input, self.media.max_upload_bytes)?;
         let bucket = self.bucket()?;
         let random = hex(&rand::random::<[u8; 16]>());
@@ -528,6 +524,22 @@ pub async fn complete(app: Arc<ContentAdmin>, call: Call) -> Result<Response<Bod
 /// `GET /admin/uploads`, the media library.
 pub async fn list(app: Arc<ContentAdmin>, call: Call) -> Result<Response<Body>> {
     app.uploads.list(&call.req).await
+}
+
+/// The media library's query, for the OpenAPI document: what [`page_param`] reads.
+pub fn query_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "pagination": {
+                "type": "object",
+                "properties": {
+                    "page": { "type": "integer", "minimum": 1 },
+                    "pageSize": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE },
+                },
+            },
+        },
+    })
 }
 
 fn page_param(req: &Request, name: &str, default: i64, max: i64) -> Result<i64> {

@@ -43,7 +43,7 @@ use identity::{
         API_TOKEN_PREFIX, Access, MEMBER_COOKIE, MemberAccess, Permission, Principal, STAFF_COOKIE,
         presented,
     },
-    route::{Call, Guard, Route, Router},
+    route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator},
     session::Session,
 };
 use lambda_http::{Body, Request, Response};
@@ -52,6 +52,7 @@ use platform::{
     cache::Entry,
     http::{path_param, route_key},
 };
+use schemars::json_schema;
 use serde_json::{Value, json};
 
 /// For answers anyone may share: CDNs keep them as long as Redis does by default
@@ -343,15 +344,37 @@ fn if_none_match(req: &Request, etag: &str) -> bool {
 /// Every route of the function, as template.yaml lists them: public reads, where what
 /// a reader sees depends on who they are (decided by the handler, not the guard).
 pub static ROUTES: &[Route<ContentApi>] = &[
-    identity::route!(GET "/api/articles", Guard::Public, find_many),
-    identity::route!(GET "/api/articles/{documentId}", Guard::Public, find_one),
-    identity::route!(GET "/api/authors", Guard::Public, find_many),
-    identity::route!(GET "/api/authors/{documentId}", Guard::Public, find_one),
-    identity::route!(GET "/api/categories", Guard::Public, find_many),
-    identity::route!(GET "/api/categories/{documentId}", Guard::Public, find_one),
-    identity::route!(GET "/api/tags", Guard::Public, find_many),
-    identity::route!(GET "/api/tags/{documentId}", Guard::Public, find_one),
+    identity::route!(GET "/api/articles", Guard::Public, find_many,
+        Doc::new("Strapi v5 list of articles", entries).query(Query::list_schema)),
+    identity::route!(GET "/api/articles/{documentId}", Guard::Public, find_one,
+        Doc::new("Strapi v5 read of one of the articles", entry).query(Query::document_schema)),
+    identity::route!(GET "/api/authors", Guard::Public, find_many,
+        Doc::new("Strapi v5 list of authors", entries).query(Query::list_schema)),
+    identity::route!(GET "/api/authors/{documentId}", Guard::Public, find_one,
+        Doc::new("Strapi v5 read of one of the authors", entry).query(Query::document_schema)),
+    identity::route!(GET "/api/categories", Guard::Public, find_many,
+        Doc::new("Strapi v5 list of categories", entries).query(Query::list_schema)),
+    identity::route!(GET "/api/categories/{documentId}", Guard::Public, find_one,
+        Doc::new("Strapi v5 read of one of the categories", entry).query(Query::document_schema)),
+    identity::route!(GET "/api/tags", Guard::Public, find_many,
+        Doc::new("Strapi v5 list of tags", entries).query(Query::list_schema)),
+    identity::route!(GET "/api/tags/{documentId}", Guard::Public, find_one,
+        Doc::new("Strapi v5 read of one of the tags", entry).query(Query::document_schema)),
 ];
+
+/// Strapi entries: `id`, `documentId` and the fields and relations asked for.
+fn entry(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": ["id", "documentId"],
+        "properties": { "id": { "type": "integer" }, "documentId": { "type": "string" } },
+    })
+}
+
+fn entries(generator: &mut SchemaGenerator) -> Schema {
+    let item = entry(generator);
+    json_schema!({ "type": "array", "items": item })
+}
 
 /// The content type a route reads: `/api/{type}[/…]`.
 fn content_type_of(req: &Request) -> Result<&'static ContentType> {

@@ -9,14 +9,15 @@ use std::{
 };
 
 use http::StatusCode;
-use identity::route::{Call, Guard, Route, Router};
+use identity::route::{Call, Doc, Guard, Route, Router, schema_of};
 use lambda_http::{Body, Response};
 use platform::{Platform, Result, cmd};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 const DEADLINE: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     pub status: &'static str,
@@ -25,7 +26,7 @@ pub struct Check {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Report {
     pub status: &'static str,
     pub release: String,
@@ -85,7 +86,14 @@ pub async fn report(platform: &Platform) -> Report {
 }
 
 /// The function's one route: anyone may ask (load balancers, uptime checks).
-pub static ROUTES: &[Route<Platform>] = &[identity::route!(GET "/health", Guard::Public, handle)];
+pub static ROUTES: &[Route<Platform>] = &[identity::route!(
+    GET "/health",
+    Guard::Public,
+    handle,
+    Doc::new("Whether PostgreSQL and Redis answer: 200, or 503 naming which is down", schema_of::<Report>)
+        .raw()
+        .also(503)
+)];
 
 pub async fn handle(platform: Arc<Platform>, _: Call) -> Result<Response<Body>> {
     let report = report(&platform).await;

@@ -6,6 +6,7 @@ pub mod functions;
 pub mod gateway;
 pub mod mail;
 pub mod media;
+pub mod openapi;
 pub mod queue;
 pub mod scheduler;
 pub mod seed;

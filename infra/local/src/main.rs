@@ -15,7 +15,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 use bianxian_local::{
     functions,
     gateway::{self, Gateway},
-    mail, media, scheduler, seed, template,
+    mail, media, openapi, scheduler, seed, template,
     upstash::{self, UpstashServerConfig},
     webhooks,
 };
@@ -23,7 +23,7 @@ use identity::{access::Role, email::Email, password::Password, staff};
 use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|migrate|seed|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--articles N] [--reset] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--articles N] [--reset] [--email E --role R --name N]";
 
 /// Flags that take no value: present means `true`.
 const SWITCHES: [&str; 1] = ["reset"];
@@ -187,6 +187,10 @@ async fn run(args: Args) -> Result<(), String> {
             seed::seed(&platform, articles, args.get("reset", "false") == "true").await
         }
         "admin" if args.subcommand.as_deref() == Some("create-user") => create_user(&args).await,
+        "openapi" => {
+            print!("{}", openapi::text());
+            Ok(())
+        }
         other => Err(format!("unknown command `{other}`\n{USAGE}")),
     }
 }

@@ -34,7 +34,7 @@ pub const MEMBER_SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const STAFF_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 pub const API_TOKEN_PREFIX: &str = "bxt_";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Admin,
@@ -399,7 +399,7 @@ impl Access {
 
 /// What a sign-in form posts, for members and staff alike. The email is not parsed
 /// here: an invalid address must fail exactly like a wrong password.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     pub email: String,
@@ -457,7 +457,7 @@ impl MemberAccess {
 }
 
 /// An API token as listed to admins (never the token itself).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     pub document_id: String,

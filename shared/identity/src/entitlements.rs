@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::{GenericClient, types::Type};
 
 use platform::error::{Error, Result};
+use schemars::JsonSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProductKind {
     Plan,
@@ -26,7 +27,7 @@ impl ProductKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Purchase,
@@ -45,7 +46,7 @@ impl Source {
 }
 
 /// A plan or course, by kind and code (`plan/pro`, `course/prompt-101`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Product {
     pub kind: ProductKind,
     pub code: String,
@@ -74,7 +75,7 @@ impl Requirement {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Entitlement {
     pub document_id: String,

@@ -10,6 +10,7 @@ pub mod access;
 pub mod email;
 pub mod entitlements;
 pub mod members;
+pub mod openapi;
 pub mod password;
 pub mod route;
 pub mod session;

@@ -17,7 +17,7 @@ use crate::{
     session::{new_token, token_hash},
 };
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     #[serde(skip)]

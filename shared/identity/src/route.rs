@@ -6,9 +6,11 @@
 //! 404 before any handler runs, and the guard is checked before the handler sees the
 //! request, so a route cannot exist without a decision about who may call it (the
 //! field is not optional). Handlers have one shape: `async fn(Arc<State>, Call) ->
-//! Result<Response>`.
+//! Result<Response>`. Each route also carries its [`Doc`] (summary, request body,
+//! query, success status and answer, as JSON Schemas of the very types the handler
+//! reads and writes), from which [`crate::openapi`] builds the OpenAPI document.
 
-use std::{future::Future, sync::Arc};
+use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
 use platform::{
@@ -84,6 +86,99 @@ impl Call {
 /// A route's handler: a plain async function over the function's state.
 pub type HandlerFn<S> = fn(Arc<S>, Call) -> HandlerFuture;
 
+pub use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+/// A JSON Schema, made on demand for the OpenAPI document.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// The schema of `T`, as a [`SchemaFn`]: `schema_of::<Staff>`.
+pub fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+/// How a route answers when it succeeds.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    /// `{"data": <schema>}` (content reads add `meta`), with this status.
+    Data(u16, SchemaFn),
+    /// The schema is the whole body.
+    Raw(u16, SchemaFn),
+    /// No body.
+    Empty(u16),
+}
+
+/// What the OpenAPI document says about a route.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc {
+    pub summary: &'static str,
+    /// The JSON body the handler parses.
+    pub body: Option<SchemaFn>,
+    /// The query string the handler reads, as one object schema whose properties are
+    /// the parameters (`deepObject` for nested ones such as Strapi's `filters`).
+    pub query: Option<SchemaFn>,
+    pub answer: Answer,
+    /// Another status the same answer comes with (the health report's 503).
+    pub also: Option<u16>,
+}
+
+impl Doc {
+    /// A route answering `200 {"data": …}` of `data`.
+    pub const fn new(summary: &'static str, data: SchemaFn) -> Self {
+        Self {
+            summary,
+            body: None,
+            query: None,
+            answer: Answer::Data(200, data),
+            also: None,
+        }
+    }
+
+    /// A route answering `204` without a body.
+    pub const fn empty(summary: &'static str) -> Self {
+        Self {
+            summary,
+            body: None,
+            query: None,
+            answer: Answer::Empty(204),
+            also: None,
+        }
+    }
+
+    pub const fn body(mut self, body: SchemaFn) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub const fn query(mut self, query: SchemaFn) -> Self {
+        self.query = Some(query);
+        self
+    }
+
+    /// Success is `status`, not 200 (201 for a creation, 202 for accepted work).
+    pub const fn status(mut self, status: u16) -> Self {
+        self.answer = match self.answer {
+            Answer::Data(_, data) => Answer::Data(status, data),
+            Answer::Raw(_, data) => Answer::Raw(status, data),
+            Answer::Empty(_) => Answer::Empty(status),
+        };
+        self
+    }
+
+    /// The same answer also comes with `status`.
+    pub const fn also(mut self, status: u16) -> Self {
+        self.also = Some(status);
+        self
+    }
+
+    /// The body is `data` itself, not an envelope.
+    pub const fn raw(mut self) -> Self {
+        if let Answer::Data(status, data) = self.answer {
+            self.answer = Answer::Raw(status, data);
+        }
+        self
+    }
+}
+
 /// One entry of a route table.
 pub struct Route<S> {
     /// `GET`, `POST`, ...
@@ -92,6 +187,7 @@ pub struct Route<S> {
     pub path: &'static str,
     pub guard: Guard,
     pub handler: HandlerFn<S>,
+    pub doc: Doc,
 }
 
 impl<S> Route<S> {
@@ -101,10 +197,11 @@ impl<S> Route<S> {
     }
 }
 
-/// A route table entry: `route!(GET "/admin/users", Guard::Staff, list_staff)`.
+/// A route table entry:
+/// `route!(GET "/admin/users", Guard::Staff, list_staff, Doc::new("…", schema_of::<Vec<Staff>>))`.
 #[macro_export]
 macro_rules! route {
-    ($method:ident $path:literal, $guard:expr, $handler:path) => {
+    ($method:ident $path:literal, $guard:expr, $handler:path, $doc:expr) => {
         $crate::route::Route {
             method: stringify!($method),
             path: $path,
@@ -112,16 +209,9 @@ macro_rules! route {
             handler: |state, call| -> ::platform::runtime::HandlerFuture {
                 Box::pin($handler(state, call))
             },
+            doc: $doc,
         }
     };
-}
-
-/// Boxes a handler's future; for tables built without the macro.
-pub fn boxed<F>(future: F) -> HandlerFuture
-where
-    F: Future<Output = Result<Response<Body>>> + Send + 'static,
-{
-    Box::pin(future)
 }
 
 /// A function's request handler, made from its table.

@@ -12,7 +12,7 @@ use crate::{
     password::{self, Password},
 };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Staff {
     #[serde(skip)]

@@ -126,21 +126,6 @@ impl Event {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.as_str() == name)
     }
-
-    /// The event an audited write (`article.publish`, `tag.update`, …) stands for:
-    /// every change short of creating, deleting, publishing or unpublishing is an
-    /// update (restoring a revision, scheduling, unscheduling).
-    pub fn for_action(action: &str) -> Option<Self> {
-        let (_, verb) = action.split_once('.')?;
-        Some(match verb {
-            "create" => Event::Create,
-            "update" | "restore" | "schedule" | "unschedule" => Event::Update,
-            "delete" => Event::Delete,
-            "publish" => Event::Publish,
-            "unpublish" => Event::Unpublish,
-            _ => return None,
-        })
-    }
 }
 
 /// Writes one delivery per enabled webhook subscribed to `event`, inside the
@@ -265,26 +250,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn events_round_trip_and_follow_audit_actions() {
+    fn events_round_trip() {
         for event in Event::ALL {
             assert_eq!(Event::parse(event.as_str()), Some(event));
         }
         assert_eq!(Event::parse("media.create"), None);
-        for (action, event) in [
-            ("article.create", Event::Create),
-            ("article.update", Event::Update),
-            ("article.restore", Event::Update),
-            ("article.schedule", Event::Update),
-            ("article.unschedule", Event::Update),
-            ("article.delete", Event::Delete),
-            ("article.publish", Event::Publish),
-            ("article.unpublish", Event::Unpublish),
-            ("tag.create", Event::Create),
-        ] {
-            assert_eq!(Event::for_action(action), Some(event), "{action}");
-        }
-        assert_eq!(Event::for_action("article.revisions"), None);
-        assert_eq!(Event::for_action("publish"), None);
     }
 
     #[test]

@@ -131,6 +131,9 @@ impl Locale {
     }
 }
 
+/// The parameters that only lists take.
+const LIST_ONLY: [&str; 4] = ["filters", "sort", "pagination", "_q"];
+
 impl Query {
     /// Parses the raw query string of a request (everything after `?`, still
     /// percent-encoded) for a collection of `content_type`.
@@ -160,9 +163,7 @@ impl Query {
         let mut budget = Budget::default();
         for (name, node) in params::decode(raw)? {
             let path = name.as_str();
-            if target == Target::Document
-                && matches!(path, "filters" | "sort" | "pagination" | "_q")
-            {
+            if target == Target::Document && LIST_ONLY.contains(&path) {
                 return Err(invalid(path, "does not apply when reading one document"));
             }
             match path {
@@ -187,6 +188,50 @@ impl Query {
             }
         }
         Ok(query)
+    }
+
+    /// The query parameters a list read accepts, for the OpenAPI document: exactly the
+    /// names [`Query::parse`] matches on (a unit test holds the two together). Nested
+    /// parameters are objects, spelled as `qs` spells them (`filters[title][$eq]=…`);
+    /// which fields and operators are allowed depends on the content type and is the
+    /// parser's to check.
+    pub fn list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "properties": {
+                "filters": { "type": "object", "description": "Strapi v5 filters: fields, relations, $eq $ne $lt … $or $and $not" },
+                "fields": { "type": "array", "items": { "type": "string" } },
+                "populate": { "type": "object", "description": "relations to populate, with their own fields, filters, sort and populate" },
+                "sort": { "type": "array", "items": { "type": "string" } },
+                "pagination": {
+                    "type": "object",
+                    "properties": {
+                        "page": { "type": "integer" },
+                        "pageSize": { "type": "integer" },
+                        "start": { "type": "integer" },
+                        "limit": { "type": "integer" },
+                        "withCount": { "type": "boolean" },
+                    },
+                },
+                "status": { "type": "string", "enum": ["published", "draft"] },
+                "locale": { "type": "string" },
+                "_q": { "type": "string", "description": "full-text search, Chinese and English" },
+            },
+        })
+    }
+
+    /// The query parameters a single-document read accepts ([`Query::parse_document`]).
+    pub fn document_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = Self::list_schema(generator);
+        if let Some(properties) = schema
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            for list_only in LIST_ONLY {
+                properties.remove(list_only);
+            }
+        }
+        schema
     }
 
     /// A canonical spelling of this query for cache keys: equivalent requests (raw or

@@ -1115,3 +1115,43 @@ fn a_single_document_takes_only_fields_populate_status_and_locale() {
         assert!(err.to_string().starts_with(path), "{raw}: {err}");
     }
 }
+
+/// The OpenAPI document's query parameters are the parser's: every documented name
+/// parses (a value it accepts), and a name outside the list is refused by name.
+#[test]
+fn documented_parameters_are_the_parsed_ones() {
+    let mut generator = schemars::SchemaGenerator::default();
+    let valid = |name: &str| match name {
+        "filters" => "filters[title][$eq]=x",
+        "fields" => "fields[0]=title",
+        "populate" => "populate[author]=true",
+        "sort" => "sort[0]=title",
+        "pagination" => "pagination[page]=1",
+        "status" => "status=published",
+        "locale" => "locale=en",
+        "_q" => "_q=AI",
+        other => panic!("documented `{other}` has no example here"),
+    };
+    let list = Query::list_schema(&mut generator).to_value();
+    let names: Vec<&String> = list["properties"].as_object().unwrap().keys().collect();
+    assert_eq!(names.len(), 8);
+    for name in &names {
+        parse(valid(name));
+    }
+    let document = Query::document_schema(&mut generator).to_value();
+    for name in document["properties"].as_object().unwrap().keys() {
+        assert!(
+            Query::parse_document(&ARTICLES, valid(name)).is_ok(),
+            "{name}"
+        );
+    }
+    for name in names {
+        let accepted = document["properties"].get(name.as_str()).is_some();
+        assert_eq!(
+            Query::parse_document(&ARTICLES, valid(name)).is_ok(),
+            accepted,
+            "{name}"
+        );
+    }
+    rejected_at("limit=1", "limit");
+}

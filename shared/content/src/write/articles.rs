@@ -15,7 +15,10 @@ use identity::{
     entitlements::Product,
     staff,
 };
-use platform::error::{Error, Result};
+use platform::{
+    error::{Error, Result},
+    http::at_most,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
@@ -27,14 +30,14 @@ const MAX_TITLE: usize = 200;
 const SLUG_CONSTRAINT: &str = "articles_locale_slug_key";
 
 /// `{"data": {"publishAt": "…"}}`, an RFC 3339 time in the future.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleInput {
     pub publish_at: String,
 }
 
 /// The writable fields; on update an absent field is left as it is.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArticleInput {
     title: Option<String>,
@@ -81,16 +84,6 @@ const VIEW: &str = "SELECT json_build_object(
                           ORDER BY p.product_kind, p.product_code)
                           FROM article_products p WHERE p.article_id = a.id), '[]'))
   FROM articles a WHERE a.id = $1";
-
-fn too_long(field: &str, value: &str, max: usize) -> Result<()> {
-    if value.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(())
-}
 
 /// A duplicate slug is the client's conflict, not our failure.
 fn map_slug_conflict(err: tokio_postgres::Error) -> Error {
@@ -139,9 +132,7 @@ async fn check(client: &impl GenericClient, input: ArticleInput) -> Result<Check
         ("seoDescription", &input.seo_description, 500),
         ("internalNotes", &input.internal_notes, 10_000),
     ] {
-        if let Some(value) = value {
-            too_long(field, value, max)?;
-        }
+        at_most(value.as_deref(), field, max)?;
     }
     if let Some(products) = &input.products {
         for product in products {

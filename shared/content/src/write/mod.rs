@@ -32,8 +32,9 @@ use crate::{
 use identity::access::Principal;
 
 /// Strapi's write envelope, `{"data": {...}}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "{T}Envelope")]
 pub struct Envelope<T> {
     pub data: T,
 }
@@ -85,10 +86,10 @@ impl Writer {
             details.clone(),
         )
         .await?;
-        if let Some(hook) = outgoing_webhooks::Event::for_action(&action) {
-            let public = outgoing_webhooks::public_entry(entry, model.webhook_fields);
-            deliveries.extend(outgoing_webhooks::enqueue(tx, hook, model.singular, &public).await?);
-        }
+        let public = outgoing_webhooks::public_entry(entry, model.webhook_fields);
+        deliveries.extend(
+            outgoing_webhooks::enqueue(tx, event.webhook(), model.singular, &public).await?,
+        );
         Ok(())
     }
 
@@ -163,6 +164,20 @@ impl Event {
             Event::Schedule => "schedule",
             Event::Unschedule => "unschedule",
             Event::Restore => "restore",
+        }
+    }
+
+    /// The Strapi event a write sends: every change short of creating, deleting,
+    /// publishing or unpublishing is an update (restoring a revision, scheduling,
+    /// unscheduling).
+    pub fn webhook(self) -> outgoing_webhooks::Event {
+        use outgoing_webhooks::Event as Hook;
+        match self {
+            Event::Create => Hook::Create,
+            Event::Update | Event::Restore | Event::Schedule | Event::Unschedule => Hook::Update,
+            Event::Delete => Hook::Delete,
+            Event::Publish => Hook::Publish,
+            Event::Unpublish => Hook::Unpublish,
         }
     }
 }

@@ -10,7 +10,10 @@
 //! category is shared by every author's articles.
 
 use identity::{access::Principal, email::Email, staff};
-use platform::error::{Error, Result};
+use platform::{
+    error::{Error, Result},
+    http::{at_most, bounded},
+};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
@@ -124,7 +127,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorInput {
     #[serde(default, deserialize_with = "present")]
@@ -142,7 +145,7 @@ pub struct AuthorInput {
     staff: Patch<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TermInput {
     #[serde(default, deserialize_with = "present")]
@@ -166,16 +169,7 @@ fn check_name(name: Patch<String>, required: bool) -> Result<Option<String>> {
         None if required => Err(Error::invalid("name", "name is required")),
         None => Ok(None),
         Some(None) => Err(Error::invalid("name", "name cannot be null")),
-        Some(Some(name)) => {
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > MAX_NAME {
-                return Err(Error::invalid(
-                    "name",
-                    format!("name must be 1 to {MAX_NAME} characters"),
-                ));
-            }
-            Ok(Some(name.to_owned()))
-        }
+        Some(Some(name)) => bounded(&name, "name", MAX_NAME).map(Some),
     }
 }
 
@@ -191,14 +185,7 @@ fn check_slug(value: Patch<String>) -> Result<Option<String>> {
 }
 
 fn check_text(field: &str, value: Patch<String>, max: usize) -> Result<Patch<String>> {
-    if let Some(Some(text)) = &value
-        && text.chars().count() > max
-    {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
+    at_most(value.as_ref().and_then(Option::as_deref), field, max)?;
     Ok(value)
 }
 
