@@ -8,7 +8,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use content::outgoing_webhooks::{Signing, WebhookConfig};
+use content::outgoing_webhooks::{Signing, WebhookConfig, registry};
 use http::{HeaderValue, StatusCode, header};
 use identity::{
     access::{
@@ -139,18 +139,18 @@ pub static ROUTES: &[Route<Admin>] = &[
     identity::route!(GET "/admin/audit", Guard::needs(&[Permission::ReadAudit]), audit_trail,
         Doc::new("The last 100 audit entries, newest first", audit_entries)),
     identity::route!(GET "/admin/webhooks", MANAGE_WEBHOOKS, webhooks::list,
-        Doc::new("Every outgoing webhook", webhooks::list_schema)),
+        Doc::new("Every outgoing webhook", registry::list_schema)),
     identity::route!(POST "/admin/webhooks", MANAGE_WEBHOOKS, webhooks::create,
-        Doc::new("Register a webhook; the answer shows its signing secret", webhooks::with_secret_schema)
-            .body(webhooks::body_schema).status(201)),
+        Doc::new("Register a webhook; the answer shows its signing secret", registry::with_secret_schema)
+            .body(registry::body_schema).status(201)),
     identity::route!(PUT "/admin/webhooks/{documentId}", MANAGE_WEBHOOKS, webhooks::update,
-        Doc::new("Change a webhook", webhooks::schema).body(webhooks::body_schema)),
+        Doc::new("Change a webhook", registry::schema).body(registry::body_schema)),
     identity::route!(DELETE "/admin/webhooks/{documentId}", MANAGE_WEBHOOKS, webhooks::delete,
         Doc::empty("Delete a webhook and its deliveries")),
     identity::route!(POST "/admin/webhooks/{documentId}/rotate-secret", MANAGE_WEBHOOKS, webhooks::rotate_secret,
-        Doc::new("A new signing secret, shown once", webhooks::with_secret_schema)),
+        Doc::new("A new signing secret, shown once", registry::with_secret_schema)),
     identity::route!(GET "/admin/webhooks/{documentId}/deliveries", MANAGE_WEBHOOKS, webhooks::deliveries,
-        Doc::new("A webhook's 50 latest deliveries", webhooks::deliveries_schema)),
+        Doc::new("A webhook's 50 latest deliveries", registry::deliveries_schema)),
 ];
 
 fn signed_in(generator: &mut SchemaGenerator) -> Schema {

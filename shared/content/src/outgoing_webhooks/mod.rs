@@ -21,6 +21,7 @@
 //!   a body or a private field: a webhook URL is not a place for paid content.
 
 mod outbox;
+pub mod registry;
 mod sender;
 pub mod signature;
 
