@@ -726,17 +726,11 @@ mod tests {
     fn media(
         pairs: &[(&str, &str)],
     ) -> std::result::Result<MediaConfig, platform::config::ConfigError> {
-        let map: std::collections::HashMap<String, String> = [
-            ("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/bianxian"),
-            ("UPSTASH_REDIS_REST_URL", "http://127.0.0.1:8079"),
-            ("UPSTASH_REDIS_REST_TOKEN", "tok"),
-        ]
-        .iter()
-        .chain(pairs)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        platform::config::Config::load::<MediaConfig>(platform::config::Env::from_map(map))
-            .map(|(_, media)| media)
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        platform::config::Env::from_map(pairs.into_iter().collect()).section()
     }
 
     #[test]

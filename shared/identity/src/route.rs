@@ -250,11 +250,12 @@ impl<S: Send + Sync + 'static> Router<S> {
 
 impl<S: Send + Sync + 'static> Inner<S> {
     async fn dispatch(&self, req: Request) -> Result<Response<Body>> {
-        let key = route_key(&req).to_owned();
+        let key = route_key(&req);
+        let (method, path) = key.split_once(' ').unwrap_or(("", key));
         let route = self
             .routes
             .iter()
-            .find(|route| route.key() == key)
+            .find(|route| route.method == method && route.path == path)
             .ok_or_else(|| Error::NotFound(format!("no route `{key}`")))?;
         let who = match route.guard {
             Guard::Public => Who::Anyone,

@@ -132,6 +132,23 @@ impl Env {
     fn get(&self, name: &str) -> Option<String> {
         (self.0)(name)
     }
+
+    /// A domain's section alone, without the core settings: what the local gateway
+    /// and a section's own tests read.
+    pub fn section<S: Section>(&self) -> Result<S, ConfigError> {
+        let mut vars = Vars {
+            env: self,
+            problems: Vec::new(),
+        };
+        let section = S::read(&mut vars);
+        if vars.problems.is_empty() {
+            Ok(section)
+        } else {
+            Err(ConfigError {
+                problems: vars.problems,
+            })
+        }
+    }
 }
 
 impl fmt::Debug for Env {
@@ -198,18 +215,7 @@ impl Config {
     /// A section read from the variables this configuration came from, e.g. by the
     /// local gateway mounting a function.
     pub fn section<S: Section>(&self) -> Result<S, ConfigError> {
-        let mut vars = Vars {
-            env: &self.env,
-            problems: Vec::new(),
-        };
-        let section = S::read(&mut vars);
-        if vars.problems.is_empty() {
-            Ok(section)
-        } else {
-            Err(ConfigError {
-                problems: vars.problems,
-            })
-        }
+        self.env.section()
     }
 }
 

@@ -317,21 +317,14 @@ mod tests {
 
     #[test]
     fn settings_are_optional_secret_and_checked() {
-        use std::collections::HashMap;
-
-        use platform::config::{Config, ConfigError, Env};
+        use platform::config::{ConfigError, Env};
 
         fn load(pairs: &[(&str, &str)]) -> Result<WebhookConfig, ConfigError> {
-            let map: HashMap<String, String> = [
-                ("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/bianxian"),
-                ("UPSTASH_REDIS_REST_URL", "http://127.0.0.1:8079"),
-                ("UPSTASH_REDIS_REST_TOKEN", "tok"),
-            ]
-            .iter()
-            .chain(pairs)
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-            Config::load::<WebhookConfig>(Env::from_map(map)).map(|(_, c)| c)
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Env::from_map(pairs.into_iter().collect()).section()
         }
         let config = load(&[]).unwrap();
         assert!(config.queue_url.is_none());
