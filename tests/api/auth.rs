@@ -194,3 +194,129 @@ async fn repeated_failed_logins_for_one_account_are_rate_limited() {
     // The right password does not get through a closed window either.
     assert_eq!(stack.login(&address, PASSWORD).await.status(), 429);
 }
+
+/// The Redis key of a session, in this stack's key space.
+fn session_key(stack: &bianxian_e2e::TestStack, token: &str) -> String {
+    format!(
+        "{}sess:{}",
+        stack.platform.config.redis.key_prefix,
+        identity::session::token_hash(token)
+    )
+}
+
+async fn redis(
+    stack: &bianxian_e2e::TestStack,
+    command: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    stack.platform.redis.cmd(command).await.expect("redis")
+}
+
+/// A session kept in use outlives its subject's index no longer: revoking every
+/// session still finds it, however long ago the last sign-in was (issue 10, item 1).
+#[tokio::test]
+async fn sign_out_everywhere_reaches_a_session_used_after_its_index_would_have_expired() {
+    let stack = spawn_stack().await;
+    let address = email();
+    let first = stack.register(&address, PASSWORD).await;
+    let second = json(stack.login(&address, PASSWORD).await).await["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = json(
+        stack
+            .authed(Method::GET, "/auth/me", &first)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let index = format!(
+        "{}sess-of:member:{}",
+        stack.platform.config.redis.key_prefix,
+        me["data"]["documentId"].as_str().unwrap()
+    );
+    // As if the last sign-in were a session lifetime ago: the index is about to expire.
+    redis(
+        &stack,
+        vec!["PEXPIRE".into(), index.clone().into(), 300.into()],
+    )
+    .await;
+    // The first session is used, which must keep its index alive with it.
+    let used = stack
+        .authed(Method::GET, "/auth/me", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let out = stack
+        .authed(Method::POST, "/auth/logout-all", &second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let after = stack
+        .authed(Method::GET, "/auth/me", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        401,
+        "a session survived sign-out everywhere"
+    );
+}
+
+/// A staff session shown where members sign in is refused and keeps its own
+/// lifetime (issue 10, item 11): it must not be stretched to a member's 30 days.
+#[tokio::test]
+async fn a_staff_session_at_a_member_route_is_refused_and_not_renewed() {
+    let stack = spawn_stack().await;
+    let staff = stack.staff_token(identity::access::Role::Editor).await;
+    let key = session_key(&stack, &staff);
+    let before = redis(&stack, vec!["TTL".into(), key.clone().into()]).await;
+    let me = stack
+        .authed(Method::GET, "/auth/me", &staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+    let after = redis(&stack, vec!["TTL".into(), key.into()]).await;
+    let staff_lifetime = identity::access::STAFF_SESSION_TTL.as_secs() as i64;
+    assert!(
+        after.as_i64().unwrap() <= staff_lifetime,
+        "TTL {before} → {after}: stretched past a staff session's lifetime"
+    );
+}
+
+/// Checking the current password behind a session is limited (issue 10, item 10):
+/// a stolen session is not a password oracle.
+#[tokio::test]
+async fn current_password_checks_are_limited_per_member() {
+    let stack = spawn_stack().await;
+    let token = stack.register(&email(), PASSWORD).await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let (path, method, body) = if n % 2 == 0 {
+            (
+                "/auth/change-password",
+                Method::POST,
+                json!({ "currentPassword": "wrong password 1", "newPassword": "a new password 1" }),
+            )
+        } else {
+            (
+                "/auth/me",
+                Method::DELETE,
+                json!({ "password": "wrong password 1" }),
+            )
+        };
+        let response = stack
+            .authed(method, path, &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429]);
+}

@@ -213,3 +213,43 @@ async fn restoring_a_revision_brings_its_text_back_as_a_new_revision() {
     assert_eq!(revisions[0]["revision"], 3);
     assert_eq!(revisions[0]["title"], "Old title");
 }
+
+/// Scheduled is not a draft (issue 10, item 6): once an editor has scheduled an
+/// author's article, the author can no longer change what the scheduler will publish.
+#[tokio::test]
+async fn an_author_cannot_edit_an_article_an_editor_scheduled() {
+    let stack = spawn_stack().await;
+    let (_, author) = stack.staff_session(Role::Author).await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let id = draft(&stack, &author, json!({ "title": "作者的草稿" })).await;
+    let edit = |title: &'static str| {
+        let (stack, author, id) = (&stack, &author, &id);
+        async move {
+            call(
+                stack,
+                Method::PUT,
+                &format!("/admin/articles/{id}"),
+                Some(author),
+                Some(json!({ "data": { "title": title, "visibility": "public" } })),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(edit("还是草稿").await, StatusCode::OK);
+    assert_eq!(
+        schedule(&stack, &editor, &id, &in_an_hour()).await,
+        StatusCode::OK
+    );
+    assert_eq!(edit("排期后改动").await, StatusCode::FORBIDDEN);
+    let unschedule = call(
+        &stack,
+        Method::DELETE,
+        &format!("/admin/articles/{id}/schedule"),
+        Some(&editor),
+        None,
+    )
+    .await;
+    assert_eq!(unschedule.0, StatusCode::OK);
+    assert_eq!(edit("又是草稿").await, StatusCode::OK);
+}

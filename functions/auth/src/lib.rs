@@ -47,6 +47,9 @@ const FORGOT_PER_IP: Policy = policy("forgot-ip", 10, 3600);
 const FORGOT_PER_ACCOUNT: Policy = policy("forgot-account", 3, 3600);
 const VERIFY_PER_ACCOUNT: Policy = policy("verify-account", 3, 3600);
 const TOKEN_PER_IP: Policy = policy("token-ip", 30, 3600);
+/// Checks of a signed-in member's current password (change, delete): a stolen
+/// session must not become a password oracle.
+const PASSWORD_CHECK_PER_MEMBER: Policy = policy("password-check-member", 5, 900);
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -217,6 +220,16 @@ impl Auth {
         Ok(signed_in(StatusCode::OK, &token, &member))
     }
 
+    /// One more check of the member's current password, or 429.
+    async fn check_password_budget(&self, member: &Member) -> Result<()> {
+        self.platform
+            .limiter
+            .hit(PASSWORD_CHECK_PER_MEMBER, &member.document_id)
+            .await?
+            .check()
+            .map(drop)
+    }
+
     fn sessions(&self) -> &SessionStore {
         self.members.sessions()
     }
@@ -342,6 +355,7 @@ impl Auth {
     async fn change_password(self: Arc<Self>, call: Call) -> Answer {
         let req = &call.req;
         let (session, member) = call.member()?;
+        self.check_password_budget(member).await?;
         let body: ChangeBody = parse_json(req, MAX_BODY)?;
         let current = Password::parse_attempt(&body.current_password)
             .map_err(|_| Error::invalid("currentPassword", "the current password is wrong"))?;
@@ -382,6 +396,7 @@ impl Auth {
     async fn delete_account(self: Arc<Self>, call: Call) -> Answer {
         let req = &call.req;
         let (_, member) = call.member()?;
+        self.check_password_budget(member).await?;
         let body: DeleteBody = parse_json(req, MAX_BODY)?;
         let attempt = Password::parse_attempt(&body.password)
             .map_err(|_| Error::invalid("password", "the password is wrong"))?;

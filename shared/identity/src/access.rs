@@ -345,7 +345,7 @@ impl Access {
         }
         let session = self
             .sessions
-            .lookup(&credential)
+            .lookup(&credential, "staff:")
             .await?
             .ok_or_else(invalid)?;
         let document_id = session
@@ -439,7 +439,7 @@ impl MemberAccess {
         let token = presented(req, MEMBER_COOKIE).ok_or_else(unauthorized)?;
         let session = self
             .sessions
-            .lookup(&token)
+            .lookup(&token, "member:")
             .await?
             .ok_or_else(unauthorized)?;
         let member = self.member(&session).await?.ok_or_else(unauthorized)?;

@@ -27,6 +27,8 @@ const TOKEN_PREFIX: &str = "bxs_";
 
 static REVOKE_ALL: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/revoke_sessions.lua")));
+static RENEW: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/renew_session.lua")));
 
 /// Who a session belongs to, e.g. `member:42` or `staff:7`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,30 +110,48 @@ impl SessionStore {
         Ok((token, session))
     }
 
-    /// The live session for a token, renewing its expiry; `None` when unknown,
-    /// expired or revoked.
-    pub async fn lookup(&self, token: &str) -> Result<Option<Session>> {
-        self.fetch(token, true).await
+    /// The live session for a token whose subject is of `kind` (`member:`,
+    /// `staff:`), renewing it and its subject's index in one script; `None` when
+    /// unknown, expired, revoked or of another kind. A session of another kind is
+    /// left as it is: presenting a staff session where members sign in must not give
+    /// it a member's lifetime.
+    pub async fn lookup(&self, token: &str, kind: &str) -> Result<Option<Session>> {
+        let Some(id) = Self::id_of(token) else {
+            return Ok(None);
+        };
+        let reply = self
+            .redis
+            .eval(
+                &RENEW,
+                vec![Value::from(self.key(&id))],
+                vec![
+                    Value::from(self.ttl.as_secs().max(1)),
+                    Value::from(format!("{}sess-of:", self.prefix)),
+                    Value::from(kind),
+                ],
+            )
+            .await?;
+        Self::parse(reply, id)
     }
 
     /// The live session for a token, leaving its expiry alone: for a function that
     /// reads sessions it does not own (content-api sees member and staff sessions,
     /// whose lifetimes differ, and must stretch neither to the other's).
     pub async fn peek(&self, token: &str) -> Result<Option<Session>> {
-        self.fetch(token, false).await
+        let Some(id) = Self::id_of(token) else {
+            return Ok(None);
+        };
+        let reply = self.redis.cmd(cmd!["GET", self.key(&id)]).await?;
+        Self::parse(reply, id)
     }
 
-    async fn fetch(&self, token: &str, renew: bool) -> Result<Option<Session>> {
-        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
-            return Ok(None);
-        }
-        let id = token_hash(token);
-        let command = if renew {
-            cmd!["GETEX", self.key(&id), "EX", self.ttl.as_secs().max(1)]
-        } else {
-            cmd!["GET", self.key(&id)]
-        };
-        match self.redis.cmd(command).await? {
+    /// The id a well-formed token is stored under.
+    fn id_of(token: &str) -> Option<String> {
+        (token.starts_with(TOKEN_PREFIX) && token.len() <= 128).then(|| token_hash(token))
+    }
+
+    fn parse(reply: Value, id: String) -> Result<Option<Session>> {
+        match reply {
             Value::String(json) => {
                 let mut session: Session = serde_json::from_str(&json).map_err(Error::internal)?;
                 session.id = id;

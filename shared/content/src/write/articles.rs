@@ -295,7 +295,7 @@ async fn lock_for_edit(
 ) -> Result<i64> {
     let rows = client
         .query_typed(
-            "SELECT a.id, a.published_at IS NOT NULL, au.staff_id
+            "SELECT a.id, a.published_at IS NOT NULL OR a.scheduled_at IS NOT NULL, au.staff_id
              FROM articles a LEFT JOIN authors au ON au.id = a.author_id
              WHERE a.document_id = $1 AND a.deleted_at IS NULL
              FOR UPDATE OF a",
@@ -305,10 +305,13 @@ async fn lock_for_edit(
     let row = rows
         .first()
         .ok_or_else(|| Error::NotFound("no such article".into()))?;
-    let (id, published, owner): (i64, bool, Option<i64>) = (row.get(0), row.get(1), row.get(2));
+    // Scheduled is not a draft: an editor decided to publish what it says now, and the
+    // scheduler will, so an author's edit would bypass the publish permission.
+    let (id, published_or_scheduled, owner): (i64, bool, Option<i64>) =
+        (row.get(0), row.get(1), row.get(2));
     if !principal.can(Permission::WriteAnyContent) {
         principal.require(Permission::WriteOwnContent)?;
-        if published || owner.is_none() || owner != principal.staff_id() {
+        if published_or_scheduled || owner.is_none() || owner != principal.staff_id() {
             return Err(Error::Forbidden(
                 "authors may edit only their own drafts".into(),
             ));
