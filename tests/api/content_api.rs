@@ -445,3 +445,31 @@ async fn a_populate_too_big_to_answer_is_a_400_not_megabytes() {
         );
     }
 }
+
+/// A date PostgreSQL cannot hold is a 400 naming the filter, never a 500 (issue 10,
+/// item 3).
+#[tokio::test]
+async fn a_date_out_of_range_is_a_400_naming_the_filter() {
+    let stack = spawn_stack().await;
+    let (status, body) = get(
+        &stack,
+        "/api/articles?filters[publishedAt][$lt]=-10000-01-01",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["error"]["details"]["errors"][0]["path"][0],
+        "filters[publishedAt][$lt]"
+    );
+    // The largest integers and the edges of the allowed years are plain answers.
+    for path in [
+        "/api/articles?filters[readingMinutes][$gt]=9223372036854775807",
+        "/api/articles?filters[id][$lt]=-9223372036854775808",
+        "/api/articles?filters[publishedAt][$between][0]=0001-01-01&filters[publishedAt][$between][1]=9999-12-31",
+    ] {
+        let (status, body) = get(&stack, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+}

@@ -8,7 +8,7 @@
 
 use std::fmt::{self, Display};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
 use super::{
     Budget, Joined, MAX_LIST_ITEMS, MAX_RELATION_DEPTH, MAX_VALUE_CHARS, checked_text, invalid,
@@ -415,10 +415,21 @@ fn coerce(kind: FieldKind, raw: &str, path: &str) -> Result<Value> {
             .ok_or_else(|| invalid(path, "must be a finite number")),
         FieldKind::Boolean => parse_bool(raw, path).map(Value::Bool),
         FieldKind::DateTime => parse_datetime(raw)
+            .filter(|at| (MIN_YEAR..=MAX_YEAR).contains(&at.year()))
             .map(Value::DateTime)
-            .ok_or_else(|| invalid(path, "must be an ISO 8601 date or date-time")),
+            .ok_or_else(|| {
+                invalid(
+                    path,
+                    "must be an ISO 8601 date or date-time between the years 1 and 9999",
+                )
+            }),
     }
 }
+
+/// The years a date filter may name: ISO 8601's four digits, well inside what
+/// PostgreSQL's `timestamptz` holds, so no value reaches the database as an error.
+const MIN_YEAR: i32 = 1;
+const MAX_YEAR: i32 = 9999;
 
 /// RFC 3339 (`2025-01-31T08:00:00+08:00`), or a date / date-time without offset,
 /// read as UTC the way Strapi stores timestamps.

@@ -1155,3 +1155,22 @@ fn documented_parameters_are_the_parsed_ones() {
     }
     rejected_at("limit=1", "limit");
 }
+
+/// Dates PostgreSQL cannot hold are the client's 400, naming the parameter, not a
+/// database error (issue 10, item 3); the edges of the allowed years still parse.
+#[test]
+fn dates_out_of_range_are_refused_by_name() {
+    for raw in [
+        "filters[publishedAt][$lt]=-10000-01-01",
+        "filters[publishedAt][$gt]=300000-01-01T00:00:00Z",
+        "filters[publishedAt][$between][0]=2020-01-01&filters[publishedAt][$between][1]=+20000-01-01",
+        "filters[publishedAt][$in][0]=0000-12-31",
+    ] {
+        let err = Query::parse(&ARTICLES, raw).unwrap_err();
+        assert!(
+            err.to_string().contains("between the years 1 and 9999"),
+            "{raw}: {err}"
+        );
+    }
+    parse("filters[publishedAt][$gte]=0001-01-01&filters[createdAt][$lte]=9999-12-31T23:59:59Z");
+}
