@@ -380,3 +380,24 @@ async fn a_body_too_big_for_upstash_stays_in_memory_and_out_of_redis() {
         .unwrap();
     assert_eq!((entry.body(), source), ("fresh", Source::Miss));
 }
+
+/// A test stack takes its Redis keys with it, as it does its database (issue 10,
+/// item 17): sessions and cached bodies no longer pile up on the developer's Redis.
+#[tokio::test]
+async fn a_stack_leaves_no_redis_keys_behind() {
+    let stack = spawn_stack().await;
+    let prefix = stack.platform.config.redis.key_prefix.clone();
+    stack
+        .register(
+            &format!("keys-{}@example.com", random_suffix()),
+            "a password 123",
+        )
+        .await;
+    assert!(
+        !bianxian_e2e::redis_keys(&prefix).await.is_empty(),
+        "signing up writes session and rate-limit keys"
+    );
+    drop(stack);
+    let left = bianxian_e2e::redis_keys(&prefix).await;
+    assert!(left.is_empty(), "{} keys left under {prefix}", left.len());
+}

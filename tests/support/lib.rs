@@ -11,7 +11,10 @@ use bianxian_local::{
     functions,
     gateway::{self, Gateway},
     template::{self, Route},
-    upstash::{self, UpstashServerConfig},
+    upstash::{
+        self, UpstashServerConfig,
+        resp::{Command, Connection, Value},
+    },
 };
 use content::{
     outgoing_webhooks::{self, WebhookConfig, WebhookConsumer},
@@ -146,7 +149,87 @@ impl Drop for TestStack {
         for task in &self.consumers {
             task.abort();
         }
+        // The stack's Redis keys go with it, like its database: sessions and cached
+        // bodies live for days and would pile up on the developer's Redis.
+        let prefix = self.platform.config.redis.key_prefix.clone();
+        let _ = std::thread::spawn(move || delete_redis_keys(&prefix)).join();
     }
+}
+
+/// A Redis glob for the keys under `prefix`: the prefix literally, then anything.
+fn glob_prefix(prefix: &str) -> String {
+    let mut pattern: String = prefix
+        .chars()
+        .flat_map(|c| match c {
+            '*' | '?' | '[' | ']' | '\\' => vec!['\\', c],
+            _ => vec![c],
+        })
+        .collect();
+    pattern.push('*');
+    pattern
+}
+
+/// The keys under `prefix` in the machine's Redis.
+pub async fn redis_keys(prefix: &str) -> Vec<Vec<u8>> {
+    let mut redis = Connection::connect(redis_addr()).await.expect("redis");
+    let keys: Command = vec![b"KEYS".to_vec(), glob_prefix(prefix).into_bytes()];
+    match redis.execute(&[keys]).await.expect("KEYS").pop() {
+        Some(Value::Array(keys)) => keys
+            .into_iter()
+            .filter_map(|key| match key {
+                Value::Bulk(key) => Some(key),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Deletes every key under `prefix` from the machine's Redis (SCAN, then UNLINK).
+pub fn delete_redis_keys(prefix: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let Ok(mut redis) = Connection::connect(redis_addr()).await else {
+            return;
+        };
+        let pattern = glob_prefix(prefix);
+        let mut cursor = b"0".to_vec();
+        loop {
+            let scan: Command = vec![
+                b"SCAN".to_vec(),
+                cursor.clone(),
+                b"MATCH".to_vec(),
+                pattern.clone().into_bytes(),
+                b"COUNT".to_vec(),
+                b"1000".to_vec(),
+            ];
+            let Ok(mut replies) = redis.execute(&[scan]).await else {
+                return;
+            };
+            let Some(Value::Array(mut reply)) = replies.pop() else {
+                return;
+            };
+            let (Some(Value::Array(keys)), Some(Value::Bulk(next))) = (reply.pop(), reply.pop())
+            else {
+                return;
+            };
+            let mut unlink: Command = vec![b"UNLINK".to_vec()];
+            unlink.extend(keys.into_iter().filter_map(|key| match key {
+                Value::Bulk(key) => Some(key),
+                _ => None,
+            }));
+            if unlink.len() > 1 && redis.execute(&[unlink]).await.is_err() {
+                return;
+            }
+            if next == b"0" {
+                return;
+            }
+            cursor = next;
+        }
+    });
 }
 
 pub async fn spawn_stack() -> TestStack {

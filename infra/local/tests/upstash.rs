@@ -423,3 +423,31 @@ async fn an_unreachable_redis_is_a_server_side_failure() {
     let reply = endpoint.command(json!(["PING"])).await;
     assert_error(&reply, StatusCode::SERVICE_UNAVAILABLE, "ERR ");
 }
+
+/// A script whose shebang carries a flag Upstash accepts but the local Redis does not
+/// runs as on Upstash, through EVAL, EVALSHA (with the client's own SHA-1), SCRIPT LOAD
+/// and pipelines alike (issue 10, item 16).
+#[tokio::test]
+async fn scripts_with_upstash_shebang_flags_run() {
+    let endpoint = spawn_endpoint().await;
+    let script = format!("#!lua flags=allow-key-locking\nreturn '{}'", key("flagged"));
+    let sha = sha1_smol::Sha1::from(script.as_bytes())
+        .digest()
+        .to_string();
+    let expected = json!(script.rsplit('\'').nth(1).unwrap());
+    assert_eq!(endpoint.result(json!(["EVAL", script, 0])).await, expected);
+    assert_eq!(endpoint.result(json!(["EVALSHA", sha, 0])).await, expected);
+    let loaded = endpoint.result(json!(["SCRIPT", "LOAD", script])).await;
+    assert_eq!(
+        endpoint.result(json!(["EVALSHA", loaded, 0])).await,
+        expected
+    );
+    let piped = endpoint
+        .pipeline(json!([["EVAL", script, 0], ["EVALSHA", sha, 0]]))
+        .await;
+    assert_eq!(piped.status, StatusCode::OK, "{}", piped.body);
+    assert_eq!(
+        piped.body,
+        json!([{ "result": expected }, { "result": expected }])
+    );
+}

@@ -26,7 +26,8 @@
 //! whole request if they appear in a pipeline or transaction: a later request sharing the
 //! connection would otherwise run against the wrong database, protocol or transaction.
 
-mod resp;
+pub mod resp;
+mod scripts;
 
 use std::convert::Infallible;
 use std::io;
@@ -48,6 +49,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use resp::{Command, Pool, Value};
+use scripts::Scripts;
 
 /// Upstash refuses requests above its own size limits; 1 MiB keeps a runaway local client
 /// from buffering without bound while fitting any realistic cache entry.
@@ -101,6 +103,7 @@ pub async fn serve(listener: TcpListener, config: UpstashServerConfig) -> io::Re
     let state = Arc::new(State {
         pool: Pool::new(config.redis_addr),
         token: config.token,
+        scripts: Scripts::default(),
     });
     let mut connections = JoinSet::new();
     loop {
@@ -127,6 +130,7 @@ fn is_per_connection(error: &io::Error) -> bool {
 struct State {
     pool: Pool,
     token: String,
+    scripts: Scripts,
 }
 
 async fn serve_connection(stream: TcpStream, state: Arc<State>) {
@@ -426,8 +430,13 @@ fn refused_name(command: &Command) -> Option<String> {
     (blocking_read || REFUSED.contains(&name.as_str())).then_some(name)
 }
 
-async fn single(state: &State, command: Command, encoding: Encoding) -> Result<Json, Rejection> {
+async fn single(
+    state: &State,
+    mut command: Command,
+    encoding: Encoding,
+) -> Result<Json, Rejection> {
     refuse_unsupported(std::slice::from_ref(&command))?;
+    state.scripts.translate(&mut command);
     let replies = state
         .pool
         .execute(&[command])
@@ -444,10 +453,11 @@ async fn single(state: &State, command: Command, encoding: Encoding) -> Result<J
 
 async fn pipeline(
     state: &State,
-    commands: Vec<Command>,
+    mut commands: Vec<Command>,
     encoding: Encoding,
 ) -> Result<Json, Rejection> {
     refuse_unsupported(&commands)?;
+    commands.iter_mut().for_each(|c| state.scripts.translate(c));
     let replies = state
         .pool
         .execute(&commands)
@@ -460,10 +470,11 @@ async fn pipeline(
 /// be queued in between.
 async fn multi_exec(
     state: &State,
-    commands: Vec<Command>,
+    mut commands: Vec<Command>,
     encoding: Encoding,
 ) -> Result<Json, Rejection> {
     refuse_unsupported(&commands)?;
+    commands.iter_mut().for_each(|c| state.scripts.translate(c));
     let mut transaction = Vec::with_capacity(commands.len() + 2);
     transaction.push(vec![b"MULTI".to_vec()]);
     transaction.extend(commands);
