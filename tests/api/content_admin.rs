@@ -291,3 +291,53 @@ async fn nul_characters_in_ids_and_bodies_are_a_400_naming_where() {
         );
     }
 }
+
+/// Image URLs and locales are parsed where they come in (issue 10, item 14): a
+/// `javascript:` cover or avatar is refused by name, and `zh-cn` is stored as the
+/// public API spells it, so readers filtering on `locale=zh-CN` find the article.
+#[tokio::test]
+async fn covers_avatars_and_locales_are_parsed_at_the_edge() {
+    let stack = spawn_stack().await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let write = |path: &'static str, data: Value| {
+        let (stack, editor) = (&stack, &editor);
+        async move {
+            call(
+                stack,
+                Method::POST,
+                path,
+                Some(editor),
+                Some(json!({ "data": data })),
+            )
+            .await
+        }
+    };
+    for (path, data, field) in [
+        (
+            "/admin/articles",
+            json!({ "title": "封面", "cover": "javascript:alert(1)" }),
+            "cover",
+        ),
+        (
+            "/admin/articles",
+            json!({ "title": "封面", "cover": "//evil.example.com/x.png" }),
+            "cover",
+        ),
+        (
+            "/admin/authors",
+            json!({ "name": "作者", "avatar": "javascript:alert(1)" }),
+            "avatar",
+        ),
+    ] {
+        let (status, body) = write(path, data).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["details"]["errors"][0]["path"][0], field);
+    }
+    let (status, body) = write(
+        "/admin/articles",
+        json!({ "title": "Locale", "locale": "zh-cn", "cover": "/uploads/a.png" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["locale"], "zh-CN");
+}

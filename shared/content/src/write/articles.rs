@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
 
-use super::{ARTICLE, Event, Write, Writer, map_conflict};
-use crate::{render, schema, slug};
+use super::{ARTICLE, Event, Write, Writer, check_image_url, map_conflict};
+use crate::{query::Locale, render, schema, slug};
 
 const MAX_TITLE: usize = 200;
 const SLUG_CONSTRAINT: &str = "articles_locale_slug_key";
@@ -96,7 +96,7 @@ fn map_slug_conflict(err: tokio_postgres::Error) -> Error {
     )
 }
 
-async fn check(client: &impl GenericClient, input: ArticleInput) -> Result<Checked> {
+async fn check(client: &impl GenericClient, mut input: ArticleInput) -> Result<Checked> {
     if let Some(title) = &input.title
         && (title.trim().is_empty() || title.chars().count() > MAX_TITLE)
     {
@@ -116,18 +116,18 @@ async fn check(client: &impl GenericClient, input: ArticleInput) -> Result<Check
             "visibility must be public, members or paid",
         ));
     }
+    // Stored as the public API writes it (`zh-cn` → `zh-CN`), so a reader's locale
+    // filter finds it.
     if let Some(locale) = &input.locale {
-        let ok = (2..=16).contains(&locale.len())
-            && locale
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !ok {
-            return Err(Error::invalid("locale", "locale must be a tag like zh-CN"));
-        }
+        let locale = Locale::parse(locale)
+            .ok_or_else(|| Error::invalid("locale", "locale must be a tag like zh-CN"))?;
+        input.locale = Some(locale.as_str().to_owned());
+    }
+    if let Some(cover) = &input.cover {
+        check_image_url("cover", cover)?;
     }
     for (field, value, max) in [
         ("excerpt", &input.excerpt, 1000),
-        ("cover", &input.cover, 2048),
         ("seoTitle", &input.seo_title, 200),
         ("seoDescription", &input.seo_description, 500),
         ("internalNotes", &input.internal_notes, 10_000),

@@ -193,6 +193,31 @@ struct Write<'a> {
     details: Value,
 }
 
+/// Longer URLs are a mistake or an attack, never an image.
+const MAX_URL: usize = 2048;
+
+/// An image URL a writer may store (`cover`, `avatar`): absolute http(s), or a path
+/// on this site (`/uploads/…`, never `//host`, which is another site). Anything else
+/// (`javascript:`, `data:`) would end up in a frontend's `src` or `href`.
+fn check_image_url(field: &str, raw: &str) -> Result<()> {
+    let refuse = || {
+        Error::invalid(
+            field,
+            format!("{field} must be an http(s) URL or a path starting with /"),
+        )
+    };
+    if raw.chars().count() > MAX_URL || raw.chars().any(char::is_control) {
+        return Err(refuse());
+    }
+    if raw.starts_with('/') && !raw.starts_with("//") && !raw.starts_with("/\\") {
+        return Ok(());
+    }
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(()),
+        _ => Err(refuse()),
+    }
+}
+
 /// A unique violation on one of `constraints` is the client's conflict, answered
 /// with that constraint's message; anything else stays a database error.
 fn map_conflict(err: tokio_postgres::Error, constraints: &[(&str, &str)]) -> Error {
@@ -206,4 +231,32 @@ fn map_conflict(err: tokio_postgres::Error, constraints: &[(&str, &str)]) -> Err
         return Error::Conflict(message.into());
     }
     err.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_urls_are_http_or_site_paths() {
+        for ok in [
+            "https://cdn.example.com/a.png",
+            "http://127.0.0.1:5000/bucket/a.png",
+            "/uploads/2025/01/a.png",
+        ] {
+            assert!(check_image_url("cover", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "//evil.example.com/a.png",
+            "/\\evil.example.com/a.png",
+            "cover.png",
+            "https://",
+            "https://cdn.example.com/a\npng",
+        ] {
+            assert!(check_image_url("cover", bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -18,12 +18,11 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
 
-use super::{Event, Model, Write, Writer, map_conflict};
+use super::{Event, Model, Write, Writer, check_image_url, map_conflict};
 use crate::{outgoing_webhooks, schema, slug};
 
 const MAX_NAME: usize = 100;
 const MAX_TEXT: usize = 2000;
-const MAX_URL: usize = 2048;
 
 /// Which fields a taxonomy type has.
 #[derive(Debug)]
@@ -189,6 +188,13 @@ fn check_text(field: &str, value: Patch<String>, max: usize) -> Result<Patch<Str
     Ok(value)
 }
 
+fn check_avatar(value: Patch<String>) -> Result<Patch<String>> {
+    if let Some(Some(url)) = &value {
+        check_image_url("avatar", url)?;
+    }
+    Ok(value)
+}
+
 fn check_email(value: Patch<String>) -> Result<Patch<String>> {
     value
         .map(|email| {
@@ -230,7 +236,7 @@ impl AuthorFields {
             name: check_name(input.name, create)?,
             slug: check_slug(input.slug)?,
             bio: check_text("bio", input.bio, MAX_TEXT)?,
-            avatar: check_text("avatar", input.avatar, MAX_URL)?,
+            avatar: check_avatar(input.avatar)?,
             email: check_email(input.email)?,
             staff_id: staff_id(client, input.staff).await?,
         })
