@@ -29,14 +29,50 @@ pub struct Rendered {
     pub reading_minutes: i32,
 }
 
+const OPTIONS: Options = Options::ENABLE_TABLES.union(Options::ENABLE_STRIKETHROUGH);
+
 /// Renders Markdown to safe HTML and counts its reading time.
+///
+/// The free part before the members-only marker and the paid part after it are
+/// rendered apart: a reference link in the free part whose definition sits in the
+/// paid part would otherwise carry the paid URL into the teaser (and the other way
+/// round). The marker is a block boundary, and references do not cross it.
 pub fn render(markdown: &str) -> Rendered {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let (html, text) = match marker(markdown) {
+        Some(at) => {
+            let (free, free_text) = render_part(&markdown[..at.start]);
+            let (paid, paid_text) = render_part(&markdown[at.end..]);
+            (
+                format!("{free}{MARKER}\n{paid}"),
+                format!("{free_text} {paid_text}"),
+            )
+        }
+        None => render_part(markdown),
+    };
+    Rendered {
+        html,
+        reading_minutes: reading_minutes(&text),
+    }
+}
+
+/// Where the first members-only marker stands, as Markdown sees it (a marker inside
+/// a code block is text, not a marker).
+fn marker(markdown: &str) -> Option<std::ops::Range<usize>> {
+    Parser::new_ext(markdown, OPTIONS)
+        .into_offset_iter()
+        .find_map(|(event, range)| match event {
+            Event::Html(raw) | Event::InlineHtml(raw) if raw.trim() == MARKER => Some(range),
+            _ => None,
+        })
+}
+
+/// One part of a body: its safe HTML and its text, for the reading time.
+fn render_part(markdown: &str) -> (String, String) {
     let mut text = String::new();
     // One entry per open link or image: whether its start tag was dropped, so the
     // matching end tag is dropped too (images may sit inside links).
     let mut open: Vec<bool> = Vec::new();
-    let events = Parser::new_ext(markdown, options).filter_map(|event| match event {
+    let events = Parser::new_ext(markdown, OPTIONS).filter_map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) if raw.trim() == MARKER => {
             Some(Event::Html(CowStr::Borrowed(MARKER)))
         }
@@ -62,10 +98,7 @@ pub fn render(markdown: &str) -> Rendered {
     });
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, events);
-    Rendered {
-        html: out,
-        reading_minutes: reading_minutes(&text),
-    }
+    (out, text)
 }
 
 /// Whether a link or image URL may be kept: relative URLs, and absolute ones with an
@@ -193,6 +226,20 @@ mod tests {
         assert!(html("前 <!--members-only--> 后").contains("<!--members-only-->"));
         let other = html("<!-- members-only --><!--x-->");
         assert!(!other.contains("<!--"), "{other}");
+    }
+
+    /// A reference link in the free part cannot borrow a definition from the paid
+    /// part (issue 10, item 12): the teaser shows no paid URL.
+    #[test]
+    fn references_do_not_cross_the_members_marker() {
+        let body = "免费：见 [工具][t]。\n\n<!--members-only-->\n\n[t]: https://paid.example.com/secret\n\n付费正文";
+        let out = html(body);
+        let teaser = super::super::teaser::html(&out, None);
+        assert!(!teaser.contains("paid.example.com"), "{teaser}");
+        assert!(teaser.contains("[工具][t]"), "{teaser}");
+        assert!(out.contains("付费正文"), "{out}");
+        let code = html("```\n<!--members-only-->\n```\n\n后");
+        assert!(!code.contains("<!--members-only-->\n"), "{code}");
     }
 
     #[test]
