@@ -320,3 +320,57 @@ async fn current_password_checks_are_limited_per_member() {
     }
     assert_eq!(statuses, [400, 400, 400, 400, 400, 429]);
 }
+
+/// Mailed links are single-use in the strong sense (issue 10, item 8): only the
+/// newest link of a kind works, using one ends the others, and a password change
+/// ends every reset link mailed before it.
+#[tokio::test]
+async fn only_the_newest_link_works_and_a_password_change_ends_reset_links() {
+    use identity::members::{self, Purpose};
+    let stack = spawn_stack().await;
+    stack.register(&email(), PASSWORD).await;
+    let client = stack.platform.db.client().await.unwrap();
+    let id: i64 = client
+        .query_one("SELECT max(id) FROM members", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let reset = Purpose::ResetPassword;
+    let first = members::issue_token(&**client, id, reset).await.unwrap();
+    let second = members::issue_token(&**client, id, reset).await.unwrap();
+    assert!(
+        members::consume_token(&**client, first.expose(), reset)
+            .await
+            .is_err()
+    );
+    members::set_password_hash(&**client, id, "a new hash")
+        .await
+        .unwrap();
+    assert!(
+        members::consume_token(&**client, second.expose(), reset)
+            .await
+            .is_err()
+    );
+    // Two links outstanding at once (as issued before this rule): using one ends both.
+    for token in ["outstanding-one", "outstanding-two"] {
+        client
+            .execute(
+                "INSERT INTO member_tokens (member_id, purpose, token_hash, expires_at)
+                 VALUES ($1, 'verify-email', $2, now() + interval '1 hour')",
+                &[&id, &identity::session::token_hash(token)],
+            )
+            .await
+            .unwrap();
+    }
+    let verify = Purpose::VerifyEmail;
+    assert!(
+        members::consume_token(&**client, "outstanding-one", verify)
+            .await
+            .is_ok()
+    );
+    assert!(
+        members::consume_token(&**client, "outstanding-two", verify)
+            .await
+            .is_err()
+    );
+}

@@ -148,6 +148,16 @@ async fn a_committed_job_travels_through_sqs_to_ses() {
     assert_eq!(row.status, "sent");
     assert_eq!(row.attempts, 1);
     assert!(row.ses_message_id.is_some());
+    // The link it carried is not kept once SES has the mail (issue 10, item 8).
+    let variables: Value = stack
+        .db
+        .client()
+        .await
+        .query_one("SELECT variables FROM mail_outbox WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(variables, json!({}));
     assert!(row.enqueued);
 }
 

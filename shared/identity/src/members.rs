@@ -137,6 +137,23 @@ pub async fn set_password_hash(
             &[(&member_id, Type::INT8), (&hash, Type::TEXT)],
         )
         .await?;
+    // A reset link mailed before the change must not undo it.
+    revoke_tokens(client, member_id, Purpose::ResetPassword).await
+}
+
+/// Ends every unused token of `member_id` for `purpose`.
+async fn revoke_tokens(
+    client: &impl GenericClient,
+    member_id: i64,
+    purpose: Purpose,
+) -> Result<()> {
+    client
+        .query_typed(
+            "UPDATE member_tokens SET used_at = now()
+             WHERE member_id = $1 AND purpose = $2 AND used_at IS NULL",
+            &[(&member_id, Type::INT8), (&purpose.as_str(), Type::TEXT)],
+        )
+        .await?;
     Ok(())
 }
 
@@ -164,12 +181,14 @@ impl Purpose {
     }
 }
 
-/// Issues a single-use token (stored hashed) and returns it for the link.
+/// Issues a single-use token (stored hashed) and returns it for the link. Only the
+/// newest link of a purpose works: the member's earlier ones end here.
 pub async fn issue_token(
     client: &impl GenericClient,
     member_id: i64,
     purpose: Purpose,
 ) -> Result<Secret> {
+    revoke_tokens(client, member_id, purpose).await?;
     let token = new_token("");
     let expires_at = Utc::now() + purpose.lifetime();
     client
@@ -187,8 +206,9 @@ pub async fn issue_token(
 }
 
 /// Uses up a token: the member it belongs to, if it is unused, unexpired, for this
-/// purpose and its member still exists. Marking it used and reading it is one
-/// statement, so two concurrent uses cannot both succeed.
+/// purpose and its member still exists. Marking it used (with every other unused
+/// token of the member for the purpose) and reading it is one statement, so two
+/// concurrent uses cannot both succeed.
 pub async fn consume_token(
     client: &impl GenericClient,
     token: &str,
@@ -204,7 +224,11 @@ pub async fn consume_token(
                 "WITH used AS (
                      UPDATE member_tokens SET used_at = now()
                      WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
-                     RETURNING member_id)
+                     RETURNING member_id),
+                 others AS (
+                     UPDATE member_tokens SET used_at = now()
+                     WHERE member_id = (SELECT member_id FROM used) AND purpose = $2
+                       AND used_at IS NULL AND token_hash <> $1)
                  SELECT {COLUMNS} FROM members WHERE id = (SELECT member_id FROM used) AND deleted_at IS NULL"
             ),
             &[(&token_hash(token), Type::TEXT), (&purpose.as_str(), Type::TEXT)],

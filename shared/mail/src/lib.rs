@@ -55,6 +55,9 @@ pub static OUTBOX: Spec = Spec {
     done_at: "sent_at",
     receipt: "ses_message_id",
     receipt_type: Type::TEXT,
+    // The variables hold the links mailed (verification, password reset): once SES
+    // has the mail they are not kept.
+    forget_when_done: Some("variables"),
     // Far longer than the mail-send function may run (template.yaml: 60 s).
     lease: Duration::from_secs(10 * 60),
     retry_after: &RETRY_AFTER,

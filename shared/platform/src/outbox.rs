@@ -77,6 +77,9 @@ pub struct Spec {
     /// code), and its type.
     pub receipt: &'static str,
     pub receipt_type: Type,
+    /// A column set back to its default once the row is done: what was only needed
+    /// to send it, and must not stay at rest (a mail's links).
+    pub forget_when_done: Option<&'static str>,
     /// How long a claim lasts: far longer than the consumer may run, so only a dead
     /// sender's claim ever expires.
     pub lease: Duration,
@@ -387,11 +390,15 @@ impl<J: Job> Consumer<J> {
         let client = self.queue.db.client().await?;
         match outcome {
             Ok(receipt) => {
+                let forget = spec
+                    .forget_when_done
+                    .map(|column| format!(", {column} = DEFAULT"))
+                    .unwrap_or_default();
                 client
                     .query_typed(
                         &format!(
                             "UPDATE {} SET status = '{}', {} = now(), {} = $2,
-                                    claimed_until = NULL, last_error = NULL
+                                    claimed_until = NULL, last_error = NULL{forget}
                               WHERE id = $1 AND status = 'sending'",
                             spec.table, spec.done, spec.done_at, spec.receipt
                         ),
@@ -644,6 +651,7 @@ mod tests {
         done_at: "done_at",
         receipt: "receipt",
         receipt_type: Type::TEXT,
+        forget_when_done: None,
         lease: Duration::from_secs(60),
         retry_after: &BACKOFF,
     };

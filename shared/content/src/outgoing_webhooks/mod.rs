@@ -58,6 +58,7 @@ pub static OUTBOX: Spec = Spec {
     done_at: "delivered_at",
     receipt: "last_status_code",
     receipt_type: Type::INT4,
+    forget_when_done: None,
     // Far longer than webhook-send may run (template.yaml: 60 s).
     lease: Duration::from_secs(5 * 60),
     retry_after: &BACKOFF,
