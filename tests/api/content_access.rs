@@ -23,8 +23,11 @@ use crate::{
 #[derive(Clone, Copy)]
 enum Target {
     Nothing,
-    /// A draft by the calling author (`author-own`), else by another author.
+    /// A members-only draft by the calling author (`author-own`), else by another
+    /// author.
     Draft,
+    /// A published members-only article by another author.
+    Published,
     /// An entry of `/admin/{kind}` (authors, categories, tags).
     Entry(&'static str),
     /// An upload whose bytes are in S3, by the calling author (`author-own`), else by
@@ -125,7 +128,7 @@ fn rows() -> Vec<Row> {
         // and a custom token with only `content.write` lacks.
         row(
             "GET /admin/articles/{documentId}/revisions",
-            Target::Draft,
+            Target::Published,
             None,
             StatusCode::OK,
             &[
@@ -273,7 +276,15 @@ impl Principals {
                     "author-own" => self.token("author-own").expect("author"),
                     _ => &self.other_author,
                 };
-                draft(stack, owner, json!({ "title": "矩阵草稿", "body": "正文" })).await
+                draft(stack, owner, gated_article()).await
+            }
+            Target::Published => {
+                let document_id = draft(stack, &self.other_author, gated_article()).await;
+                let path = format!("/admin/articles/{document_id}/publish");
+                let (status, body) =
+                    call(stack, Method::POST, &path, Some(&self.admin), None).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                document_id
             }
             Target::Upload => {
                 let owner = match principal {
@@ -307,6 +318,51 @@ impl Principals {
                     .to_owned()
             }
         }
+    }
+}
+
+/// The paid part of every article the matrix makes; the free part is `免费开头`.
+const SECRET: &str = "付费秘密正文";
+
+fn gated_article() -> Value {
+    json!({
+        "title": "矩阵草稿",
+        "visibility": "members",
+        "body": format!("免费开头\n\n<!--members-only-->\n\n{SECRET}"),
+    })
+}
+
+/// The token rule (`content::gate::Reader::staff`) on one answer: API tokens read a
+/// published gated body as visitors do, staff sessions read it whole, and drafts are
+/// whole for everyone allowed to read them.
+fn check_token_rule(principal: &str, row: &Row, answer: &Value) {
+    if !matches!(row.target, Target::Draft | Target::Published) {
+        return;
+    }
+    let data = &answer["data"];
+    let bodies: Vec<&str> = match data {
+        Value::Array(revisions) => revisions.iter().collect(),
+        entry => vec![entry],
+    }
+    .into_iter()
+    .flat_map(|entry| ["body", "bodyHtml"].map(|field| entry[field].as_str()))
+    .flatten()
+    .collect();
+    if bodies.is_empty() {
+        return;
+    }
+    let published = matches!(row.target, Target::Published) || !data["publishedAt"].is_null();
+    let token = ["read-only", "full-access", "custom"].contains(&principal);
+    let whole = !(published && token);
+    for body in bodies {
+        assert!(body.contains("免费开头"), "{principal} {}: {body}", row.key);
+        assert_eq!(
+            body.contains(SECRET),
+            whole,
+            "{principal} {}: the paid part {} be in {body}",
+            row.key,
+            if whole { "must" } else { "must not" }
+        );
     }
 }
 
@@ -346,6 +402,9 @@ async fn every_content_admin_route_answers_every_principal_exactly() {
                 StatusCode::FORBIDDEN
             };
             assert_eq!(status, expected, "{principal} {}: {body}", row.key);
+            if status.is_success() {
+                check_token_rule(principal, row, &body);
+            }
         }
     }
 }

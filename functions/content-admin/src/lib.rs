@@ -170,7 +170,7 @@ async fn revisions(app: Arc<ContentAdmin>, call: Call) -> Answer {
     let document_id = path_param(&call.req, "documentId")?;
     Ok(data(
         StatusCode::OK,
-        articles::revisions(&app.writer, document_id).await?,
+        articles::revisions(&app.writer, call.principal()?, document_id).await?,
     ))
 }
 

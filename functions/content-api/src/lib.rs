@@ -23,9 +23,9 @@
 //! published content with a stale or unknown credential is reading anonymously (a
 //! forgotten cookie must not break a public page); drafts (`status=draft`) need
 //! staff: anonymous 401, members 403. Published gated bodies open for members with
-//! access and for staff sessions, not for API tokens: a read-only token often sits in
-//! a frontend's server and would otherwise unlock paid content for every visitor.
-//! Drafts read with a token are whole, because previewing them is what it is for.
+//! access and for staff sessions, not for API tokens, which read drafts whole and
+//! published bodies as visitors do: the rule of `content::gate::Reader::staff`, which
+//! the admin routes that return bodies follow too.
 
 use std::{future::Future, sync::Arc};
 
@@ -208,20 +208,15 @@ impl ContentApi {
                 Caller::Member(_) => Err(Error::Forbidden("drafts are for staff".into())),
                 Caller::Principal(principal) => {
                     principal.require(Permission::ReadContent)?;
-                    Ok((Reader::Staff, Audience::Uncached))
+                    Ok((Reader::staff(&principal, true), Audience::Uncached))
                 }
             };
         }
         Ok(match caller {
             Caller::Member(id) => (Reader::Member(id), self.member_audience(id).await?),
-            Caller::Principal(principal @ Principal::Staff(_))
-                if principal.can(Permission::ReadContent) =>
-            {
-                (Reader::Staff, Audience::Uncached)
-            }
-            // API tokens read what visitors read, but fresh: a token's caller is a
-            // frontend server that caches for itself and refetches on content webhooks.
-            Caller::Principal(_) => (Reader::Anonymous, Audience::Uncached),
+            // Answered fresh: a token's caller is a frontend server that caches for
+            // itself and refetches on content webhooks.
+            Caller::Principal(principal) => (Reader::staff(&principal, false), Audience::Uncached),
             Caller::Anonymous | Caller::Invalid => (Reader::Anonymous, Audience::Anonymous),
         })
     }

@@ -19,7 +19,10 @@ use crate::{
     },
     teaser,
 };
-use identity::entitlements::{self, Product, ProductKind, Requirement};
+use identity::{
+    access::{Permission, Principal},
+    entitlements::{self, Product, ProductKind, Requirement},
+};
 use platform::error::Result;
 
 /// Who reads, as far as gating cares.
@@ -30,6 +33,59 @@ pub enum Reader {
     Member(i64),
     /// Staff or an API token allowed to read content: sees every body.
     Staff,
+}
+
+impl Reader {
+    /// The one rule for what staff credentials read, on every route that returns an
+    /// article body (the public API, revisions, and the answers to writes). Staff
+    /// sessions allowed to read content read every body. API tokens read drafts whole,
+    /// because previewing them is what a frontend's token is for, but a published
+    /// gated body only as visitors do: such a token sits in a frontend server, and a
+    /// leaked one must not open the paid catalogue (Ghost's Content API keys likewise
+    /// never unlock members' content).
+    pub fn staff(principal: &Principal, draft: bool) -> Reader {
+        match principal {
+            Principal::Staff(_) if principal.can(Permission::ReadContent) => Reader::Staff,
+            Principal::Token(_) if draft => Reader::Staff,
+            _ => Reader::Anonymous,
+        }
+    }
+}
+
+/// An article as the admin API answers it (its `visibility`, `excerpt` and
+/// `publishedAt` fields), gated for `principal` by [`Reader::staff`].
+pub fn admin_article(principal: &Principal, article: &mut Entry) {
+    let published = article.get("publishedAt").is_some_and(|p| !p.is_null());
+    let visibility = article.get("visibility").and_then(Value::as_str);
+    let state = ArticleState {
+        published,
+        public: visibility == Some("public"),
+        excerpt: article
+            .get("excerpt")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    state.gate(principal, article);
+}
+
+/// What gating an admin answer needs to know of its article.
+pub struct ArticleState {
+    pub published: bool,
+    pub public: bool,
+    pub excerpt: Option<String>,
+}
+
+impl ArticleState {
+    /// Replaces the `body` and `bodyHtml` of `entry` (the article or one of its
+    /// revisions) with their teasers unless `principal` reads this article whole.
+    pub fn gate(&self, principal: &Principal, entry: &mut Entry) {
+        if self.public || Reader::staff(principal, !self.published) == Reader::Staff {
+            return;
+        }
+        let excerpt = self.excerpt.as_deref();
+        tease(entry, "body", excerpt, teaser::markdown);
+        tease(entry, "bodyHtml", excerpt, teaser::html);
+    }
 }
 
 /// Whether answering `query` can return an article body at any level, i.e. whether

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
 
 use super::{ARTICLE, Event, Write, Writer, check_image_url, map_conflict};
-use crate::{query::Locale, render, schema, slug};
+use crate::{gate, query::Locale, render, schema, slug};
 
 const MAX_TITLE: usize = 200;
 const SLUG_CONSTRAINT: &str = "articles_locale_slug_key";
@@ -329,7 +329,8 @@ async fn view(client: &impl GenericClient, article_id: i64) -> Result<Value> {
         .ok_or_else(|| Error::NotFound("no such article".into()))
 }
 
-/// Ends an article write with the article as it now stands (see [`Writer::finish`]).
+/// Ends an article write with the article as it now stands (see [`Writer::finish`]),
+/// as `principal` may read it (events carry it whole to the registered webhooks).
 async fn finish(
     writer: &Writer,
     tx: platform::db::Transaction<'_>,
@@ -347,7 +348,11 @@ async fn finish(
         entry,
         details,
     };
-    writer.finish(tx, principal, write).await
+    let mut entry = writer.finish(tx, principal, write).await?;
+    if let Value::Object(article) = &mut entry {
+        gate::admin_article(principal, article);
+    }
+    Ok(entry)
 }
 
 /// A new draft, written as the signed-in staff member's author (made on first use).
@@ -648,13 +653,18 @@ pub async fn restore(
     .await
 }
 
-/// Every revision of a live article, newest first.
-pub async fn revisions(writer: &Writer, document_id: &str) -> Result<Vec<Value>> {
+/// Every revision of a live article, newest first, as `principal` may read them.
+pub async fn revisions(
+    writer: &Writer,
+    principal: &Principal,
+    document_id: &str,
+) -> Result<Vec<Value>> {
     let client = writer.db.client().await?;
     let rows = client
         .query_typed(
             "SELECT json_build_object('revision', r.revision, 'title', r.title, 'body', r.body,
-                 'editor', s.document_id, 'createdAt', r.created_at)
+                 'editor', s.document_id, 'createdAt', r.created_at),
+                 a.published_at IS NOT NULL, a.visibility = 'public', a.excerpt
              FROM articles a JOIN article_revisions r ON r.article_id = a.id
              LEFT JOIN staff_users s ON s.id = r.editor_id
              WHERE a.document_id = $1 AND a.deleted_at IS NULL
@@ -662,8 +672,22 @@ pub async fn revisions(writer: &Writer, document_id: &str) -> Result<Vec<Value>>
             &[(&document_id, Type::TEXT)],
         )
         .await?;
-    if rows.is_empty() {
+    let Some(first) = rows.first() else {
         return Err(Error::NotFound("no such article".into()));
-    }
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    };
+    let state = gate::ArticleState {
+        published: first.get(1),
+        public: first.get(2),
+        excerpt: first.get(3),
+    };
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mut revision: Value = row.get(0);
+            if let Value::Object(entry) = &mut revision {
+                state.gate(principal, entry);
+            }
+            revision
+        })
+        .collect())
 }
