@@ -351,16 +351,30 @@ impl TestStack {
         self.http.request(method, self.url(path)).bearer_auth(token)
     }
 
-    /// Registers a member and returns their session token.
+    /// Registers a member as a reader does (register, open the mailed link, confirm)
+    /// and returns the session the confirmation signs in. Needs moto.
     pub async fn register(&self, email: &str, password: &str) -> String {
+        let before = self.sent_mail(email).await.len();
         let response = self
             .post_json(
                 "/auth/register",
                 &serde_json::json!({ "email": email, "password": password }),
             )
             .await;
-        assert_eq!(response.status(), 201, "register {email}");
-        json(response).await["data"]["token"]
+        assert_eq!(response.status(), 202, "register {email}");
+        let mail = self.wait_for_mail(email, before + 1).await;
+        let token = mail
+            .last()
+            .unwrap_or_else(|| panic!("no verification mail for {email}"))
+            .link_token("/verify-email");
+        let confirmed = self
+            .post_json(
+                "/auth/verify-email/confirm",
+                &serde_json::json!({ "token": token }),
+            )
+            .await;
+        assert_eq!(confirmed.status(), 200, "confirm {email}");
+        json(confirmed).await["data"]["token"]
             .as_str()
             .expect("token")
             .to_owned()
@@ -453,6 +467,20 @@ pub struct SentMail {
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+impl SentMail {
+    /// The token of the link to `path` in the mail, as the frontend would read it.
+    pub fn link_token(&self, path: &str) -> String {
+        let start = self
+            .text
+            .find(&format!("{path}?token="))
+            .unwrap_or_else(|| panic!("no {path} link in: {}", self.text));
+        self.text[start + path.len() + "?token=".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
 }
 
 impl TestStack {

@@ -2,9 +2,18 @@
 //! verification, forgotten and changed passwords, data export and account deletion.
 //!
 //! Sessions are opaque tokens in Redis (`identity::session`), returned in the body for
-//! Bearer clients and as an HttpOnly cookie for browsers. Nothing here reveals whether
-//! an email is registered: login and forgot-password answer the same either way, after
-//! the same work. Mail is written to the outbox in the transaction that causes it.
+//! Bearer clients and as an HttpOnly cookie for browsers. Mail is written to the
+//! outbox in the transaction that causes it.
+//!
+//! Nothing here reveals whether an email is registered, in status, body or work:
+//! register, login and forgot-password answer the same either way after the same
+//! steps (a password hash or check, one transaction that writes one mail, one
+//! dispatch). Registering mails a verification link to a new address and a notice to
+//! the owner of a registered one; the account stays pending, without a password,
+//! until the link is used, which sets the password chosen at registration and signs
+//! in (so signing in with it before then fails like any wrong password). A forgotten
+//! password mails a reset link, or for an unknown address a note saying it has no
+//! account.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,7 +22,7 @@ use identity::{
     access::{LoginBody, MEMBER_COOKIE, MEMBER_SESSION_TTL, MemberAccess},
     email::Email,
     entitlements,
-    members::{self, Member, Purpose},
+    members::{self, Member, Purpose, Registration},
     password::{self, Password},
     route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
     session::{Session, SessionStore},
@@ -128,40 +137,57 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// A frontend link: `path` is relative, so a site under a base path keeps it.
-    fn link(&self, path: &str, token: &Secret) -> Result<String> {
-        let mut url = self
-            .platform
+    /// A frontend page: `path` is relative, so a site under a base path keeps it.
+    fn page(&self, path: &str) -> Result<url::Url> {
+        self.platform
             .config
             .site_url
             .join(path)
-            .map_err(Error::internal)?;
+            .map_err(Error::internal)
+    }
+
+    /// A frontend page carrying a mailed link's token.
+    fn link(&self, path: &str, token: &Secret) -> Result<String> {
+        let mut url = self.page(path)?;
         url.query_pairs_mut().append_pair("token", token.expose());
         Ok(url.to_string())
     }
 
-    /// Writes a mail job and a link token for `member` inside `tx`.
-    async fn mail_link(
+    /// Writes a mail job inside `tx`.
+    async fn mail(
         &self,
         tx: &tokio_postgres::Transaction<'_>,
-        member: &Member,
-        purpose: Purpose,
+        template: &'static str,
+        to: &str,
+        variables: serde_json::Value,
     ) -> Result<i64> {
-        let token = members::issue_token(tx, member.id, purpose).await?;
-        let (template, path) = match purpose {
-            Purpose::VerifyEmail => ("verify-email", "verify-email"),
-            Purpose::ResetPassword => ("reset-password", "reset-password"),
-        };
-        let to = Email::parse(&member.email).map_err(Error::internal)?;
+        let to = Email::parse(to).map_err(Error::internal)?;
         mail::enqueue(
             tx,
             &MailJob {
                 template,
                 to,
-                variables: json!({ "name": member.display_name, "link": self.link(path, &token)? }),
+                variables,
             },
         )
         .await
+    }
+
+    /// Writes the mail carrying `member`'s link `token` for `purpose` inside `tx`.
+    async fn mail_link(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        member: &Member,
+        purpose: Purpose,
+        token: Secret,
+    ) -> Result<i64> {
+        let (template, path) = match purpose {
+            Purpose::VerifyEmail => ("verify-email", "verify-email"),
+            Purpose::ResetPassword => ("reset-password", "reset-password"),
+        };
+        let link = self.link(path, &token)?;
+        let variables = json!({ "name": member.display_name, "link": link });
+        self.mail(tx, template, &member.email, variables).await
     }
 
     async fn register(self: Arc<Self>, call: Call) -> Answer {
@@ -183,15 +209,25 @@ impl Auth {
         let hash = password::hash(&password).await?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        let member = members::create(&*tx, &body.email, &hash, display_name)
-            .await?
-            .ok_or_else(|| Error::Conflict("this email is already registered".into()))?;
-        let job = self.mail_link(&tx, &member, Purpose::VerifyEmail).await?;
+        let job = match members::register(&*tx, &body.email, display_name).await? {
+            Registration::New(member) | Registration::Pending(member) => {
+                let token = members::issue_signup_token(&*tx, member.id, &hash).await?;
+                self.mail_link(&tx, &member, Purpose::VerifyEmail, token)
+                    .await?
+            }
+            Registration::Existing(member) => {
+                let variables = json!({
+                    "name": member.display_name,
+                    "login_link": self.page("login")?.as_str(),
+                    "reset_link": self.page("forgot-password")?.as_str(),
+                });
+                self.mail(&tx, "account-exists", &member.email, variables)
+                    .await?
+            }
+        };
         tx.commit().await?;
         self.mail.dispatch(&[job]).await;
-        let (token, _) = self.sessions().create(&member.subject()).await?;
-        tracing::info!(member = %member.document_id, "member registered");
-        Ok(signed_in(StatusCode::CREATED, &token, &member))
+        Ok(accepted())
     }
 
     async fn login(self: Arc<Self>, call: Call) -> Answer {
@@ -210,7 +246,7 @@ impl Auth {
             }
             Err(_) => None,
         };
-        let stored = found.as_ref().map(|(_, hash)| hash.as_str());
+        let stored = found.as_ref().and_then(|(_, hash)| hash.as_deref());
         let verified = password::verify(&password, stored).await;
         let member = match found {
             Some((member, _)) if verified => member,
@@ -263,7 +299,10 @@ impl Auth {
             .check()?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        let job = self.mail_link(&tx, member, Purpose::VerifyEmail).await?;
+        let token = members::issue_token(&*tx, member.id, Purpose::VerifyEmail).await?;
+        let job = self
+            .mail_link(&tx, member, Purpose::VerifyEmail, token)
+            .await?;
         tx.commit().await?;
         self.mail.dispatch(&[job]).await;
         Ok(accepted())
@@ -279,10 +318,18 @@ impl Auth {
         let body: TokenBody = parse_json(req, MAX_BODY)?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        let member = members::consume_token(&*tx, &body.token, Purpose::VerifyEmail).await?;
+        let (mut member, chosen) =
+            members::consume_token(&*tx, &body.token, Purpose::VerifyEmail).await?;
+        if let Some(hash) = chosen {
+            members::set_password_hash(&*tx, member.id, &hash).await?;
+        }
         members::mark_verified(&*tx, member.id).await?;
         tx.commit().await?;
-        Ok(data(StatusCode::OK, json!({ "emailVerified": true })))
+        member.email_verified = true;
+        // The link proves the mailbox, which is what a sign-in proves (as a magic link).
+        let (token, _) = self.sessions().create(&member.subject()).await?;
+        tracing::info!(member = %member.document_id, "member verified their email");
+        Ok(signed_in(StatusCode::OK, &token, &member))
     }
 
     async fn forgot_password(self: Arc<Self>, call: Call) -> Answer {
@@ -299,11 +346,21 @@ impl Auth {
             .check()?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        if let Some((member, _)) = members::with_password_by_email(&*tx, email.as_str()).await? {
-            let job = self.mail_link(&tx, &member, Purpose::ResetPassword).await?;
-            tx.commit().await?;
-            self.mail.dispatch(&[job]).await;
-        }
+        let job = match members::with_password_by_email(&*tx, email.as_str()).await? {
+            Some((member, _)) => {
+                let token = members::issue_token(&*tx, member.id, Purpose::ResetPassword).await?;
+                self.mail_link(&tx, &member, Purpose::ResetPassword, token)
+                    .await?
+            }
+            None => {
+                let variables =
+                    json!({ "name": "", "register_link": self.page("register")?.as_str() });
+                self.mail(&tx, "no-account", email.as_str(), variables)
+                    .await?
+            }
+        };
+        tx.commit().await?;
+        self.mail.dispatch(&[job]).await;
         // The same answer whether or not the email is registered.
         Ok(accepted())
     }
@@ -343,7 +400,7 @@ impl Auth {
         let new = Password::parse_new(&body.password, "password")?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        let member = members::consume_token(&*tx, &body.token, Purpose::ResetPassword).await?;
+        let (member, _) = members::consume_token(&*tx, &body.token, Purpose::ResetPassword).await?;
         // Following the link proves the mailbox too.
         members::mark_verified(&*tx, member.id).await?;
         let job = self.replace_password(&tx, &member, &new, None).await?;
@@ -363,7 +420,7 @@ impl Auth {
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
         let stored = members::password_hash(&*tx, member.id).await?;
-        if !password::verify(&current, Some(&stored)).await {
+        if !password::verify(&current, stored.as_deref()).await {
             return Err(Error::invalid(
                 "currentPassword",
                 "the current password is wrong",
@@ -403,7 +460,7 @@ impl Auth {
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
         let stored = members::password_hash(&*tx, member.id).await?;
-        if !password::verify(&attempt, Some(&stored)).await {
+        if !password::verify(&attempt, stored.as_deref()).await {
             return Err(Error::invalid("password", "the password is wrong"));
         }
         members::anonymise(&*tx, member.id).await?;
@@ -419,8 +476,8 @@ type Answer = Result<Response<Body>>;
 /// Every route of the function, as template.yaml lists them.
 pub static ROUTES: &[Route<Auth>] = &[
     identity::route!(POST "/auth/register", Guard::Public, Auth::register,
-        Doc::new("Create a member account and sign it in; mails a verification link", signed_in_schema)
-            .body(schema_of::<RegisterBody>).status(201)),
+        Doc::new("Register: mails a link that completes the account (or, for a registered email, a notice to its owner); the same answer either way", accepted_schema)
+            .body(schema_of::<RegisterBody>).status(202)),
     identity::route!(POST "/auth/login", Guard::Public, Auth::login,
         Doc::new("Sign a member in: a session token, also set as a cookie", signed_in_schema)
             .body(schema_of::<LoginBody>)),
@@ -438,10 +495,10 @@ pub static ROUTES: &[Route<Auth>] = &[
     identity::route!(POST "/auth/verify-email/send", Guard::Member, Auth::send_verification,
         Doc::new("Mail a new verification link", accepted_schema).status(202)),
     identity::route!(POST "/auth/verify-email/confirm", Guard::Public, Auth::confirm_verification,
-        Doc::new("Confirm the email with the mailed token", verified_schema)
+        Doc::new("Confirm the email with the mailed token (completing a registration) and sign in", signed_in_schema)
             .body(schema_of::<TokenBody>)),
     identity::route!(POST "/auth/forgot-password", Guard::Public, Auth::forgot_password,
-        Doc::new("Mail a reset link if the email is registered (the same answer either way)", accepted_schema)
+        Doc::new("Mail a reset link, or for an unknown email a note that it has no account (the same answer either way)", accepted_schema)
             .body(schema_of::<EmailBody>).status(202)),
     identity::route!(POST "/auth/reset-password", Guard::Public, Auth::reset_password,
         Doc::empty("Set a new password with the mailed token; every session ends")
@@ -462,14 +519,6 @@ fn signed_in_schema(generator: &mut SchemaGenerator) -> Schema {
 
 fn accepted_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "object", "required": ["ok"], "properties": { "ok": { "const": true } } })
-}
-
-fn verified_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "object",
-        "required": ["emailVerified"],
-        "properties": { "emailVerified": { "const": true } },
-    })
 }
 
 fn export_schema(generator: &mut SchemaGenerator) -> Schema {

@@ -88,6 +88,66 @@ pub async fn create(
         .map(Member::from_row))
 }
 
+/// What a registration found at its address.
+#[derive(Debug)]
+pub enum Registration {
+    /// A new account, pending until its verification link is used.
+    New(Member),
+    /// An account registered before whose link was never used: still pending.
+    Pending(Member),
+    /// An account in use: nothing about it changes; its owner is told.
+    Existing(Member),
+}
+
+/// Registers `email` without revealing anything: a free address becomes a pending
+/// account (no password: nobody can sign in to it until its mailbox is proven, see
+/// [`issue_signup_token`]); a pending one takes the newest display name; an account
+/// in use is left alone.
+pub async fn register(
+    client: &impl GenericClient,
+    email: &Email,
+    display_name: &str,
+) -> Result<Registration> {
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
+        [(&email.as_str(), Type::TEXT), (&display_name, Type::TEXT)];
+    let created = client
+        .query_typed(
+            &format!(
+                "INSERT INTO members (email, display_name) VALUES ($1, $2)
+                 ON CONFLICT (email) DO NOTHING RETURNING {COLUMNS}"
+            ),
+            &params,
+        )
+        .await?;
+    if let Some(row) = created.first() {
+        return Ok(Registration::New(Member::from_row(row)));
+    }
+    let pending = client
+        .query_typed(
+            &format!(
+                "UPDATE members SET display_name = $2
+                 WHERE email = $1 AND password_hash IS NULL AND deleted_at IS NULL
+                 RETURNING {COLUMNS}"
+            ),
+            &params,
+        )
+        .await?;
+    if let Some(row) = pending.first() {
+        return Ok(Registration::Pending(Member::from_row(row)));
+    }
+    let existing = client
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM members WHERE email = $1 AND deleted_at IS NULL"),
+            &params[..1],
+        )
+        .await?;
+    existing
+        .first()
+        .map(|row| Registration::Existing(Member::from_row(row)))
+        // Only a concurrent change to the same address between these statements.
+        .ok_or_else(|| Error::ServiceUnavailable("please try again".into()))
+}
+
 /// The id of the member with `document_id`, deleted or not (their records stay).
 pub async fn id_of(client: &impl GenericClient, document_id: &str) -> Result<Option<i64>> {
     Ok(client
@@ -100,11 +160,12 @@ pub async fn id_of(client: &impl GenericClient, document_id: &str) -> Result<Opt
         .map(|r| r.get(0)))
 }
 
-/// A live member and their password hash, by (already normalised) email.
+/// A live member and their password hash (none while their registration is
+/// pending), by (already normalised) email.
 pub async fn with_password_by_email(
     client: &impl GenericClient,
     email: &str,
-) -> Result<Option<(Member, String)>> {
+) -> Result<Option<(Member, Option<String>)>> {
     let rows = client
         .query_typed(
             &format!("SELECT {COLUMNS}, password_hash FROM members WHERE email = $1 AND deleted_at IS NULL"),
@@ -114,7 +175,7 @@ pub async fn with_password_by_email(
     Ok(rows.first().map(|row| (Member::from_row(row), row.get(6))))
 }
 
-pub async fn password_hash(client: &impl GenericClient, member_id: i64) -> Result<String> {
+pub async fn password_hash(client: &impl GenericClient, member_id: i64) -> Result<Option<String>> {
     let row = client
         .query_typed(
             "SELECT password_hash FROM members WHERE id = $1",
@@ -149,7 +210,7 @@ async fn revoke_tokens(
 ) -> Result<()> {
     client
         .query_typed(
-            "UPDATE member_tokens SET used_at = now()
+            "UPDATE member_tokens SET used_at = now(), password_hash = NULL
              WHERE member_id = $1 AND purpose = $2 AND used_at IS NULL",
             &[(&member_id, Type::INT8), (&purpose.as_str(), Type::TEXT)],
         )
@@ -188,17 +249,39 @@ pub async fn issue_token(
     member_id: i64,
     purpose: Purpose,
 ) -> Result<Secret> {
+    insert_token(client, member_id, purpose, None).await
+}
+
+/// The verification link of a registration: it carries the password chosen with it,
+/// which becomes the account's when the link is used ([`consume_token`]). So only
+/// the mailbox's owner completes a registration, with the password they chose.
+pub async fn issue_signup_token(
+    client: &impl GenericClient,
+    member_id: i64,
+    password_hash: &str,
+) -> Result<Secret> {
+    insert_token(client, member_id, Purpose::VerifyEmail, Some(password_hash)).await
+}
+
+async fn insert_token(
+    client: &impl GenericClient,
+    member_id: i64,
+    purpose: Purpose,
+    password_hash: Option<&str>,
+) -> Result<Secret> {
     revoke_tokens(client, member_id, purpose).await?;
     let token = new_token("");
     let expires_at = Utc::now() + purpose.lifetime();
     client
         .query_typed(
-            "INSERT INTO member_tokens (member_id, purpose, token_hash, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO member_tokens (member_id, purpose, token_hash, expires_at, password_hash)
+             VALUES ($1, $2, $3, $4, $5)",
             &[
                 (&member_id, Type::INT8),
                 (&purpose.as_str(), Type::TEXT),
                 (&token_hash(token.expose()), Type::TEXT),
                 (&expires_at, Type::TIMESTAMPTZ),
+                (&password_hash, Type::TEXT),
             ],
         )
         .await?;
@@ -206,35 +289,45 @@ pub async fn issue_token(
 }
 
 /// Uses up a token: the member it belongs to, if it is unused, unexpired, for this
-/// purpose and its member still exists. Marking it used (with every other unused
-/// token of the member for the purpose) and reading it is one statement, so two
-/// concurrent uses cannot both succeed.
+/// purpose and its member still exists, with the password chosen at registration
+/// when the link completes one. Marking it used (with every other unused token of
+/// the member for the purpose, each forgetting its password) and reading it is one
+/// statement, so two concurrent uses cannot both succeed.
 pub async fn consume_token(
     client: &impl GenericClient,
     token: &str,
     purpose: Purpose,
-) -> Result<Member> {
+) -> Result<(Member, Option<String>)> {
     let invalid = || Error::invalid("token", "this link is invalid or has expired");
     if token.is_empty() || token.len() > 128 {
         return Err(invalid());
     }
+    // `old` is the row before the update: RETURNING shows the new one.
     let rows = client
         .query_typed(
             &format!(
                 "WITH used AS (
-                     UPDATE member_tokens SET used_at = now()
-                     WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
-                     RETURNING member_id),
+                     UPDATE member_tokens t SET used_at = now(), password_hash = NULL
+                     FROM member_tokens old
+                     WHERE old.id = t.id AND t.token_hash = $1 AND t.purpose = $2
+                       AND t.used_at IS NULL AND t.expires_at > now()
+                     RETURNING t.member_id, old.password_hash),
                  others AS (
-                     UPDATE member_tokens SET used_at = now()
+                     UPDATE member_tokens SET used_at = now(), password_hash = NULL
                      WHERE member_id = (SELECT member_id FROM used) AND purpose = $2
                        AND used_at IS NULL AND token_hash <> $1)
-                 SELECT {COLUMNS} FROM members WHERE id = (SELECT member_id FROM used) AND deleted_at IS NULL"
+                 SELECT {COLUMNS}, (SELECT password_hash FROM used)
+                 FROM members WHERE id = (SELECT member_id FROM used) AND deleted_at IS NULL"
             ),
-            &[(&token_hash(token), Type::TEXT), (&purpose.as_str(), Type::TEXT)],
+            &[
+                (&token_hash(token), Type::TEXT),
+                (&purpose.as_str(), Type::TEXT),
+            ],
         )
         .await?;
-    rows.first().map(Member::from_row).ok_or_else(invalid)
+    rows.first()
+        .map(|row| (Member::from_row(row), row.get(6)))
+        .ok_or_else(invalid)
 }
 
 pub async fn mark_verified(client: &impl GenericClient, member_id: i64) -> Result<()> {

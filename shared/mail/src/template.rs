@@ -12,7 +12,13 @@ use std::sync::LazyLock;
 use minijinja::{Environment, UndefinedBehavior, value::Serde};
 
 /// Every template name a [`super::MailJob`] may use.
-pub const NAMES: &[&str] = &["verify-email", "reset-password", "password-changed"];
+pub const NAMES: &[&str] = &[
+    "verify-email",
+    "reset-password",
+    "password-changed",
+    "account-exists",
+    "no-account",
+];
 
 macro_rules! parts {
     ($name:literal) => {
@@ -37,6 +43,8 @@ const SOURCES: &[[(&str, &str); 3]] = &[
     parts!("verify-email"),
     parts!("reset-password"),
     parts!("password-changed"),
+    parts!("account-exists"),
+    parts!("no-account"),
 ];
 
 const LAYOUTS: [(&str, &str); 2] = [
@@ -110,7 +118,13 @@ mod tests {
     #[test]
     fn every_template_renders_with_its_variables() {
         assert_eq!(NAMES.len(), SOURCES.len());
-        let variables = json!({ "name": "读者", "link": "https://example.com/x?token=t" });
+        let variables = json!({
+            "name": "读者",
+            "link": "https://example.com/x?token=t",
+            "login_link": "https://example.com/login",
+            "reset_link": "https://example.com/forgot-password",
+            "register_link": "https://example.com/register",
+        });
         for name in NAMES {
             let rendered = render(name, &variables).unwrap();
             assert!(rendered.subject.contains("AI变现之路"), "{name}");

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_uploads"),
     migration!(8, "0008_article_storage"),
     migration!(9, "0009_outbox_retries"),
+    migration!(10, "0010_pending_signups"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
