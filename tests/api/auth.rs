@@ -1,6 +1,7 @@
 //! Member registration, login, sessions and their failure modes.
 
 use bianxian_e2e::{TestStack, json, random_suffix, spawn_stack};
+use identity::access::Role;
 use reqwest::Method;
 use serde_json::json;
 
@@ -223,14 +224,61 @@ async fn logout_revokes_the_session_and_forged_tokens_are_refused() {
     assert_eq!(again.status(), 401);
 }
 
+/// A sign-in to `path` from the loopback address `ip` (which the gateway takes as
+/// the caller's IP), with a device cookie if given.
+async fn login_from(
+    stack: &TestStack,
+    ip: [u8; 4],
+    path: &str,
+    email: &str,
+    password: &str,
+    device: Option<&str>,
+) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .unwrap();
+    let mut request = client
+        .post(stack.url(path))
+        .json(&json!({ "email": email, "password": password }));
+    if let Some(device) = device {
+        request = request.header("cookie", device);
+    }
+    request.send().await.unwrap()
+}
+
+/// The `name=value` of the device cookie an answer sets.
+fn device_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+/// Wrong passwords close the account to the client that guessed, not to its owner
+/// (issue 10, item 9): only failures count, per account and client.
 #[tokio::test]
-async fn repeated_failed_logins_for_one_account_are_rate_limited() {
+async fn wrong_passwords_lock_out_the_guessing_client_not_the_owner() {
     let stack = spawn_stack().await;
     let address = email();
     stack.register(&address, PASSWORD).await;
+    let guesser = [127, 0, 0, 2];
     let mut statuses = Vec::new();
     for _ in 0..11 {
-        let response = stack.login(&address, "wrong password!").await;
+        let response = login_from(
+            &stack,
+            guesser,
+            "/auth/login",
+            &address,
+            "wrong password!",
+            None,
+        )
+        .await;
         statuses.push(response.status().as_u16());
         if response.status() == 429 {
             let headers = response.headers().clone();
@@ -239,15 +287,119 @@ async fn repeated_failed_logins_for_one_account_are_rate_limited() {
                 headers["ratelimit-policy"]
                     .to_str()
                     .unwrap()
-                    .starts_with("\"login-account\"")
+                    .starts_with("\"login-failures\"")
             );
             assert_eq!(json(response).await["error"]["name"], "RateLimitError");
         }
     }
     assert_eq!(statuses[..10], [401; 10]);
     assert_eq!(statuses[10], 429);
-    // The right password does not get through a closed window either.
-    assert_eq!(stack.login(&address, PASSWORD).await.status(), 429);
+    // The guessing client stays closed, even with the right password...
+    let closed = login_from(&stack, guesser, "/auth/login", &address, PASSWORD, None).await;
+    assert_eq!(closed.status(), 429);
+    // ...while the owner elsewhere signs in.
+    let owner = login_from(
+        &stack,
+        [127, 0, 0, 3],
+        "/auth/login",
+        &address,
+        PASSWORD,
+        None,
+    )
+    .await;
+    assert_eq!(owner.status(), 200);
+    // Successful sign-ins do not count: the owner's client is not closed by using it.
+    for _ in 0..12 {
+        let again = login_from(
+            &stack,
+            [127, 0, 0, 3],
+            "/auth/login",
+            &address,
+            PASSWORD,
+            None,
+        )
+        .await;
+        assert_eq!(again.status(), 200);
+    }
+}
+
+/// Guessing from many IPs closes a staff account to unknown clients, but the owner's
+/// known device (a browser that signed in before) still gets in with the right
+/// password (issue 10, item 9).
+#[tokio::test]
+async fn distributed_guessing_leaves_the_owners_known_device_a_way_in() {
+    let stack = spawn_stack().await;
+    let address = format!("admin-{}@staff.example.com", random_suffix());
+    let password = identity::password::Password::parse_new(PASSWORD, "password").unwrap();
+    let client = stack.platform.db.client().await.unwrap();
+    let email = identity::email::Email::parse(&address).unwrap();
+    identity::staff::create(&**client, &email, &password, Role::Admin, "")
+        .await
+        .unwrap();
+    let first = login_from(
+        &stack,
+        [127, 0, 0, 1],
+        "/admin/login",
+        &address,
+        PASSWORD,
+        None,
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let device = device_cookie(&first, "bx_admin_device");
+
+    // Ten IPs, five wrong passwords each: the account's ceiling for unknown clients.
+    for n in 10..20 {
+        for _ in 0..5 {
+            let response = login_from(
+                &stack,
+                [127, 0, 0, n],
+                "/admin/login",
+                &address,
+                "wrong!",
+                None,
+            )
+            .await;
+            assert_eq!(response.status(), 401);
+        }
+    }
+    let unknown = login_from(
+        &stack,
+        [127, 0, 0, 20],
+        "/admin/login",
+        &address,
+        PASSWORD,
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status(), 429);
+    assert!(
+        unknown.headers()["ratelimit-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("\"admin-login-failures-account\"")
+    );
+    let known = login_from(
+        &stack,
+        [127, 0, 0, 20],
+        "/admin/login",
+        &address,
+        PASSWORD,
+        Some(&device),
+    )
+    .await;
+    assert_eq!(known.status(), 200);
+    // Only a cookie Redis binds to this account is a known device.
+    let forged = login_from(
+        &stack,
+        [127, 0, 0, 20],
+        "/admin/login",
+        &address,
+        PASSWORD,
+        Some("bx_admin_device=bxd_forged"),
+    )
+    .await;
+    assert_eq!(forged.status(), 429);
 }
 
 /// The Redis key of a session, in this stack's key space.

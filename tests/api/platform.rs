@@ -202,6 +202,28 @@ async fn the_rate_limiter_allows_the_limit_then_refuses_with_a_reset() {
     assert!(limiter.hit(policy, &random_suffix()).await.unwrap().allowed);
 }
 
+/// Limits on failures: `peek` checks without counting, `count` counts past the limit.
+#[tokio::test]
+async fn the_rate_limiter_peeks_and_counts_apart() {
+    let stack = spawn_stack().await;
+    let limiter = &stack.platform.limiter;
+    let policy = Policy {
+        name: "test-failures",
+        limit: 2,
+        window: Duration::from_secs(60),
+    };
+    let who = random_suffix();
+    for _ in 0..5 {
+        assert_eq!(limiter.peek(policy, &who).await.unwrap().remaining, 2);
+    }
+    limiter.count(policy, &who).await.unwrap();
+    assert!(limiter.peek(policy, &who).await.unwrap().allowed);
+    limiter.count(policy, &who).await.unwrap();
+    limiter.count(policy, &who).await.unwrap();
+    assert!(!limiter.peek(policy, &who).await.unwrap().allowed);
+    assert!(!limiter.hit(policy, &who).await.unwrap().allowed);
+}
+
 #[tokio::test]
 async fn the_rate_limiter_counts_concurrent_hits_exactly() {
     let stack = spawn_stack().await;

@@ -17,6 +17,7 @@ use identity::{
     },
     email::Email,
     entitlements::{self, Entitlement, Grant, Product, Source},
+    lockout::{Lockout, LockoutPolicy},
     members,
     password::Password,
     route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
@@ -45,10 +46,22 @@ const LOGIN_PER_IP: Policy = Policy {
     limit: 20,
     window: Duration::from_secs(300),
 };
-const LOGIN_PER_ACCOUNT: Policy = Policy {
-    name: "admin-login-account",
-    limit: 5,
-    window: Duration::from_secs(900),
+/// Wrong passwords (`identity::lockout`): 5 per account from one client in 15
+/// minutes, and 50 per account in an hour from unknown clients together.
+const LOCKOUT: LockoutPolicy = LockoutPolicy {
+    kind: "staff",
+    per_client: Policy {
+        name: "admin-login-failures",
+        limit: 5,
+        window: Duration::from_secs(900),
+    },
+    per_account: Policy {
+        name: "admin-login-failures-account",
+        limit: 50,
+        window: Duration::from_secs(3600),
+    },
+    cookie: "bx_admin_device",
+    cookie_path: "/admin/login",
 };
 
 #[derive(Deserialize, JsonSchema)]
@@ -95,6 +108,7 @@ struct GrantBody {
 pub struct Admin {
     platform: Arc<Platform>,
     access: Access,
+    lockout: Lockout,
     signing: Signing,
 }
 
@@ -212,13 +226,16 @@ async fn login(app: Arc<Admin>, Call { req, .. }: Call) -> Answer {
     let limiter = &app.platform.limiter;
     limiter.hit(LOGIN_PER_IP, &client_ip(&req)).await?.check()?;
     let body: LoginBody = parse_json(&req, MAX_BODY)?;
-    limiter
-        .hit(LOGIN_PER_ACCOUNT, &body.email.trim().to_lowercase())
-        .await?
-        .check()?;
     let password = Password::parse_attempt(&body.password)?;
+    let attempt = app.lockout.admit(&req, &body.email).await?;
     let client = app.platform.db.client().await?;
-    let staff = staff::authenticate(&**client, &body.email, &password).await?;
+    let staff = match staff::authenticate(&**client, &body.email, &password).await {
+        Err(Error::Unauthorized(message)) => {
+            app.lockout.failed(&attempt).await?;
+            return Err(Error::Unauthorized(message));
+        }
+        other => other?,
+    };
     let (token, _) = app
         .access
         .sessions()
@@ -236,6 +253,8 @@ async fn login(app: Arc<Admin>, Call { req, .. }: Call) -> Answer {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
+    let device = app.lockout.succeeded(&attempt).await?;
+    response.headers_mut().append(header::SET_COOKIE, device);
     Ok(response)
 }
 
@@ -500,6 +519,7 @@ pub fn handler(
 ) -> Result<impl platform::runtime::Handler> {
     let admin = Admin {
         access: Access::for_staff(&platform),
+        lockout: Lockout::new(&platform, LOCKOUT),
         signing: Signing::new(&platform, &webhooks),
         platform: platform.clone(),
     };

@@ -22,6 +22,7 @@ use identity::{
     access::{LoginBody, MEMBER_COOKIE, MEMBER_SESSION_TTL, MemberAccess},
     email::Email,
     entitlements,
+    lockout::{Lockout, LockoutPolicy},
     members::{self, Member, Purpose, Registration},
     password::{self, Password},
     route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
@@ -51,7 +52,15 @@ const fn policy(name: &'static str, limit: u32, secs: u64) -> Policy {
 }
 const REGISTER_PER_IP: Policy = policy("register-ip", 10, 3600);
 const LOGIN_PER_IP: Policy = policy("login-ip", 30, 300);
-const LOGIN_PER_ACCOUNT: Policy = policy("login-account", 10, 900);
+/// Wrong passwords (`identity::lockout`): 10 per account from one client in 15
+/// minutes, and 100 per account in an hour from unknown clients together.
+const LOCKOUT: LockoutPolicy = LockoutPolicy {
+    kind: "member",
+    per_client: policy("login-failures", 10, 900),
+    per_account: policy("login-failures-account", 100, 3600),
+    cookie: "bx_device",
+    cookie_path: "/auth",
+};
 const FORGOT_PER_IP: Policy = policy("forgot-ip", 10, 3600);
 const FORGOT_PER_ACCOUNT: Policy = policy("forgot-account", 3, 3600);
 const VERIFY_PER_ACCOUNT: Policy = policy("verify-account", 3, 3600);
@@ -133,6 +142,7 @@ fn signed_out() -> Response<Body> {
 pub struct Auth {
     platform: Arc<Platform>,
     members: MemberAccess,
+    lockout: Lockout,
     mail: Queue,
 }
 
@@ -236,8 +246,7 @@ impl Auth {
         limiter.hit(LOGIN_PER_IP, &client_ip(req)).await?.check()?;
         let body: LoginBody = parse_json(req, MAX_BODY)?;
         let password = Password::parse_attempt(&body.password)?;
-        let account = body.email.trim().to_lowercase();
-        limiter.hit(LOGIN_PER_ACCOUNT, &account).await?.check()?;
+        let attempt = self.lockout.admit(req, &body.email).await?;
         // A malformed email cannot belong to anyone: same answer, same work.
         let found = match Email::parse(&body.email) {
             Ok(email) => {
@@ -250,10 +259,16 @@ impl Auth {
         let verified = password::verify(&password, stored).await;
         let member = match found {
             Some((member, _)) if verified => member,
-            _ => return Err(Error::Unauthorized("invalid email or password".into())),
+            _ => {
+                self.lockout.failed(&attempt).await?;
+                return Err(Error::Unauthorized("invalid email or password".into()));
+            }
         };
         let (token, _) = self.sessions().create(&member.subject()).await?;
-        Ok(signed_in(StatusCode::OK, &token, &member))
+        let mut response = signed_in(StatusCode::OK, &token, &member);
+        let device = self.lockout.succeeded(&attempt).await?;
+        response.headers_mut().append(header::SET_COOKIE, device);
+        Ok(response)
     }
 
     /// One more check of the member's current password, or 429.
@@ -329,7 +344,10 @@ impl Auth {
         // The link proves the mailbox, which is what a sign-in proves (as a magic link).
         let (token, _) = self.sessions().create(&member.subject()).await?;
         tracing::info!(member = %member.document_id, "member verified their email");
-        Ok(signed_in(StatusCode::OK, &token, &member))
+        let mut response = signed_in(StatusCode::OK, &token, &member);
+        let device = self.lockout.trust(&member.email).await?;
+        response.headers_mut().append(header::SET_COOKIE, device);
+        Ok(response)
     }
 
     async fn forgot_password(self: Arc<Self>, call: Call) -> Answer {
@@ -406,7 +424,12 @@ impl Auth {
         let job = self.replace_password(&tx, &member, &new, None).await?;
         tx.commit().await?;
         self.mail.dispatch(&[job]).await;
-        Ok(signed_out())
+        // The mailbox's owner is the account's: their browser gets in even while
+        // strangers' guesses keep the account closed to unknown clients.
+        let mut response = signed_out();
+        let device = self.lockout.trust(&member.email).await?;
+        response.headers_mut().append(header::SET_COOKIE, device);
+        Ok(response)
     }
 
     async fn change_password(self: Arc<Self>, call: Call) -> Answer {
@@ -535,6 +558,7 @@ fn export_schema(generator: &mut SchemaGenerator) -> Schema {
 pub fn handler(platform: Arc<Platform>, mail: Settings) -> Result<impl platform::runtime::Handler> {
     let auth = Auth {
         members: MemberAccess::new(&platform),
+        lockout: Lockout::new(&platform, LOCKOUT),
         mail: mail::queue(&platform, &mail),
         platform: platform.clone(),
     };

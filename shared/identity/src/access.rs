@@ -296,13 +296,18 @@ pub fn presented(req: &Request, cookie: &str) -> Option<String> {
                 .to_owned(),
         );
     }
+    self::cookie(req, cookie)
+}
+
+/// The value of the cookie `name`, if the request carries it.
+pub fn cookie(req: &Request, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == cookie)
+        .find(|(cookie, _)| *cookie == name)
         .map(|(_, value)| value.to_owned())
 }
 

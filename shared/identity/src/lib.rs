@@ -9,6 +9,7 @@
 pub mod access;
 pub mod email;
 pub mod entitlements;
+pub mod lockout;
 pub mod members;
 pub mod openapi;
 pub mod password;

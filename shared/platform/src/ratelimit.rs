@@ -85,8 +85,25 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request by `identifier` (an IP, a user id, a token id) against `policy`.
+    /// Counts one request by `identifier` (an IP, a user id, a token id) against
+    /// `policy`, unless the limit is reached.
     pub async fn hit(&self, policy: Policy, identifier: &str) -> Result<Decision> {
+        self.run(policy, identifier, "hit").await
+    }
+
+    /// Whether `identifier` is still within `policy`, without counting: for limits
+    /// on failures, which only [`Self::count`] counts.
+    pub async fn peek(&self, policy: Policy, identifier: &str) -> Result<Decision> {
+        self.run(policy, identifier, "peek").await
+    }
+
+    /// Counts one event (a failure) by `identifier` against `policy`, whatever the
+    /// count already is.
+    pub async fn count(&self, policy: Policy, identifier: &str) -> Result<()> {
+        self.run(policy, identifier, "count").await.map(drop)
+    }
+
+    async fn run(&self, policy: Policy, identifier: &str, mode: &str) -> Result<Decision> {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -103,6 +120,7 @@ impl RateLimiter {
             Value::from(policy.limit),
             Value::from(window_ms),
             Value::from(elapsed),
+            Value::from(mode),
         ];
         let reset_secs = (window_ms - elapsed).div_ceil(1000).max(1);
         let window_secs = window_ms.div_ceil(1000);
