@@ -179,6 +179,52 @@ async fn gated_answers_never_cross_access_classes() {
     assert_eq!(body["data"]["access"], false);
 }
 
+/// One entitlement decision per request (issue 10, item 7): the body is gated by the
+/// products the member held when the request decided its cache class, even if an
+/// entitlement starts before the body is read; the next request decides afresh.
+#[tokio::test]
+async fn the_gate_follows_the_decision_that_names_the_cache_class() {
+    use content::{Query, documents, gate::Reader};
+    let stack = spawn_stack().await;
+    let slugs = publication(&stack).await;
+    let (_, member_id) = member_token(&stack).await;
+    let client = stack.platform.db.client().await.expect("db");
+    let query = Query::parse_document(&ARTICLES, "").expect("query");
+    let document_id = slugs["paid-course"].as_str();
+    let read = |reader: Reader| {
+        let (client, query) = (&client, &query);
+        async move {
+            documents::find_one(client, query, document_id, &reader)
+                .await
+                .expect("read")
+                .expect("the article")
+        }
+    };
+
+    let decided = identity::entitlements::held(&**client, member_id)
+        .await
+        .expect("held");
+    assert!(decided.is_empty());
+    client
+        .execute(
+            "INSERT INTO entitlements (member_id, product_kind, product_code, source)
+             VALUES ($1, 'plan', 'pro', 'comp')",
+            &[&member_id],
+        )
+        .await
+        .expect("comp entitlement");
+    let answer = read(Reader::Member(decided.into())).await;
+    assert_eq!(answer["access"], false);
+    assert!(!Value::Object(answer).to_string().contains(PAID_SECRET));
+
+    let now = identity::entitlements::held(&**client, member_id)
+        .await
+        .expect("held");
+    let answer = read(Reader::Member(now.into())).await;
+    assert_eq!(answer["access"], true);
+    assert!(Value::Object(answer).to_string().contains(PAID_SECRET));
+}
+
 #[tokio::test]
 async fn etags_answer_if_none_match_with_304() {
     let stack = spawn_stack().await;

@@ -31,7 +31,7 @@ use std::{future::Future, sync::Arc};
 
 use content::{
     Query, ReadConfig,
-    cache::{member_products, namespace},
+    cache::namespace,
     documents::{self, Page},
     gate::{self, Reader},
     query::{PageMode, Pagination, Status},
@@ -43,6 +43,7 @@ use identity::{
         API_TOKEN_PREFIX, Access, MEMBER_COOKIE, MemberAccess, Permission, Principal, STAFF_COOKIE,
         presented,
     },
+    entitlements,
     route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator},
     session::Session,
 };
@@ -128,7 +129,7 @@ impl ContentApi {
         let key = format!("many {}", query.normalized_key());
         self.respond(req, &query, key, audience, || async {
             let client = self.platform.db.client().await?;
-            let Page { entries, total } = documents::find_many(&client, &query, reader).await?;
+            let Page { entries, total } = documents::find_many(&client, &query, &reader).await?;
             envelope(
                 json!(entries),
                 json!({ "pagination": pagination_meta(query.pagination, total) }),
@@ -148,7 +149,7 @@ impl ContentApi {
         let key = format!("one {document_id:?} {}", query.normalized_key());
         self.respond(req, &query, key, audience, || async {
             let client = self.platform.db.client().await?;
-            let entry = documents::find_one(&client, &query, document_id, reader)
+            let entry = documents::find_one(&client, &query, document_id, &reader)
                 .await?
                 .ok_or_else(|| Error::NotFound("Not Found".into()))?;
             envelope(Value::Object(entry), json!({}))
@@ -213,7 +214,7 @@ impl ContentApi {
             };
         }
         Ok(match caller {
-            Caller::Member(id) => (Reader::Member(id), self.member_audience(id).await?),
+            Caller::Member(id) => self.member_reader(id).await?,
             // Answered fresh: a token's caller is a frontend server that caches for
             // itself and refetches on content webhooks.
             Caller::Principal(principal) => (Reader::staff(&principal, false), Audience::Uncached),
@@ -221,16 +222,23 @@ impl ContentApi {
         })
     }
 
-    /// A member's access class: one query for the products they hold now.
-    async fn member_audience(&self, member_id: i64) -> Result<Audience> {
+    /// A member as reader and audience, from one decision: the products they hold
+    /// now gate the bodies and name the access class, so an entitlement that starts
+    /// or ends mid-request cannot cache one answer under the other's class.
+    async fn member_reader(&self, member_id: i64) -> Result<(Reader, Audience)> {
         let client = self.platform.db.client().await?;
-        let products = member_products(&client, member_id).await?;
-        Ok(Audience::Member(if products.is_empty() {
+        let held = entitlements::held(&**client, member_id).await?;
+        let class = if held.is_empty() {
             "member".to_owned()
         } else {
+            let keys: Vec<String> = held
+                .iter()
+                .map(|p| format!("{}/{}", p.kind.as_str(), p.code))
+                .collect();
             // Debug-quoted, so no product code can run into the next one.
-            format!("member:{products:?}")
-        }))
+            format!("member:{keys:?}")
+        };
+        Ok((Reader::Member(held.into()), Audience::Member(class)))
     }
 
     /// Identifies the credential. Sessions are peeked, not renewed, first: member and

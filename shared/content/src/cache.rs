@@ -1,5 +1,4 @@
-//! Which cached read responses a content write makes stale, and what distinguishes
-//! readers whose gated responses differ.
+//! Which cached read responses a content write makes stale, and how long they live.
 //!
 //! Read responses are cached per content type in a versioned namespace
 //! (`platform::cache::Cache`), so a write invalidates by naming namespaces, never keys.
@@ -15,9 +14,7 @@ use std::time::Duration;
 use platform::{
     cache::Cache,
     config::{Section, Vars},
-    error::Result,
 };
-use tokio_postgres::{Client, types::Type};
 
 use crate::schema::ContentType;
 
@@ -74,27 +71,6 @@ pub async fn invalidate_after_write(cache: &Cache, content_type: &'static Conten
             "content cache invalidation failed; entries expire on their own"
         );
     }
-}
-
-/// Every product (`kind/code`, sorted) the member holds an active entitlement to now.
-///
-/// This is the member's part of a response's cache key: gating depends only on
-/// whether the reader is a member and which products they hold, so two members with
-/// the same set read the same bytes. All products, not only those of the articles in
-/// the response, because the key is needed before the response is known.
-pub async fn member_products(client: &Client, member_id: i64) -> Result<Vec<String>> {
-    let rows = client
-        .query_typed(
-            "SELECT DISTINCT product_kind || '/' || product_code FROM entitlements
-             WHERE member_id = $1 AND revoked_at IS NULL
-               AND starts_at <= now() AND (expires_at IS NULL OR expires_at > now())
-             ORDER BY 1",
-            &[(&member_id, Type::INT8)],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| row.try_get(0).map_err(Into::into))
-        .collect()
 }
 
 #[cfg(test)]

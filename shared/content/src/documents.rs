@@ -39,7 +39,7 @@ pub fn entry_id(entry: &Entry) -> Option<i64> {
 
 /// The page `query` describes, counted unless `pagination[withCount]=false`. The list
 /// and the count run pipelined on one connection.
-pub async fn find_many(client: &Client, query: &Query, reader: Reader) -> Result<Page> {
+pub async fn find_many(client: &Client, query: &Query, reader: &Reader) -> Result<Page> {
     let list = sql::list_statement(query)?;
     let list_params = list.params_ref();
     let rows = client.query_typed(&list.sql, &list_params);
@@ -71,7 +71,7 @@ pub async fn find_one(
     client: &Client,
     query: &Query,
     document_id: &str,
-    reader: Reader,
+    reader: &Reader,
 ) -> Result<Option<Entry>> {
     let field = query
         .content_type
@@ -105,7 +105,7 @@ pub async fn find_one(
 fn complete<'a>(
     client: &'a Client,
     query: &'a Query,
-    reader: Reader,
+    reader: &'a Reader,
     entries: &'a mut [Entry],
 ) -> Loading<'a> {
     complete_level(
@@ -122,41 +122,33 @@ type Loading<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
 /// Completes one level of entries of `content_type`: gates them if they are articles
 /// and attaches `populates` (whose own levels complete the same way, a recursion
-/// bounded by the parser's `MAX_RELATION_DEPTH`). The gating queries and one
-/// statement per populated relation are all issued before any answer is awaited, so
-/// tokio-postgres pipelines them on the connection: a level costs one round trip.
+/// bounded by the parser's `MAX_RELATION_DEPTH`). One statement per populated
+/// relation, all issued before any answer is awaited, so tokio-postgres pipelines
+/// them on the connection: a level costs one round trip.
 fn complete_level<'a>(
     client: &'a Client,
     content_type: &'static ContentType,
     populates: &'a [Populate],
     entries: &'a mut [Entry],
     status: Status,
-    reader: Reader,
+    reader: &'a Reader,
 ) -> Loading<'a> {
     Box::pin(async move {
         let mut ids: Vec<i64> = entries.iter().filter_map(entry_id).collect();
         ids.sort_unstable();
         ids.dedup();
         let ids = &ids;
-        let entries_now: &[Entry] = entries;
-        let verdicts = async {
-            if *content_type == ARTICLES {
-                gate::decide(client, reader, entries_now).await.map(Some)
-            } else {
-                Ok(None)
-            }
-        };
-        let loads =
+        let related =
             futures_util::future::try_join_all(populates.iter().map(|populate| async move {
                 if ids.is_empty() {
                     Ok(Related::Rows(HashMap::new()))
                 } else {
                     load(client, content_type, populate, ids, status, reader).await
                 }
-            }));
-        let (verdicts, related) = futures_util::try_join!(verdicts, loads)?;
-        if let Some(verdicts) = verdicts {
-            verdicts.apply(entries);
+            }))
+            .await?;
+        if *content_type == ARTICLES {
+            gate::apply(reader, entries);
         }
         for (populate, related) in populates.iter().zip(related) {
             attach(entries, populate, &related);
@@ -209,7 +201,7 @@ async fn load(
     wanted: &Populate,
     ids: &[i64],
     status: Status,
-    reader: Reader,
+    reader: &Reader,
 ) -> Result<Related> {
     let statement = sql::populate_statement(parent, wanted, ids, status)?;
     let rows = client

@@ -5,11 +5,13 @@
 //! covers every way an article body can leave the API: a list, a single document, or
 //! articles populated under an author, a category or a tag. What each article asks
 //! for comes with its row (hidden columns the SQL layer adds whenever a body is
-//! selected); the only query is, for a member, which of the asked-for products they
-//! hold: one per level of articles, never one per article.
+//! selected); what a member holds comes with the [`Reader`], decided once per
+//! request (`entitlements::held`), so gating asks the database nothing and every
+//! level, and the response cache's access class, follow the same decision.
+
+use std::sync::Arc;
 
 use serde_json::Value;
-use tokio_postgres::Client;
 
 use crate::{
     query::{Populate, Query},
@@ -21,16 +23,15 @@ use crate::{
 };
 use identity::{
     access::{Permission, Principal},
-    entitlements::{self, Product, ProductKind, Requirement},
+    entitlements::{Product, ProductKind, Requirement},
 };
-use platform::error::Result;
 
 /// Who reads, as far as gating cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reader {
     Anonymous,
-    /// A signed-in member, by `members.id`.
-    Member(i64),
+    /// A signed-in member, with every product they hold now (`entitlements::held`).
+    Member(Arc<[Product]>),
     /// Staff or an API token allowed to read content: sees every body.
     Staff,
 }
@@ -114,7 +115,7 @@ struct Gate {
 
 impl Gate {
     /// The gate carried by an entry's hidden columns; `None` when they are missing,
-    /// which [`Verdicts::apply`] treats as closed.
+    /// which [`apply`] treats as closed.
     fn of(entry: &Entry) -> Option<Gate> {
         let visibility = entry.get(VISIBILITY_COLUMN)?.as_str()?;
         let requirement = match visibility {
@@ -143,78 +144,39 @@ impl Gate {
 
 fn product(key: &str) -> Option<Product> {
     let (kind, code) = key.split_once('/')?;
-    let kind = match kind {
-        "plan" => ProductKind::Plan,
-        "course" => ProductKind::Course,
-        _ => return None,
-    };
     Some(Product {
-        kind,
+        kind: ProductKind::parse(kind).ok()?,
         code: code.to_owned(),
     })
 }
 
-/// What `reader` holds that the articles of one level ask for: decided from the
-/// entries without changing them, so it can run alongside the loading of populated
-/// relations.
-pub struct Verdicts {
-    reader: Reader,
-    held: Vec<Product>,
-}
-
-impl Verdicts {
-    /// Gates article `entries`: every entry carrying a body gets `access`, and without
-    /// access its `body` and `bodyHtml` become the teaser. The hidden gate columns
-    /// leave every entry.
-    pub fn apply(&self, entries: &mut [Entry]) {
-        let member = matches!(self.reader, Reader::Member(_));
-        for entry in entries.iter_mut() {
-            if carries_body(entry) {
-                let gate = Gate::of(entry);
-                let access = match (self.reader, &gate) {
-                    (Reader::Staff, _) => true,
-                    (_, Some(gate)) => gate.requirement.met_by(member, &self.held),
-                    (_, None) => false,
-                };
-                if !access {
-                    let excerpt = gate.as_ref().and_then(|g| g.excerpt.as_deref());
-                    tease(entry, "body", excerpt, teaser::markdown);
-                    tease(entry, "bodyHtml", excerpt, teaser::html);
-                }
-                entry.insert("access".into(), Value::Bool(access));
+/// Gates article `entries` for `reader`: every entry carrying a body gets `access`,
+/// and without access its `body` and `bodyHtml` become the teaser. The hidden gate
+/// columns leave every entry.
+pub fn apply(reader: &Reader, entries: &mut [Entry]) {
+    let (member, held): (bool, &[Product]) = match reader {
+        Reader::Member(held) => (true, held),
+        _ => (false, &[]),
+    };
+    for entry in entries.iter_mut() {
+        if carries_body(entry) {
+            let gate = Gate::of(entry);
+            let access = match (reader, &gate) {
+                (Reader::Staff, _) => true,
+                (_, Some(gate)) => gate.requirement.met_by(member, held),
+                (_, None) => false,
+            };
+            if !access {
+                let excerpt = gate.as_ref().and_then(|g| g.excerpt.as_deref());
+                tease(entry, "body", excerpt, teaser::markdown);
+                tease(entry, "bodyHtml", excerpt, teaser::html);
             }
-            for column in HIDDEN_COLUMNS {
-                entry.remove(column);
-            }
+            entry.insert("access".into(), Value::Bool(access));
+        }
+        for column in HIDDEN_COLUMNS {
+            entry.remove(column);
         }
     }
-}
-
-/// Decides access to the article `entries` that carry a body, for `reader`: for a
-/// member, one query for which of the products these articles ask for they hold;
-/// for anyone else, nothing to ask.
-pub async fn decide(client: &Client, reader: Reader, entries: &[Entry]) -> Result<Verdicts> {
-    let held = match reader {
-        Reader::Member(member_id) => {
-            let mut candidates: Vec<Product> = Vec::new();
-            for gate in entries
-                .iter()
-                .filter(|e| carries_body(e))
-                .filter_map(Gate::of)
-            {
-                if let Requirement::Paid(products) = gate.requirement {
-                    for product in products {
-                        if !candidates.contains(&product) {
-                            candidates.push(product);
-                        }
-                    }
-                }
-            }
-            entitlements::active_products(client, member_id, &candidates).await?
-        }
-        _ => Vec::new(),
-    };
-    Ok(Verdicts { reader, held })
 }
 
 fn carries_body(entry: &Entry) -> bool {
@@ -254,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_gate_from_the_hidden_columns_and_remove_them() {
+    fn gating_follows_the_hidden_columns_and_removes_them() {
         let plan = Product {
             kind: ProductKind::Plan,
             code: "pro".into(),
@@ -266,11 +228,7 @@ mod tests {
             article(4, "paid", &["course/other"]),
         ];
         // A member holding plan/pro: everything but the other course's article.
-        Verdicts {
-            reader: Reader::Member(7),
-            held: vec![plan],
-        }
-        .apply(&mut entries);
+        apply(&Reader::Member(Arc::from([plan])), &mut entries);
         let access: Vec<bool> = entries.iter().map(|e| e["access"] == true).collect();
         assert_eq!(access, [true, true, true, false]);
         assert!(!entries[3]["body"].as_str().unwrap().contains("closed part"));
@@ -280,11 +238,7 @@ mod tests {
         }
 
         let mut anonymous = vec![article(2, "members", &[]), article(5, "public", &[])];
-        Verdicts {
-            reader: Reader::Anonymous,
-            held: Vec::new(),
-        }
-        .apply(&mut anonymous);
+        apply(&Reader::Anonymous, &mut anonymous);
         assert_eq!(anonymous[0]["access"], false);
         assert_eq!(anonymous[1]["access"], true);
         assert!(anonymous[0].keys().all(|k| !k.starts_with("__")));
@@ -296,11 +250,7 @@ mod tests {
             unreachable!()
         };
         let mut entries = vec![std::mem::take(&mut entry)];
-        Verdicts {
-            reader: Reader::Member(1),
-            held: Vec::new(),
-        }
-        .apply(&mut entries);
+        apply(&Reader::Member(Arc::from([])), &mut entries);
         assert_eq!(entries[0]["access"], false);
         assert_ne!(entries[0]["body"], "whole body");
     }

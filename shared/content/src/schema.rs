@@ -19,7 +19,7 @@ pub const GATED_FIELDS: [&str; 2] = ["body", "bodyHtml"];
 /// The hidden columns the SQL layer adds to every article row that selects a body
 /// (`sql::Builder::select`): what gating needs travels with the row, so deciding
 /// costs no statement of its own. No API name starts with `__`, and
-/// `gate::Verdicts::apply` removes them before an entry leaves.
+/// `gate::apply` removes them before an entry leaves.
 pub const VISIBILITY_COLUMN: &str = "__visibility";
 pub const EXCERPT_COLUMN: &str = "__excerpt";
 /// The products that unlock a paid article, as `kind/code` strings.

@@ -428,7 +428,7 @@ impl Builder {
             // API names are schema constants of ASCII letters, safe to quote.
             let _ = write!(select, "{alias}.{column} AS \"{}\"", field.name);
         }
-        // An article body goes nowhere without its gate (`crate::gate::Verdicts`), which rides
+        // An article body goes nowhere without its gate (`crate::gate::apply`), which rides
         // along in hidden columns instead of costing a statement of its own.
         if table.content_type == "articles"
             && fields

@@ -19,6 +19,14 @@ pub enum ProductKind {
 }
 
 impl ProductKind {
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "plan" => Ok(ProductKind::Plan),
+            "course" => Ok(ProductKind::Course),
+            _ => Err(Error::invalid("kind", "kind must be plan or course")),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProductKind::Plan => "plan",
@@ -65,7 +73,7 @@ pub enum Requirement {
 impl Requirement {
     /// Whether a reader meets this requirement, knowing whether they are a signed-in
     /// member and which of the requirement's products they hold now (see
-    /// [`active_products`]). A paid requirement without products unlocks for nobody.
+    /// [`held`]). A paid requirement without products unlocks for nobody.
     pub fn met_by(&self, member: bool, held: &[Product]) -> bool {
         match self {
             Requirement::Public => true,
@@ -179,36 +187,27 @@ pub async fn revoke(client: &impl GenericClient, document_id: &str) -> Result<bo
     Ok(!rows.is_empty())
 }
 
-/// Which of `candidates` the member holds an active entitlement to now: one query
-/// however many pieces of content the candidates came from.
-pub async fn active_products(
-    client: &impl GenericClient,
-    member_id: i64,
-    candidates: &[Product],
-) -> Result<Vec<Product>> {
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let keys: Vec<String> = candidates
-        .iter()
-        .map(|p| format!("{}/{}", p.kind.as_str(), p.code))
-        .collect();
+/// Every product the member holds an active entitlement to now, sorted: the one
+/// entitlement decision a request makes (content's cache class and its gate both
+/// follow from it, so they cannot disagree).
+pub async fn held(client: &impl GenericClient, member_id: i64) -> Result<Vec<Product>> {
     let rows = client
         .query_typed(
-            "SELECT DISTINCT product_kind || '/' || product_code FROM entitlements
+            "SELECT DISTINCT product_kind, product_code FROM entitlements
              WHERE member_id = $1 AND revoked_at IS NULL
                AND starts_at <= now() AND (expires_at IS NULL OR expires_at > now())
-               AND product_kind || '/' || product_code = ANY($2)",
-            &[(&member_id, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+             ORDER BY 1, 2",
+            &[(&member_id, Type::INT8)],
         )
         .await?;
-    let held: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    Ok(candidates
-        .iter()
-        .zip(&keys)
-        .filter(|(_, key)| held.contains(key))
-        .map(|(product, _)| product.clone())
-        .collect())
+    rows.iter()
+        .map(|row| {
+            Ok(Product {
+                kind: ProductKind::parse(row.try_get(0)?)?,
+                code: row.try_get(1)?,
+            })
+        })
+        .collect()
 }
 
 /// May this member (or an anonymous reader, `None`) read content with this requirement now?
@@ -218,9 +217,7 @@ pub async fn may_access(
     requirement: &Requirement,
 ) -> Result<bool> {
     let held = match (requirement, member_id) {
-        (Requirement::Paid(products), Some(member_id)) => {
-            active_products(client, member_id, products).await?
-        }
+        (Requirement::Paid(_), Some(member_id)) => held(client, member_id).await?,
         _ => Vec::new(),
     };
     Ok(requirement.met_by(member_id.is_some(), &held))
