@@ -7,7 +7,7 @@ use platform::{Platform, Result, migrations, runtime::EventFuture};
 use serde_json::Value;
 
 pub async fn migrate(platform: &Platform) -> Result<migrations::Report> {
-    let mut client = platform.db.client().await?;
+    let mut client = platform.db.client_or_explain().await?;
     let report = migrations::run(&mut client).await?;
     tracing::info!(applied = ?report.applied, current = report.current, "migrations done");
     Ok(report)

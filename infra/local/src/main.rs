@@ -174,7 +174,7 @@ async fn run(args: Args) -> Result<(), String> {
             let platform = Platform::new(config).map_err(|e| e.to_string())?;
             let report = migrate::migrate(&platform)
                 .await
-                .map_err(|e| format!("{e:?}"))?;
+                .map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             Ok(())
         }

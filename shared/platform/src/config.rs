@@ -255,8 +255,13 @@ impl Core {
 
 fn read_core(vars: &mut Vars<'_>) -> Option<Core> {
     let database_url = vars.required("DATABASE_URL").and_then(|url| {
-        match tokio_postgres::Config::from_str(&url) {
-            Ok(_) => Some(Secret::new(url)),
+        let parsed = crate::db::SslPolicy::split(&url).and_then(|(rest, _)| {
+            tokio_postgres::Config::from_str(&rest)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+        match parsed {
+            Ok(()) => Some(Secret::new(url)),
             Err(e) => {
                 vars.problem(
                     "DATABASE_URL",

@@ -16,7 +16,15 @@ use deadpool_postgres::{
     HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
     tokio_postgres::{Config as PgConfig, NoTls, config::SslMode},
 };
-use rustls::{ClientConfig, RootCertStore, pki_types::CertificateDer, pki_types::pem::PemObject};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    client::{
+        WebPkiServerVerifier,
+        danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    },
+    crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature},
+    pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject},
+};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::{
@@ -46,15 +54,18 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Builds the pool without connecting: a cold start does no I/O it can defer.
     pub fn new(config: &DatabaseConfig) -> Result<Self> {
-        let pg_config = PgConfig::from_str(config.url.expose())
+        let (rest, sslmode) = SslPolicy::split(config.url.expose())
             .map_err(|e| Error::internal(format!("DATABASE_URL: {e}")))?;
+        let mut pg_config =
+            PgConfig::from_str(&rest).map_err(|e| Error::internal(format!("DATABASE_URL: {e}")))?;
+        pg_config.ssl_mode(sslmode.tokio_postgres());
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = if pg_config.get_ssl_mode() == SslMode::Disable {
+        let manager = if sslmode == SslPolicy::Disable {
             Manager::from_config(pg_config, NoTls, manager_config)
         } else {
-            let tls = MakeRustlsConnect::new(tls_config(config.ca_pem.as_deref())?);
+            let tls = MakeRustlsConnect::new(tls_config(sslmode, config.ca_pem.as_deref())?);
             Manager::from_config(pg_config, tls, manager_config)
         };
         let pool = Pool::builder(manager)
@@ -87,6 +98,28 @@ impl Db {
         Ok(self.pool.get().await?)
     }
 
+    /// A connection for a start-up task (migrations), whose failure says exactly why
+    /// and what to change, where a request's answer stays a generic 503.
+    pub async fn client_or_explain(&self) -> Result<Client> {
+        self.pool.get().await.map_err(|err| {
+            let cause = error_chain(&err);
+            let hint = if cause.contains("not valid for name") {
+                " (the server's TLS certificate does not name this host: connect by a name \
+                 it was issued for, or use sslmode=verify-ca to check only the chain)"
+            } else if cause.contains("certificate") || cause.contains("Certificate") {
+                " (the server's TLS certificate is not trusted under this sslmode: set \
+                 DATABASE_CA_PEM to the CA that signed it, e.g. the RDS CA bundle, or use \
+                 sslmode=require to encrypt without verifying, as libpq does)"
+            } else if cause.contains("TLS") || cause.contains("SSL") || cause.contains("tls") {
+                " (sslmode=require, verify-ca and verify-full need a server that offers TLS: \
+                 enable ssl on the server, or use sslmode=prefer or disable)"
+            } else {
+                ""
+            };
+            Error::ServiceUnavailable(format!("cannot connect to the database: {cause}{hint}"))
+        })
+    }
+
     /// One round trip that proves the database answers.
     pub async fn ping(&self) -> Result<()> {
         self.client().await?.simple_query("SELECT 1").await?;
@@ -94,8 +127,120 @@ impl Db {
     }
 }
 
-fn tls_config(extra_ca_pem: Option<&str>) -> Result<ClientConfig> {
+/// An error with its sources, as one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// libpq's `sslmode`, of which tokio-postgres knows only `disable`, `prefer` and
+/// `require`, with a TLS client that would always verify. Read from `DATABASE_URL`
+/// here so every mode means what libpq documents: `prefer` (the default) and
+/// `require` encrypt without verifying the certificate (`require` verifies the chain
+/// when `DATABASE_CA_PEM` is given, as libpq does with a root certificate file),
+/// `verify-ca` verifies the chain, `verify-full` the chain and the host name.
+/// `allow` is taken as `prefer` (TLS first, plaintext if the server offers none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslPolicy {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslPolicy {
+    fn parse(raw: &str) -> std::result::Result<Self, String> {
+        match raw {
+            "disable" => Ok(SslPolicy::Disable),
+            "allow" | "prefer" => Ok(SslPolicy::Prefer),
+            "require" => Ok(SslPolicy::Require),
+            "verify-ca" => Ok(SslPolicy::VerifyCa),
+            "verify-full" => Ok(SslPolicy::VerifyFull),
+            other => Err(format!(
+                "sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, \
+                 verify-full"
+            )),
+        }
+    }
+
+    /// Takes `sslmode` out of a connection string (URL or `key=value` form): the rest
+    /// for tokio-postgres, and the mode (libpq's default, `prefer`, when absent).
+    pub fn split(url: &str) -> std::result::Result<(String, SslPolicy), String> {
+        let mut mode = None;
+        let mut keep = |pair: &str| match pair.strip_prefix("sslmode=") {
+            Some(value) => {
+                mode = Some(value.to_owned());
+                false
+            }
+            None => true,
+        };
+        let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            match url.split_once('?') {
+                Some((base, query)) => {
+                    let kept: Vec<&str> = query.split('&').filter(|p| keep(p)).collect();
+                    if kept.is_empty() {
+                        base.to_owned()
+                    } else {
+                        format!("{base}?{}", kept.join("&"))
+                    }
+                }
+                None => url.to_owned(),
+            }
+        } else {
+            let kept: Vec<&str> = url.split_whitespace().filter(|p| keep(p)).collect();
+            kept.join(" ")
+        };
+        let mode = match mode {
+            Some(raw) => SslPolicy::parse(&raw)?,
+            None => SslPolicy::Prefer,
+        };
+        Ok((rest, mode))
+    }
+
+    fn tokio_postgres(self) -> SslMode {
+        match self {
+            SslPolicy::Disable => SslMode::Disable,
+            SslPolicy::Prefer => SslMode::Prefer,
+            SslPolicy::Require | SslPolicy::VerifyCa | SslPolicy::VerifyFull => SslMode::Require,
+        }
+    }
+}
+
+fn tls_config(mode: SslPolicy, extra_ca_pem: Option<&str>) -> Result<ClientConfig> {
     crate::install_crypto_provider();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier: Arc<dyn ServerCertVerifier> = match (mode, extra_ca_pem) {
+        (SslPolicy::Disable | SslPolicy::Prefer, _) | (SslPolicy::Require, None) => {
+            Arc::new(EncryptOnly(provider.clone()))
+        }
+        (SslPolicy::Require | SslPolicy::VerifyCa, _) => {
+            Arc::new(ChainOnly(webpki(extra_ca_pem, &provider)?))
+        }
+        (SslPolicy::VerifyFull, _) => webpki(extra_ca_pem, &provider)?,
+    };
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(Error::internal)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// The standard verifier over the public roots and `DATABASE_CA_PEM`.
+fn webpki(
+    extra_ca_pem: Option<&str>,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -107,7 +252,150 @@ fn tls_config(extra_ca_pem: Option<&str>) -> Result<ClientConfig> {
                 .map_err(|e| Error::internal(format!("DATABASE_CA_PEM: {e}")))?;
         }
     }
-    Ok(ClientConfig::builder()
-        .with_root_certificates(Arc::new(roots))
-        .with_no_client_auth())
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(Error::internal)
+}
+
+/// `prefer` and `require` without a CA: encrypted, the certificate unchecked (libpq's
+/// meaning), the handshake's signatures still verified.
+#[derive(Debug)]
+struct EncryptOnly(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to a trusted CA; the host name is not checked.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_is_read_as_libpq_reads_it_and_the_rest_passed_on() {
+        let cases = [
+            (
+                "postgres://u@h:5432/db",
+                "postgres://u@h:5432/db",
+                SslPolicy::Prefer,
+            ),
+            (
+                "postgres://u@h/db?sslmode=disable",
+                "postgres://u@h/db",
+                SslPolicy::Disable,
+            ),
+            (
+                "postgres://u@h/db?sslmode=allow",
+                "postgres://u@h/db",
+                SslPolicy::Prefer,
+            ),
+            (
+                "postgresql://u@h/db?application_name=x&sslmode=verify-full&connect_timeout=3",
+                "postgresql://u@h/db?application_name=x&connect_timeout=3",
+                SslPolicy::VerifyFull,
+            ),
+            (
+                "host=h dbname=db sslmode=verify-ca",
+                "host=h dbname=db",
+                SslPolicy::VerifyCa,
+            ),
+            ("host=h sslmode=require", "host=h", SslPolicy::Require),
+        ];
+        for (url, rest, mode) in cases {
+            assert_eq!(
+                SslPolicy::split(url).unwrap(),
+                (rest.to_owned(), mode),
+                "{url}"
+            );
+        }
+        let unknown = SslPolicy::split("postgres://u@h/db?sslmode=verify").unwrap_err();
+        assert!(unknown.contains("verify-full"), "{unknown}");
+    }
 }
