@@ -102,7 +102,7 @@ impl Db {
     /// and what to change, where a request's answer stays a generic 503.
     pub async fn client_or_explain(&self) -> Result<Client> {
         self.pool.get().await.map_err(|err| {
-            let cause = error_chain(&err);
+            let cause = crate::error::with_causes(&err);
             let hint = if cause.contains("not valid for name") {
                 " (the server's TLS certificate does not name this host: connect by a name \
                  it was issued for, or use sslmode=verify-ca to check only the chain)"
@@ -125,21 +125,6 @@ impl Db {
         self.client().await?.simple_query("SELECT 1").await?;
         Ok(())
     }
-}
-
-/// An error with its sources, as one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// libpq's `sslmode`, of which tokio-postgres knows only `disable`, `prefer` and

@@ -20,6 +20,7 @@
 //! - The payload holds only public, non-gated fields (see [`ARTICLE_FIELDS`]), never
 //!   a body or a private field: a webhook URL is not a place for paid content.
 
+pub mod network;
 mod outbox;
 pub mod registry;
 mod sender;
@@ -206,10 +207,9 @@ pub fn check_url(raw: &str, production: bool) -> Result<Url> {
     if production && url.scheme() != "https" {
         return Err(invalid("url must be https in production"));
     }
-    // A webhook is a request our network makes for whoever configured it: in
-    // production it must not reach our own host or private addresses (the database,
-    // the instance metadata service). Names are not resolved here; this stops the
-    // literal addresses, and the VPC's egress rules are the rest of the fence.
+    // In production a webhook must not reach our own host or a private address
+    // (`network`): literal addresses and local names stop here, and what a name
+    // resolves to is checked (and pinned) by the sender's resolver at delivery.
     if production && internal_host(&url) {
         return Err(invalid(
             "url must not point at a local or private address in production",
@@ -224,25 +224,8 @@ fn internal_host(url: &Url) -> bool {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             name == "localhost" || name.ends_with(".localhost") || name.ends_with(".internal")
         }
-        Some(url::Host::Ipv4(ip)) => {
-            ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                // Carrier-grade NAT, 100.64.0.0/10.
-                || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                // Unique local fc00::/7 and link-local fe80::/10.
-                || (ip.segments()[0] & 0xfe00) == 0xfc00
-                || (ip.segments()[0] & 0xffc0) == 0xfe80
-                || ip.to_ipv4_mapped().is_some_and(|v4| {
-                    v4.is_loopback() || v4.is_private() || v4.is_link_local()
-                })
-        }
+        Some(url::Host::Ipv4(ip)) => network::internal_ip(ip.into()),
+        Some(url::Host::Ipv6(ip)) => network::internal_ip(ip.into()),
         None => true,
     }
 }
@@ -284,6 +267,10 @@ mod tests {
             "https://[::1]/hook",
             "https://[fd00::1]/hook",
             "https://[::ffff:10.0.0.1]/hook",
+            "https://[::ffff:100.64.0.1]/hook",
+            "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "https://[2002:a9fe:a9fe::1]/hook",
+            "https://0.0.0.0/hook",
             "https://metadata.google.internal/",
         ] {
             assert!(check_url(inside, true).is_err(), "{inside}");

@@ -2,12 +2,12 @@
 //! `webhook_deliveries`. It signs a claimed delivery and POSTs it; claiming, backoff
 //! and sweeping are the outbox's.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{SecondsFormat, Utc};
 use platform::{
     Platform,
-    error::{Error, Result},
+    error::{self, Error, Result},
     outbox::{Consumer, Failure, Job, RowId},
     secret::Secret,
 };
@@ -17,6 +17,7 @@ use tokio_postgres::Client;
 
 use super::{
     WebhookConfig, check_url,
+    network::GuardedResolver,
     outbox::{self, Delivery},
     signature::{SIGNATURE_HEADER, derive_secret, sign},
 };
@@ -48,18 +49,23 @@ impl Sender {
     pub fn new(platform: &Platform, config: &WebhookConfig) -> Result<Self> {
         platform::install_crypto_provider();
         // Redirects are not followed: a receiver must not bounce a signed delivery
-        // to a host nobody configured.
+        // to a host nobody configured. Names resolve through the guard, which keeps
+        // production deliveries to public addresses and pins the connection to them;
+        // no proxy may resolve them instead.
+        let signing = Signing::new(platform, config);
+        let resolver = GuardedResolver {
+            production: signing.production,
+        };
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
             .user_agent("bianxian-webhooks/1")
             .build()
             .map_err(Error::internal)?;
-        Ok(Self {
-            signing: Signing::new(platform, config),
-            http,
-        })
+        Ok(Self { signing, http })
     }
 
     /// The consumer of the webhook queue: what webhook-send runs and the local stack mounts.
@@ -144,8 +150,9 @@ impl Job for Sender {
             .body(body)
             .send()
             .await
-            // Without the URL: its query may hold the receiver's own token.
-            .map_err(|e| Failure::retryable(e.without_url().to_string()))?;
+            // Without the URL: its query may hold the receiver's own token. With the
+            // causes: "error sending request" alone would hide a refused address.
+            .map_err(|e| Failure::retryable(error::with_causes(&e.without_url())))?;
         let status = i32::from(response.status().as_u16());
         if response.status().is_success() {
             Ok(status)
