@@ -279,6 +279,61 @@ async fn staff_and_drafts_are_never_cached() {
     assert_eq!(body["data"][0]["title"], renamed.as_str());
 }
 
+/// Uncached searches take a place among `SEARCH_MAX_CONCURRENT` (issue 10, item 5):
+/// with every place taken, a search answers 429 with `Retry-After` at once, other
+/// reads go on, and the search runs once a place is free.
+#[tokio::test]
+async fn searches_beyond_the_concurrency_limit_wait_their_turn() {
+    let stack = spawn_stack_with(StackOptions {
+        env: vec![("SEARCH_MAX_CONCURRENT", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    publication(&stack).await;
+    // Another sandbox's search in flight: the one place is taken.
+    let key = format!(
+        "{}rl:slots:search-concurrency",
+        stack.platform.config.redis.key_prefix
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    stack
+        .platform
+        .redis
+        .cmd(vec![
+            "ZADD".into(),
+            key.clone().into(),
+            now.into(),
+            "elsewhere".into(),
+        ])
+        .await
+        .unwrap();
+    let search = "/api/articles?_q=%E6%AD%A3%E6%96%87";
+    let busy = fetch(&stack, search, None, None).await;
+    assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header_of(&busy, header::RETRY_AFTER), "1");
+    let list = fetch(&stack, "/api/articles", None, None).await;
+    assert_eq!(list.status(), StatusCode::OK);
+    stack
+        .platform
+        .redis
+        .cmd(vec!["ZREM".into(), key.clone().into(), "elsewhere".into()])
+        .await
+        .unwrap();
+    let (_, _, found) = read(&stack, search, None).await;
+    assert!(!found["data"].as_array().unwrap().is_empty(), "{found}");
+    // The search gave its place back.
+    let held = stack
+        .platform
+        .redis
+        .cmd(vec!["ZCARD".into(), key.into()])
+        .await
+        .unwrap();
+    assert_eq!(held, 0);
+}
+
 #[tokio::test]
 async fn redis_down_serves_content_from_postgres() {
     let stack = spawn_stack_with(StackOptions {

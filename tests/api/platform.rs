@@ -25,6 +25,11 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn a_connection_killed_by_the_server_is_replaced() {
     let stack = spawn_stack().await;
+    let query = || async {
+        let client = stack.platform.db.client().await.unwrap();
+        client.simple_query("SELECT 1").await.map(drop)
+    };
+    query().await.unwrap();
     stack.platform.db.ping().await.unwrap();
     // What a frozen sandbox finds when it thaws: the server dropped its connections.
     let admin = stack.db.client().await;
@@ -39,6 +44,7 @@ async fn a_connection_killed_by_the_server_is_replaced() {
     // Fresh connections skip verification; the closed one is detected by
     // is_closed() once its connection task has seen the EOF.
     for _ in 0..3 {
+        query().await.unwrap();
         stack.platform.db.ping().await.unwrap();
     }
 }
@@ -448,6 +454,7 @@ async fn sslmode_means_what_libpq_says() {
                 url: Secret::new(url),
                 ca_pem,
                 pool_size: 1,
+                statement_timeout: Duration::from_secs(5),
             })
             .unwrap();
             db.client_or_explain()
@@ -491,4 +498,35 @@ async fn sslmode_means_what_libpq_says() {
             assert!(wrong_name.contains("verify-ca"), "{wrong_name}");
         }
     }
+}
+
+/// A place whose holder died is free again once its lease has passed.
+#[tokio::test]
+async fn a_slot_whose_holder_died_frees_after_its_lease() {
+    use platform::ratelimit::Slots;
+    let stack = spawn_stack().await;
+    let slots = Slots {
+        name: "test-slots",
+        limit: 1,
+        lease: Duration::from_millis(300),
+    };
+    let key = format!(
+        "{}rl:slots:test-slots",
+        stack.platform.config.redis.key_prefix
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    stack
+        .platform
+        .redis
+        .cmd(cmd!["ZADD", key.as_str(), now, "crashed"])
+        .await
+        .unwrap();
+    let limiter = &stack.platform.limiter;
+    let busy = limiter.in_slot(slots, async { Ok(()) }).await.unwrap_err();
+    assert_eq!(busy.to_response().status(), 429);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(limiter.in_slot(slots, async { Ok(7) }).await.unwrap(), 7);
 }

@@ -27,7 +27,7 @@
 //! published bodies as visitors do: the rule of `content::gate::Reader::staff`, which
 //! the admin routes that return bodies follow too.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use content::{
     Query, ReadConfig,
@@ -52,6 +52,7 @@ use platform::{
     Error, Platform, Result,
     cache::Entry,
     http::{path_param, route_key},
+    ratelimit::Slots,
 };
 use schemars::json_schema;
 use serde_json::{Value, json};
@@ -127,13 +128,16 @@ impl ContentApi {
         let query = Query::parse(content_type, req.uri().query().unwrap_or(""))?;
         let (reader, audience) = self.reader(req, &query).await?;
         let key = format!("many {}", query.normalized_key());
-        self.respond(req, &query, key, audience, || async {
-            let client = self.platform.db.client().await?;
-            let Page { entries, total } = documents::find_many(&client, &query, &reader).await?;
-            envelope(
-                json!(entries),
-                json!({ "pagination": pagination_meta(query.pagination, total) }),
-            )
+        self.respond(req, &query, key, audience, || {
+            self.bounded(&query, async {
+                let client = self.platform.db.client().await?;
+                let Page { entries, total } =
+                    documents::find_many(&client, &query, &reader).await?;
+                envelope(
+                    json!(entries),
+                    json!({ "pagination": pagination_meta(query.pagination, total) }),
+                )
+            })
         })
         .await
     }
@@ -155,6 +159,28 @@ impl ContentApi {
             envelope(Value::Object(entry), json!({}))
         })
         .await
+    }
+
+    /// Runs a load from the database; a search takes one of the places
+    /// `SEARCH_MAX_CONCURRENT` allows (only on a cache miss: hits cost no database).
+    async fn bounded<T>(&self, query: &Query, load: impl Future<Output = Result<T>>) -> Result<T> {
+        if query.search.is_none() {
+            return load.await;
+        }
+        // Held no longer than a statement may run, with room for the round trips.
+        let lease = self
+            .platform
+            .config
+            .database
+            .statement_timeout
+            .max(Duration::from_secs(5))
+            + Duration::from_secs(5);
+        let slots = Slots {
+            name: "search-concurrency",
+            limit: self.settings.search_concurrency,
+            lease,
+        };
+        self.platform.limiter.in_slot(slots, load).await
     }
 
     /// The body for `key` from the response cache (or `load` for uncached audiences),

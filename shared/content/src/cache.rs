@@ -25,12 +25,21 @@ pub struct ReadConfig {
     /// Redis (default 60); `0` turns the response cache off, which is how
     /// `scripts/bench content` measures the database path.
     pub cache_ttl: Duration,
+    /// `SEARCH_MAX_CONCURRENT`: how many uncached `_q` searches may run at once
+    /// across every sandbox (default 4); more answer 429 with `Retry-After: 1`, so
+    /// searches cannot take every database connection and CPU from other reads.
+    pub search_concurrency: u32,
 }
 
 impl Section for ReadConfig {
     fn read(vars: &mut Vars<'_>) -> Self {
+        let search_concurrency = vars.parsed("SEARCH_MAX_CONCURRENT", 4_u32);
+        if search_concurrency == 0 {
+            vars.problem("SEARCH_MAX_CONCURRENT", "must be at least 1");
+        }
         Self {
             cache_ttl: Duration::from_secs(vars.parsed("CONTENT_CACHE_TTL_SECS", 60_u64)),
+            search_concurrency,
         }
     }
 }

@@ -80,6 +80,10 @@ pub struct DatabaseConfig {
     pub ca_pem: Option<String>,
     /// `DB_POOL_SIZE`: a Lambda serves one request at a time, so a small pool is enough.
     pub pool_size: usize,
+    /// `DB_STATEMENT_TIMEOUT_MS` (5000; 0 leaves the server's): PostgreSQL cancels a
+    /// statement that runs longer, well before the Lambda's own 15 s timeout, so a
+    /// hostile query cannot hold a connection and the database's CPU.
+    pub statement_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -306,6 +310,7 @@ fn read_core(vars: &mut Vars<'_>) -> Option<Core> {
             FailureMode::Open
         }
     };
+    let statement_timeout = Duration::from_millis(vars.parsed("DB_STATEMENT_TIMEOUT_MS", 5000_u64));
     let pool_size = vars.parsed("DB_POOL_SIZE", 4_usize);
     if pool_size == 0 {
         vars.problem("DB_POOL_SIZE", "must be at least 1");
@@ -331,6 +336,7 @@ fn read_core(vars: &mut Vars<'_>) -> Option<Core> {
             url: database_url?,
             ca_pem,
             pool_size,
+            statement_timeout,
         },
         redis: RedisConfig {
             url: redis_url?,

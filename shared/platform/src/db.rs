@@ -41,6 +41,7 @@ pub const VERIFY_AFTER_IDLE: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    probe: Pool,
 }
 
 impl std::fmt::Debug for Db {
@@ -59,16 +60,51 @@ impl Db {
         let mut pg_config =
             PgConfig::from_str(&rest).map_err(|e| Error::internal(format!("DATABASE_URL: {e}")))?;
         pg_config.ssl_mode(sslmode.tokio_postgres());
-        let manager_config = ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
+        // A startup parameter, not a SET: no extra round trip, and it holds on every
+        // connection the pool ever opens. Poolers that refuse startup options take
+        // `DB_STATEMENT_TIMEOUT_MS=0` and set the limit themselves (RDS Proxy's
+        // InitQuery, or `ALTER ROLE … SET statement_timeout`).
+        if !config.statement_timeout.is_zero() {
+            let limit = format!(
+                "-c statement_timeout={}",
+                config.statement_timeout.as_millis()
+            );
+            let options = match pg_config.get_options() {
+                Some(given) => format!("{given} {limit}"),
+                None => limit,
+            };
+            pg_config.options(options);
+        }
+        let tls = match sslmode {
+            SslPolicy::Disable => None,
+            _ => Some(MakeRustlsConnect::new(tls_config(
+                sslmode,
+                config.ca_pem.as_deref(),
+            )?)),
         };
-        let manager = if sslmode == SslPolicy::Disable {
-            Manager::from_config(pg_config, NoTls, manager_config)
-        } else {
-            let tls = MakeRustlsConnect::new(tls_config(sslmode, config.ca_pem.as_deref())?);
-            Manager::from_config(pg_config, tls, manager_config)
+        let manager = || {
+            let manager_config = ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            };
+            match &tls {
+                None => Manager::from_config(pg_config.clone(), NoTls, manager_config),
+                Some(tls) => Manager::from_config(pg_config.clone(), tls.clone(), manager_config),
+            }
         };
-        let pool = Pool::builder(manager)
+        // Health's own connection: it reports whether the database answers, not how
+        // long requests queue for the pool.
+        let probe = Pool::builder(manager())
+            .max_size(1)
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts {
+                wait: Some(Duration::from_secs(2)),
+                create: Some(Duration::from_secs(2)),
+                recycle: Some(Duration::from_secs(2)),
+            })
+            .pre_recycle(verify_when_idle())
+            .build()
+            .map_err(Error::internal)?;
+        let pool = Pool::builder(manager())
             .max_size(config.pool_size)
             .runtime(Runtime::Tokio1)
             .timeouts(Timeouts {
@@ -76,21 +112,10 @@ impl Db {
                 create: Some(Duration::from_secs(5)),
                 recycle: Some(Duration::from_secs(2)),
             })
-            .pre_recycle(deadpool_postgres::Hook::async_fn(|client, metrics| {
-                Box::pin(async move {
-                    if metrics.last_used() < VERIFY_AFTER_IDLE {
-                        return Ok(());
-                    }
-                    client
-                        .simple_query("")
-                        .await
-                        .map(drop)
-                        .map_err(|e| HookError::message(format!("stale connection: {e}")))
-                })
-            }))
+            .pre_recycle(verify_when_idle())
             .build()
             .map_err(Error::internal)?;
-        Ok(Self { pool })
+        Ok(Self { pool, probe })
     }
 
     /// A pooled connection.
@@ -120,11 +145,29 @@ impl Db {
         })
     }
 
-    /// One round trip that proves the database answers.
+    /// One round trip that proves the database answers, on a connection of its own:
+    /// a pool full of slow requests does not make a healthy database look down.
     pub async fn ping(&self) -> Result<()> {
-        self.client().await?.simple_query("SELECT 1").await?;
+        self.probe.get().await?.simple_query("SELECT 1").await?;
         Ok(())
     }
+}
+
+/// Checks a connection idle for longer than [`VERIFY_AFTER_IDLE`] before handing it
+/// out: a thawed sandbox may hold connections the server dropped.
+fn verify_when_idle() -> deadpool_postgres::Hook {
+    deadpool_postgres::Hook::async_fn(|client, metrics| {
+        Box::pin(async move {
+            if metrics.last_used() < VERIFY_AFTER_IDLE {
+                return Ok(());
+            }
+            client
+                .simple_query("")
+                .await
+                .map(drop)
+                .map_err(|e| HookError::message(format!("stale connection: {e}")))
+        })
+    })
 }
 
 /// libpq's `sslmode`, of which tokio-postgres knows only `disable`, `prefer` and

@@ -169,6 +169,14 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
 
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Self {
+        // `DB_STATEMENT_TIMEOUT_MS` ran out: the database is busy or the query is too
+        // broad, which a client can retry or narrow; not a bug.
+        if err.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
+            tracing::warn!(error = %err, "statement timed out");
+            return Error::ServiceUnavailable(
+                "the database took too long to answer; try again or narrow the request".into(),
+            );
+        }
         Error::Internal(Box::new(err))
     }
 }

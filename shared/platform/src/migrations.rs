@@ -67,6 +67,9 @@ async fn run_list(client: &mut Client, migrations: &[Migration]) -> Result<Repor
     let mut applied = Vec::new();
     for migration in migrations {
         let tx = client.transaction().await?;
+        // A migration may rewrite a big table: the per-statement limit requests get
+        // (`DB_STATEMENT_TIMEOUT_MS`) does not apply to it.
+        tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
         tx.query_typed(
             "SELECT pg_advisory_xact_lock($1)",
             &[(&LOCK_ID, Type::INT8)],

@@ -21,6 +21,16 @@ use crate::{
 
 static SLIDING_WINDOW: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/sliding_window.lua")));
+static SLOTS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/slots.lua")));
+
+/// A limit on work in flight: at most `limit` at once across every process, each
+/// place held for `lease` at most (a holder that dies frees it then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slots {
+    pub name: &'static str,
+    pub limit: u32,
+    pub lease: Duration,
+}
 
 /// A named limit: at most `limit` requests per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +111,67 @@ impl RateLimiter {
     /// count already is.
     pub async fn count(&self, policy: Policy, identifier: &str) -> Result<()> {
         self.run(policy, identifier, "count").await.map(drop)
+    }
+
+    /// Runs `work` in one of `slots`' places, or answers 429 (`Retry-After: 1`) when
+    /// all are taken. The place is given back when `work` ends, however it ends.
+    pub async fn in_slot<T, F>(&self, slots: Slots, work: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let key = format!("{}slots:{}", self.prefix, slots.name);
+        let holder = format!("{:032x}", rand::random::<u128>());
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let args = vec![
+            Value::from(slots.limit),
+            Value::from(now_ms),
+            Value::from(slots.lease.as_millis() as u64),
+            Value::from(holder.as_str()),
+        ];
+        let taken = match self
+            .redis
+            .eval(&SLOTS, vec![Value::from(key.as_str())], args)
+            .await
+        {
+            Ok(reply) => reply.as_integer() == Some(1),
+            Err(err) => {
+                tracing::warn!(error = %err, slots = slots.name, "slot limiter cannot reach redis");
+                match self.failure_mode {
+                    FailureMode::Open => return work.await,
+                    FailureMode::Closed => {
+                        return Err(Error::ServiceUnavailable(
+                            "rate limiting is unavailable, try again shortly".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        if !taken {
+            return Err(Error::RateLimited(Decision {
+                policy: slots.name,
+                allowed: false,
+                limit: slots.limit,
+                remaining: 0,
+                reset_secs: 1,
+                window_secs: slots.lease.as_secs().max(1),
+            }));
+        }
+        let outcome = work.await;
+        if let Err(err) = self
+            .redis
+            .cmd(vec![
+                Value::from("ZREM"),
+                Value::from(key),
+                Value::from(holder),
+            ])
+            .await
+        {
+            tracing::warn!(error = %err, slots = slots.name, "could not give a slot back; its lease frees it");
+        }
+        outcome
     }
 
     async fn run(&self, policy: Policy, identifier: &str, mode: &str) -> Result<Decision> {

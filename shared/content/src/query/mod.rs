@@ -44,6 +44,9 @@ pub const MAX_LIST_ITEMS: usize = 100;
 pub const MAX_VALUE_CHARS: usize = 500;
 /// Longest `_q` search text, in characters.
 pub const MAX_SEARCH_CHARS: usize = 200;
+/// Most distinct `_q` terms: each is a pattern match over the searchable text, so
+/// their number bounds what one search can cost.
+pub const MAX_SEARCH_TERMS: usize = 8;
 /// Most sort keys.
 pub const MAX_SORT_KEYS: usize = 5;
 
@@ -277,9 +280,20 @@ fn parse_status(raw: &str, path: &str) -> Result<Status> {
     }
 }
 
+/// The `_q` terms, distinct and in one order (every term must match, so order and
+/// repeats do not change the answer, and must not change the cache key either).
 fn parse_search(raw: &str, path: &str) -> Result<Option<String>> {
     let text = checked_text(raw.trim(), path, MAX_SEARCH_CHARS)?;
-    Ok((!text.is_empty()).then_some(text))
+    let mut terms: Vec<&str> = text.split_whitespace().collect();
+    terms.sort_unstable();
+    terms.dedup();
+    if terms.len() > MAX_SEARCH_TERMS {
+        return Err(invalid(
+            path,
+            format_args!("has more than {MAX_SEARCH_TERMS} distinct terms"),
+        ));
+    }
+    Ok((!terms.is_empty()).then(|| terms.join(" ")))
 }
 
 /// Text a client sends for comparison or search: bounded, and free of control

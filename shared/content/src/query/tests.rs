@@ -778,6 +778,18 @@ fn status_locale_and_search() {
     rejected_at(&format!("_q={}", "字".repeat(MAX_SEARCH_CHARS + 1)), "_q");
     assert!(Query::parse(&ARTICLES, &format!("_q={}", "字".repeat(MAX_SEARCH_CHARS))).is_ok());
     rejected_at("_q=a%0Ab", "_q");
+    // Terms are a set: order and repeats make the same query (and cache key).
+    let reordered = parse("_q=%E5%8F%98%E7%8E%B0+AI+AI");
+    assert_eq!(reordered.search.as_deref(), Some("AI 变现"));
+    assert_eq!(
+        reordered.normalized_key(),
+        parse("_q=AI+%E5%8F%98%E7%8E%B0").normalized_key()
+    );
+    // Their number is bounded: 60 one-character terms are a 400, not 60 scans.
+    let many: Vec<String> = ('一'..).take(60).map(String::from).collect();
+    rejected_at(&format!("_q={}", many.join("+")), "_q");
+    let most = many[..MAX_SEARCH_TERMS].join("+");
+    assert!(Query::parse(&ARTICLES, &format!("_q={most}")).is_ok());
 }
 
 #[test]
