@@ -141,12 +141,17 @@ redis_key_prefix() {
 # accepted, as a reader would open it (waits up to 10 s; prints nothing if none came).
 mailed_token() { # moto endpoint, recipient, path
   python3 - "$@" <<'PY'
-import email, json, re, sys, time, urllib.request
+import email, json, re, sys, time, urllib.error, urllib.request
 endpoint, recipient, path = sys.argv[1:4]
 pattern = re.compile(re.escape(path) + r"\?token=([A-Za-z0-9_-]+)")
 deadline = time.time() + 10
 while time.time() < deadline:
-    data = json.load(urllib.request.urlopen(endpoint + "/moto-api/data.json"))
+    try:
+        data = json.load(urllib.request.urlopen(endpoint + "/moto-api/data.json"))
+    except urllib.error.HTTPError:
+        # moto fails to list its models while an SQS queue changes: ask again.
+        time.sleep(0.1)
+        continue
     for message in reversed(data.get("ses", {}).get("RawMessage", [])):
         if recipient not in message.get("destinations", []):
             continue

@@ -521,14 +521,22 @@ impl TestStack {
             .aws_endpoint
             .as_deref()
             .expect("mail tests need moto: run scripts/test or set TEST_AWS_ENDPOINT_URL");
-        let data = json(
-            self.http
+        // moto builds data.json by walking its live models, which fails (a 500) when
+        // an SQS queue changes under it: ask again.
+        let mut attempts = 0;
+        let data: serde_json::Value = loop {
+            let response = self
+                .http
                 .get(format!("{endpoint}/moto-api/data.json"))
                 .send()
                 .await
-                .expect("moto data"),
-        )
-        .await;
+                .expect("moto data");
+            attempts += 1;
+            if response.status().is_success() || attempts == 20 {
+                break json(response).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         data["ses"]["RawMessage"]
             .as_array()
             .into_iter()
