@@ -297,19 +297,9 @@ async fn wrong_passwords_lock_out_the_guessing_client_not_the_owner() {
     // The guessing client stays closed, even with the right password...
     let closed = login_from(&stack, guesser, "/auth/login", &address, PASSWORD, None).await;
     assert_eq!(closed.status(), 429);
-    // ...while the owner elsewhere signs in.
-    let owner = login_from(
-        &stack,
-        [127, 0, 0, 3],
-        "/auth/login",
-        &address,
-        PASSWORD,
-        None,
-    )
-    .await;
-    assert_eq!(owner.status(), 200);
-    // Successful sign-ins do not count: the owner's client is not closed by using it.
-    for _ in 0..12 {
+    // ...while the owner elsewhere signs in, as often as they like: successful
+    // sign-ins do not count.
+    for _ in 0..13 {
         let again = login_from(
             &stack,
             [127, 0, 0, 3],

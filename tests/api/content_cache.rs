@@ -291,25 +291,11 @@ async fn searches_beyond_the_concurrency_limit_wait_their_turn() {
     .await;
     publication(&stack).await;
     // Another sandbox's search in flight: the one place is taken.
+    stack.hold_slot("search-concurrency", "elsewhere").await;
     let key = format!(
         "{}rl:slots:search-concurrency",
         stack.platform.config.redis.key_prefix
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    stack
-        .platform
-        .redis
-        .cmd(vec![
-            "ZADD".into(),
-            key.clone().into(),
-            now.into(),
-            "elsewhere".into(),
-        ])
-        .await
-        .unwrap();
     let search = "/api/articles?_q=%E6%AD%A3%E6%96%87";
     let busy = fetch(&stack, search, None, None).await;
     assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -510,20 +510,7 @@ async fn a_slot_whose_holder_died_frees_after_its_lease() {
         limit: 1,
         lease: Duration::from_millis(300),
     };
-    let key = format!(
-        "{}rl:slots:test-slots",
-        stack.platform.config.redis.key_prefix
-    );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    stack
-        .platform
-        .redis
-        .cmd(cmd!["ZADD", key.as_str(), now, "crashed"])
-        .await
-        .unwrap();
+    stack.hold_slot("test-slots", "crashed").await;
     let limiter = &stack.platform.limiter;
     let busy = limiter.in_slot(slots, async { Ok(()) }).await.unwrap_err();
     assert_eq!(busy.to_response().status(), 429);

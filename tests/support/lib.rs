@@ -566,6 +566,21 @@ impl TestStack {
             .collect()
     }
 
+    /// Takes a place among the `name` slots (`platform::ratelimit::Slots`) as a
+    /// holder in another process would, now.
+    pub async fn hold_slot(&self, name: &str, holder: &str) {
+        let key = format!("{}rl:slots:{name}", self.platform.config.redis.key_prefix);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64;
+        self.platform
+            .redis
+            .cmd(platform::cmd!["ZADD", key, now, holder])
+            .await
+            .expect("ZADD");
+    }
+
     /// Waits until moto holds at least `count` mails for `recipient` (10 s at most).
     pub async fn wait_for_mail(&self, recipient: &str, count: usize) -> Vec<SentMail> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
