@@ -83,6 +83,21 @@ fn slugs(body: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// Grants the member a comp entitlement to plan `pro`, straight in the database.
+pub(crate) async fn comp_pro(stack: &TestStack, member_id: i64) {
+    stack
+        .db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO entitlements (member_id, product_kind, product_code, source)
+             VALUES ($1, 'plan', 'pro', 'comp')",
+            &[&member_id],
+        )
+        .await
+        .expect("comp entitlement");
+}
+
 pub(crate) async fn member_token(stack: &TestStack) -> (String, i64) {
     let email = format!("reader-{}@example.com", random_suffix());
     let token = stack.register(&email, PASSWORD).await;
@@ -328,17 +343,7 @@ async fn gated_articles_show_teasers_to_readers_without_access() {
     assert_eq!(json(by_cookie).await["data"]["access"], true);
 
     // With a comp entitlement to the plan, the paid article opens, in lists too.
-    stack
-        .db
-        .client()
-        .await
-        .execute(
-            "INSERT INTO entitlements (member_id, product_kind, product_code, source)
-             VALUES ($1, 'plan', 'pro', 'comp')",
-            &[&member_id],
-        )
-        .await
-        .expect("comp entitlement");
+    comp_pro(&stack, member_id).await;
     let paid = get_json(&stack, &one("paid-course"), Some(&member)).await;
     assert_eq!(paid["data"]["body"], format!("{PAID_SECRET} 全文"));
     assert_eq!(paid["data"]["access"], true);

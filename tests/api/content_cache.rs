@@ -14,7 +14,7 @@ use identity::access::Role;
 use reqwest::{Method, StatusCode, header};
 use serde_json::Value;
 
-use crate::content_api::{MEMBERS_SECRET, PAID_SECRET, member_token, publication};
+use crate::content_api::{MEMBERS_SECRET, PAID_SECRET, comp_pro, member_token, publication};
 
 const SHARED: &str = "public, max-age=0, s-maxage=60, stale-while-revalidate=30";
 const OPEN_TITLE: &str = "/api/articles?filters[slug][$eq]=open-road&fields[0]=title";
@@ -161,17 +161,7 @@ async fn gated_answers_never_cross_access_classes() {
     let (_, _, body) = read(&stack, &paid_course, Some(&member)).await;
     assert_eq!(body["data"]["access"], false);
     let (buyer, buyer_id) = member_token(&stack).await;
-    stack
-        .db
-        .client()
-        .await
-        .execute(
-            "INSERT INTO entitlements (member_id, product_kind, product_code, source)
-             VALUES ($1, 'plan', 'pro', 'comp')",
-            &[&buyer_id],
-        )
-        .await
-        .expect("comp entitlement");
+    comp_pro(&stack, buyer_id).await;
     let (_, _, body) = read(&stack, &paid_course, Some(&buyer)).await;
     assert_eq!(body["data"]["access"], true);
     assert!(body.to_string().contains(PAID_SECRET), "{body}");
@@ -205,14 +195,7 @@ async fn the_gate_follows_the_decision_that_names_the_cache_class() {
         .await
         .expect("held");
     assert!(decided.is_empty());
-    client
-        .execute(
-            "INSERT INTO entitlements (member_id, product_kind, product_code, source)
-             VALUES ($1, 'plan', 'pro', 'comp')",
-            &[&member_id],
-        )
-        .await
-        .expect("comp entitlement");
+    comp_pro(&stack, member_id).await;
     let answer = read(Reader::Member(decided.into())).await;
     assert_eq!(answer["access"], false);
     assert!(!Value::Object(answer).to_string().contains(PAID_SECRET));
