@@ -44,12 +44,13 @@ struct Row {
     allowed: &'static [&'static str],
 }
 
-const PRINCIPALS: [&str; 9] = [
+const PRINCIPALS: [&str; 10] = [
     "anonymous",
     "member",
     "author",
     "author-own",
     "editor",
+    "finance",
     "admin",
     "read-only",
     "full-access",
@@ -240,6 +241,7 @@ impl Principals {
         let (_, author) = stack.staff_session(Role::Author).await;
         let (_, other_author) = stack.staff_session(Role::Author).await;
         let (_, editor) = stack.staff_session(Role::Editor).await;
+        let (_, finance) = stack.staff_session(Role::Finance).await;
         let (_, admin) = stack.staff_session(Role::Admin).await;
         let (_, read_only) = create_token(stack, &admin, "read-only", &[]).await;
         let (_, full) = create_token(stack, &admin, "full-access", &[]).await;
@@ -250,6 +252,7 @@ impl Principals {
                 ("author", author.clone()),
                 ("author-own", author),
                 ("editor", editor),
+                ("finance", finance),
                 ("admin", admin.clone()),
                 ("read-only", read_only),
                 ("full-access", full),

@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod commerce;
 mod content_access;
 mod content_admin;
 mod content_api;

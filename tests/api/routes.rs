@@ -35,6 +35,7 @@ fn every_function_serves_exactly_its_template_routes() {
         ("admin".to_owned(), keys(admin::ROUTES)),
         ("auth".to_owned(), keys(auth::ROUTES)),
         ("content-admin".to_owned(), keys(content_admin::ROUTES)),
+        ("commerce-admin".to_owned(), keys(commerce_admin::ROUTES)),
         ("content-api".to_owned(), keys(content_api::ROUTES)),
         ("health".to_owned(), keys(health::ROUTES)),
         ("openapi".to_owned(), keys(openapi::ROUTES)),
@@ -103,11 +104,12 @@ fn every_route_is_described() {
 }
 
 /// The kinds of caller, as the issue of the route tables lists them.
-const CALLERS: [&str; 8] = [
+const CALLERS: [&str; 9] = [
     "anonymous",
     "member",
     "author",
     "editor",
+    "finance",
     "admin",
     "read-only",
     "full-access",
@@ -117,7 +119,7 @@ const CALLERS: [&str; 8] = [
 /// A custom token's scopes: a read and a write that no role below admin has.
 const CUSTOM_SCOPES: [&str; 2] = ["members.read", "entitlements.write"];
 
-const STAFF: [&str; 3] = ["author", "editor", "admin"];
+const STAFF: [&str; 4] = ["author", "editor", "finance", "admin"];
 const TOKENS: [&str; 3] = ["read-only", "full-access", "custom"];
 
 /// The status `caller` must get from `key`, called with [`request`]'s path and body.
@@ -166,6 +168,7 @@ fn expected(key: &str, caller: &str) -> StatusCode {
             &[
                 "author",
                 "editor",
+                "finance",
                 "admin",
                 "read-only",
                 "full-access",
@@ -197,6 +200,14 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         }
         // `audit.read`: the custom token lacks it.
         "GET /admin/audit" => only(&["admin", "read-only", "full-access"], S::OK),
+        // The catalogue: `payments.read` (finance) reads, `payments.write` writes;
+        // read-only tokens have neither.
+        "GET /admin/products" => only(&["finance", "admin", "full-access"], S::OK),
+        "GET /admin/products/{documentId}" => {
+            only(&["finance", "admin", "full-access"], S::NOT_FOUND)
+        }
+        "POST /admin/products" => only(&["admin", "full-access"], S::BAD_REQUEST),
+        "PUT /admin/products/{documentId}" => only(&["admin", "full-access"], S::NOT_FOUND),
         // Members only.
         "POST /auth/logout" | "POST /auth/logout-all" => member_only(S::NO_CONTENT),
         "GET /auth/me" | "GET /auth/me/export" => member_only(S::OK),
@@ -244,6 +255,8 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
             "events": ["entry.publish"],
         })),
         "PUT /admin/webhooks/{documentId}" => Some(json!({ "enabled": false })),
+        // Incomplete: a 400 once the guard lets it through.
+        "POST /admin/products" | "PUT /admin/products/{documentId}" => Some(json!({ "data": {} })),
         _ => None,
     };
     (method.parse().expect("method"), path, body)
@@ -256,6 +269,7 @@ async fn credential(stack: &TestStack, caller: &str, admin: &str) -> Option<Stri
         "member" => stack.member_session().await,
         "author" => stack.staff_token(Role::Author).await,
         "editor" => stack.staff_token(Role::Editor).await,
+        "finance" => stack.staff_token(Role::Finance).await,
         "admin" => stack.staff_token(Role::Admin).await,
         "custom" => create_token(stack, admin, "custom", &CUSTOM_SCOPES).await.1,
         kind => create_token(stack, admin, kind, &[]).await.1,
@@ -273,6 +287,7 @@ async fn every_route_answers_every_kind_of_caller_exactly() {
     let mut routes: Vec<String> = [
         keys(admin::ROUTES),
         keys(auth::ROUTES),
+        keys(commerce_admin::ROUTES),
         keys(content_api::ROUTES),
         keys(health::ROUTES),
         keys(openapi::ROUTES),

@@ -18,6 +18,7 @@ pub fn mount(platform: &Arc<Platform>) -> Result<HashMap<String, Arc<dyn Handler
     mounted.add("admin", admin::handler);
     mounted.add("content-api", content_api::handler);
     mounted.add("content-admin", content_admin::handler);
+    mounted.add("commerce-admin", commerce_admin::handler);
     mounted.add("fallback", fallback::handler);
     mounted.add("openapi", openapi::handler);
     if mounted.problems.is_empty() {

@@ -13,6 +13,7 @@ pub fn operations() -> Vec<Operation> {
         openapi::operations("admin", admin::ROUTES),
         openapi::operations("content-api", content_api::ROUTES),
         openapi::operations("content-admin", content_admin::ROUTES),
+        openapi::operations("commerce-admin", commerce_admin::ROUTES),
         openapi::operations("openapi", ::openapi::ROUTES),
     ]
     .concat()

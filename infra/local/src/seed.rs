@@ -234,6 +234,46 @@ const EN_STEPS: [&str; 6] = [
 
 const COURSES: [&str; 3] = ["prompt-101", "ai-side-hustle", "xiaohongshu-growth"];
 
+/// The plan and courses the seeded articles ask for, with prices, written through the
+/// catalogue as an admin would; left alone when the catalogue has products already.
+async fn seed_catalogue(tx: &Transaction<'_>) -> Result<(), String> {
+    let existing: i64 = tx
+        .query_one("SELECT count(*) FROM products", &[])
+        .await
+        .map_err(db)?
+        .get(0);
+    if existing > 0 {
+        return Ok(());
+    }
+    let price = |currency: &str, amount: i64, billing: &str, period: Option<&str>| serde_json::json!({ "currency": currency, "amount": amount, "billing": billing, "period": period });
+    let mut products = vec![serde_json::json!({
+        "kind": "plan", "code": "pro", "name": "专业会员",
+        "description": "解锁全部付费文章",
+        "prices": [
+            price("CNY", 9900, "prepaid", Some("month")),
+            price("CNY", 99900, "prepaid", Some("year")),
+            price("USD", 1299, "subscription", Some("month")),
+        ],
+    })];
+    for (code, (name, amount)) in COURSES.iter().zip([
+        ("提示词入门课", 19900),
+        ("AI 副业实战课", 29900),
+        ("小红书增长课", 39900),
+    ]) {
+        products.push(serde_json::json!({
+            "kind": "course", "code": code, "name": name,
+            "prices": [price("CNY", amount, "one-time", None)],
+        }));
+    }
+    for product in products {
+        let input = serde_json::from_value(product).map_err(|e| e.to_string())?;
+        commerce::catalogue::create(tx, "cli", input)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// One generated article, before it has an id.
 struct Article {
     title: String,
@@ -317,6 +357,7 @@ pub async fn seed(platform: &Platform, articles: usize, reset: bool) -> Result<(
         std::io::stderr().flush().ok();
     }
     eprintln!();
+    seed_catalogue(&tx).await?;
     // Revision 1 of every article, as if each had been saved once through the admin API.
     tx.execute(
         "INSERT INTO article_revisions (article_id, revision, title, body)

@@ -40,6 +40,8 @@ pub enum Role {
     Admin,
     Editor,
     Author,
+    /// Reads the catalogue, orders and revenue; changes nothing.
+    Finance,
 }
 
 impl Role {
@@ -48,9 +50,10 @@ impl Role {
             "admin" => Ok(Role::Admin),
             "editor" => Ok(Role::Editor),
             "author" => Ok(Role::Author),
+            "finance" => Ok(Role::Finance),
             _ => Err(Error::invalid(
                 "role",
-                "role must be admin, editor or author",
+                "role must be admin, editor, author or finance",
             )),
         }
     }
@@ -60,6 +63,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Editor => "editor",
             Role::Author => "author",
+            Role::Finance => "finance",
         }
     }
 
@@ -72,6 +76,7 @@ impl Role {
                 ReadContent | WriteOwnContent | WriteAnyContent | PublishContent
             ),
             Role::Author => matches!(permission, ReadContent | WriteOwnContent),
+            Role::Finance => matches!(permission, ReadPayments),
         }
     }
 }
@@ -86,6 +91,9 @@ pub enum Permission {
     ReadMembers,
     ManageEntitlements,
     ReadAudit,
+    /// The catalogue, orders and revenue.
+    ReadPayments,
+    /// Change the catalogue, refund orders.
     ManagePayments,
     ManageMail,
     ManageStaff,
@@ -95,7 +103,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ReadContent,
         Permission::WriteOwnContent,
         Permission::WriteAnyContent,
@@ -103,6 +111,7 @@ impl Permission {
         Permission::ReadMembers,
         Permission::ManageEntitlements,
         Permission::ReadAudit,
+        Permission::ReadPayments,
         Permission::ManagePayments,
         Permission::ManageMail,
         Permission::ManageStaff,
@@ -120,6 +129,7 @@ impl Permission {
             Permission::ReadMembers => "members.read",
             Permission::ManageEntitlements => "entitlements.write",
             Permission::ReadAudit => "audit.read",
+            Permission::ReadPayments => "payments.read",
             Permission::ManagePayments => "payments.write",
             Permission::ManageMail => "mail.write",
             Permission::ManageStaff => "staff.write",
@@ -132,6 +142,9 @@ impl Permission {
         Self::ALL.into_iter().find(|p| p.scope() == scope)
     }
 
+    /// What a read-only token may do. Not `payments.read`: such a token sits in a
+    /// frontend server, and a leaked one must not list who bought what (a custom
+    /// token can carry that scope).
     fn is_read(self) -> bool {
         matches!(
             self,

@@ -167,6 +167,21 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// A unique violation on one of `constraints` is the client's conflict, answered
+/// with that constraint's message; anything else stays a database error.
+pub fn map_conflict(err: tokio_postgres::Error, constraints: &[(&str, &str)]) -> Error {
+    if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+        && let Some(message) = err
+            .as_db_error()
+            .and_then(|db| db.constraint())
+            .and_then(|c| constraints.iter().find(|(name, _)| *name == c))
+            .map(|(_, message)| *message)
+    {
+        return Error::Conflict(message.into());
+    }
+    err.into()
+}
+
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Self {
         // `DB_STATEMENT_TIMEOUT_MS` ran out: the database is busy or the query is too

@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_article_storage"),
     migration!(9, "0009_outbox_retries"),
     migration!(10, "0010_pending_signups"),
+    migration!(11, "0011_catalogue"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

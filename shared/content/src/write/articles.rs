@@ -16,14 +16,14 @@ use identity::{
     staff,
 };
 use platform::{
-    error::{Error, Result},
+    error::{Error, Result, map_conflict},
     http::at_most,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
 
-use super::{ARTICLE, Event, Write, Writer, check_image_url, map_conflict};
+use super::{ARTICLE, Event, Write, Writer, check_image_url};
 use crate::{gate, query::Locale, render, schema, slug};
 
 const MAX_TITLE: usize = 200;

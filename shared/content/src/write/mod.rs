@@ -22,7 +22,6 @@ use platform::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use tokio_postgres::error::SqlState;
 
 use crate::{
     cache::invalidate_after_write,
@@ -216,21 +215,6 @@ fn check_image_url(field: &str, raw: &str) -> Result<()> {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(()),
         _ => Err(refuse()),
     }
-}
-
-/// A unique violation on one of `constraints` is the client's conflict, answered
-/// with that constraint's message; anything else stays a database error.
-fn map_conflict(err: tokio_postgres::Error, constraints: &[(&str, &str)]) -> Error {
-    if err.code() == Some(&SqlState::UNIQUE_VIOLATION)
-        && let Some(message) = err
-            .as_db_error()
-            .and_then(|db| db.constraint())
-            .and_then(|c| constraints.iter().find(|(name, _)| *name == c))
-            .map(|(_, message)| *message)
-    {
-        return Error::Conflict(message.into());
-    }
-    err.into()
 }
 
 #[cfg(test)]

@@ -11,14 +11,14 @@
 
 use identity::{access::Principal, email::Email, staff};
 use platform::{
-    error::{Error, Result},
+    error::{Error, Result, map_conflict},
     http::{at_most, bounded},
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
 
-use super::{Event, Model, Write, Writer, check_image_url, map_conflict};
+use super::{Event, Model, Write, Writer, check_image_url};
 use crate::{outgoing_webhooks, schema, slug};
 
 const MAX_NAME: usize = 100;
