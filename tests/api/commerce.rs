@@ -1,12 +1,22 @@
-//! The catalogue over HTTP (issue 11): admins add and change plans and courses,
-//! finance reads them, and how a product is sold is checked at the edge.
+//! Commerce (issue 11): the catalogue over HTTP (admins add and change plans and
+//! courses, finance reads them, and how a product is sold is checked at the edge),
+//! and orders through the one fulfilment path.
 
 use bianxian_e2e::{TestStack, spawn_stack};
 use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::content_admin::call;
+use commerce::{
+    fulfilment::{Fulfilment, Outcome, Payment},
+    money::{Amount, Currency},
+    orders::{self, Channel, Status},
+};
+
+use crate::{
+    content_admin::call,
+    content_api::{member_token, publication},
+};
 
 fn plan() -> Value {
     json!({ "data": {
@@ -219,4 +229,235 @@ async fn how_a_product_is_sold_is_checked_at_the_edge() {
     let one_time = json!({ "data": { "prices": [price("one-time", Value::Null)] } });
     let (status, _) = put(&stack, &path, &admin, one_time).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A member with a session, a pending order of the catalogue's monthly prepaid
+/// plan `pro` for them, and the fulfilment path as the payment functions build it.
+struct Purchase {
+    stack: TestStack,
+    member: String,
+    member_id: i64,
+    order: String,
+    fulfilment: std::sync::Arc<Fulfilment>,
+}
+
+async fn purchase() -> Purchase {
+    let stack = spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let (status, product) = post(&stack, &admin, plan()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let monthly = product["data"]["prices"][0].clone();
+    assert_eq!(monthly["amount"], 9900);
+    let (member, member_id) = member_token(&stack).await;
+    let order = order_of(&stack, member_id, monthly["documentId"].as_str().unwrap()).await;
+    let config = stack.platform.config.section().expect("mail settings");
+    let fulfilment = Fulfilment::new(
+        stack.platform.db.clone(),
+        mail::queue(&stack.platform, &config),
+    );
+    Purchase {
+        stack,
+        member,
+        member_id,
+        order,
+        fulfilment: std::sync::Arc::new(fulfilment),
+    }
+}
+
+async fn order_of(stack: &TestStack, member_id: i64, price: &str) -> String {
+    let client = stack.platform.db.client().await.unwrap();
+    let order = orders::create(&**client, member_id, price, Channel::Alipay)
+        .await
+        .unwrap();
+    assert_eq!(order.status, Status::Pending);
+    order.document_id
+}
+
+fn paid<'a>(order: &'a str, minor: i64, currency: Currency) -> Payment<'a> {
+    Payment {
+        order,
+        source: "webhook:alipay",
+        provider_ref: "2026112822001",
+        currency,
+        amount: Amount::new(minor).unwrap(),
+    }
+}
+
+async fn count(stack: &TestStack, sql: &str, param: &str) -> i64 {
+    stack
+        .db
+        .client()
+        .await
+        .query_one(sql, &[&param])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The duplicate storm of issue 11: 100 "paid" signals for one order at once grant
+/// access once, write one receipt and mark the order paid once.
+#[tokio::test]
+async fn a_hundred_concurrent_paid_signals_fulfil_an_order_once() {
+    let Purchase {
+        stack,
+        member,
+        order,
+        fulfilment,
+        ..
+    } = purchase().await;
+    let paths = publication(&stack).await;
+    let article = format!("/api/articles/{}", paths["paid-course"]);
+    let (_, before) = call(&stack, Method::GET, &article, Some(&member), None).await;
+    assert_eq!(before["data"]["access"], false);
+
+    let storm = (0..100).map(|_| {
+        let (fulfilment, order) = (fulfilment.clone(), order.clone());
+        tokio::spawn(async move {
+            fulfilment
+                .fulfil(&paid(&order, 9900, Currency::Cny))
+                .await
+                .unwrap()
+        })
+    });
+    let outcomes = futures_util::future::join_all(storm).await;
+    let fulfilled = outcomes
+        .iter()
+        .filter(|o| matches!(o.as_ref().unwrap(), Outcome::Fulfilled { .. }))
+        .count();
+    let again = outcomes
+        .iter()
+        .filter(|o| *o.as_ref().unwrap() == Outcome::AlreadyPaid)
+        .count();
+    assert_eq!((fulfilled, again), (1, 99));
+
+    let granted = count(
+        &stack,
+        "SELECT count(*) FROM entitlements WHERE source_ref = $1",
+        &order,
+    )
+    .await;
+    assert_eq!(granted, 1);
+    // Once sent, a mail's variables are forgotten: count the member's receipts.
+    let receipts = count(
+        &stack,
+        "SELECT count(*) FROM mail_outbox WHERE template = 'receipt' AND recipient =
+             (SELECT m.email FROM members m JOIN orders o ON o.member_id = m.id
+              WHERE o.document_id = $1)",
+        &order,
+    )
+    .await;
+    assert_eq!(receipts, 1);
+    let client = stack.platform.db.client().await.unwrap();
+    let now = orders::by_document_id(&**client, &order).await.unwrap();
+    assert_eq!(now.status, Status::Paid);
+    let kinds: Vec<String> = orders::events(&**client, &order)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(kind, _, _)| kind)
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "paid").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "duplicate").count(), 99);
+    // The member reads the paid article at once: access is decided per request.
+    let (_, after) = call(&stack, Method::GET, &article, Some(&member), None).await;
+    assert_eq!(after["data"]["access"], true, "{after}");
+}
+
+#[tokio::test]
+async fn a_payment_that_is_not_the_orders_grants_nothing() {
+    let Purchase {
+        stack,
+        order,
+        fulfilment,
+        member_id,
+        ..
+    } = purchase().await;
+    for payment in [
+        paid(&order, 9800, Currency::Cny),
+        paid(&order, 9900, Currency::Usd),
+    ] {
+        assert_eq!(
+            fulfilment.fulfil(&payment).await.unwrap(),
+            Outcome::Mismatch
+        );
+    }
+    // An order that ended unpaid is not revived by a late payment, only flagged.
+    let client = stack.platform.db.client().await.unwrap();
+    assert!(
+        orders::end_unpaid(&**client, &order, Status::Expired, "reconcile")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !orders::end_unpaid(&**client, &order, Status::Canceled, "member")
+            .await
+            .unwrap()
+    );
+    let late = fulfilment
+        .fulfil(&paid(&order, 9900, Currency::Cny))
+        .await
+        .unwrap();
+    assert_eq!(late, Outcome::Late);
+    let held = identity::entitlements::held(&**client, member_id)
+        .await
+        .unwrap();
+    assert!(held.is_empty(), "{held:?}");
+    let kinds: Vec<String> = orders::events(&**client, &order)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(kind, _, _)| kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["created", "mismatch", "mismatch", "expired", "late_payment"]
+    );
+    let unknown = fulfilment
+        .fulfil(&paid("nobody", 9900, Currency::Cny))
+        .await;
+    assert_eq!(unknown.unwrap_err().to_response().status(), 404);
+}
+
+/// Prepaid periods add up: a second month bought while the first runs starts when
+/// the first ends.
+#[tokio::test]
+async fn a_second_prepaid_month_starts_when_the_first_ends() {
+    let Purchase {
+        stack,
+        order,
+        fulfilment,
+        member_id,
+        ..
+    } = purchase().await;
+    let client = stack.platform.db.client().await.unwrap();
+    let price: String = client
+        .query_one(
+            "SELECT pr.document_id FROM prices pr JOIN orders o ON o.price_id = pr.id
+             WHERE o.document_id = $1",
+            &[&order],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let second = order_of(&stack, member_id, &price).await;
+    for order in [&order, &second] {
+        let outcome = fulfilment
+            .fulfil(&paid(order, 9900, Currency::Cny))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Fulfilled { .. }), "{outcome:?}");
+    }
+    let periods = client
+        .query(
+            "SELECT starts_at, expires_at FROM entitlements WHERE member_id = $1 ORDER BY id",
+            &[&member_id],
+        )
+        .await
+        .unwrap();
+    let (first_end, second_start): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+        (periods[0].get(1), periods[1].get(0));
+    assert_eq!(first_end, second_start);
+    let second_end: chrono::DateTime<chrono::Utc> = periods[1].get(1);
+    let length = second_end - second_start;
+    assert!(length >= chrono::Duration::days(28) && length <= chrono::Duration::days(31));
 }

@@ -1,9 +1,12 @@
 //! What members buy (replacing Medusa): [`money`] as integer minor units with its
-//! currency, and the [`catalogue`] of plans and courses with their prices. A product
-//! is what an entitlement names (`identity::entitlements::Product`), so buying one
-//! grants access to the articles that ask for it.
+//! currency, the [`catalogue`] of plans and courses with their prices, [`orders`]
+//! and their state machine, and [`fulfilment`], the one path from "paid" to access.
+//! A product is what an entitlement names (`identity::entitlements::Product`), so
+//! buying one grants access to the articles that ask for it.
 //!
-//! It owns the tables `products` and `prices`.
+//! It owns the tables `products`, `prices`, `orders` and `order_events`.
 
 pub mod catalogue;
+pub mod fulfilment;
 pub mod money;
+pub mod orders;

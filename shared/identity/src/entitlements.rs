@@ -187,6 +187,33 @@ pub async fn revoke(client: &impl GenericClient, document_id: &str) -> Result<bo
     Ok(!rows.is_empty())
 }
 
+/// Where a new period of `product` for the member starts: when their current access
+/// to it ends, if it has not ended yet (buying a month while a month is left adds a
+/// month after it), else now. Callers lock the member first, so two purchases paid at
+/// once cannot both start from the same end.
+pub async fn extend_from(
+    client: &impl GenericClient,
+    member_id: i64,
+    product: &Product,
+) -> Result<DateTime<Utc>> {
+    let row = client
+        .query_typed(
+            "SELECT greatest(now(), max(expires_at)) FROM entitlements
+             WHERE member_id = $1 AND product_kind = $2 AND product_code = $3
+               AND revoked_at IS NULL AND expires_at > now()",
+            &[
+                (&member_id, Type::INT8),
+                (&product.kind.as_str(), Type::TEXT),
+                (&product.code, Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok(row
+        .first()
+        .and_then(|r| r.get::<_, Option<DateTime<Utc>>>(0))
+        .unwrap_or_else(Utc::now))
+}
+
 /// Every product the member holds an active entitlement to now, sorted: the one
 /// entitlement decision a request makes (content's cache class and its gate both
 /// follow from it, so they cannot disagree).

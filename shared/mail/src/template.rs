@@ -18,6 +18,7 @@ pub const NAMES: &[&str] = &[
     "password-changed",
     "account-exists",
     "no-account",
+    "receipt",
 ];
 
 macro_rules! parts {
@@ -45,6 +46,7 @@ const SOURCES: &[[(&str, &str); 3]] = &[
     parts!("password-changed"),
     parts!("account-exists"),
     parts!("no-account"),
+    parts!("receipt"),
 ];
 
 const LAYOUTS: [(&str, &str); 2] = [
@@ -124,6 +126,10 @@ mod tests {
             "login_link": "https://example.com/login",
             "reset_link": "https://example.com/forgot-password",
             "register_link": "https://example.com/register",
+            "product": "专业会员",
+            "amount": "CNY 99.00",
+            "access_until": "2026-12-28",
+            "order": "o1",
         });
         for name in NAMES {
             let rendered = render(name, &variables).unwrap();

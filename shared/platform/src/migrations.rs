@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_outbox_retries"),
     migration!(10, "0010_pending_signups"),
     migration!(11, "0011_catalogue"),
+    migration!(12, "0012_orders"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

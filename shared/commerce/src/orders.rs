@@ -1,0 +1,265 @@
+//! Orders: one purchase of one price by one member through one payment channel.
+//! An order is created `pending` with an expiry; from there only compare-and-set
+//! updates move it (`pending → paid → partially_refunded → refunded`, `pending →
+//! expired | failed | canceled`), each recorded in `order_events` in the same
+//! transaction. Turning it `paid` is [`crate::fulfilment`]'s alone.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use identity::entitlements::ProductKind;
+use platform::error::{Error, Result};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_postgres::{GenericClient, Row, types::Type};
+
+use crate::money::{Amount, Currency};
+
+/// How long a member has to pay an order before it expires.
+pub const PAYMENT_WINDOW: Duration = Duration::from_secs(30 * 60);
+
+/// Where the member pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Stripe,
+    Alipay,
+    Wechat,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Stripe => "stripe",
+            Channel::Alipay => "alipay",
+            Channel::Wechat => "wechat",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "stripe" => Ok(Channel::Stripe),
+            "alipay" => Ok(Channel::Alipay),
+            "wechat" => Ok(Channel::Wechat),
+            other => Err(Error::internal(format!("unknown channel `{other}`"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+    Expired,
+    Failed,
+    Canceled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Paid => "paid",
+            Status::PartiallyRefunded => "partially_refunded",
+            Status::Refunded => "refunded",
+            Status::Expired => "expired",
+            Status::Failed => "failed",
+            Status::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self> {
+        Ok(match raw {
+            "pending" => Status::Pending,
+            "paid" => Status::Paid,
+            "partially_refunded" => Status::PartiallyRefunded,
+            "refunded" => Status::Refunded,
+            "expired" => Status::Expired,
+            "failed" => Status::Failed,
+            "canceled" => Status::Canceled,
+            other => return Err(Error::internal(format!("unknown order status `{other}`"))),
+        })
+    }
+
+    /// Whether the member paid (some of it may have been refunded since).
+    pub fn was_paid(self) -> bool {
+        matches!(
+            self,
+            Status::Paid | Status::PartiallyRefunded | Status::Refunded
+        )
+    }
+}
+
+/// An order as the API answers it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub document_id: String,
+    /// The price bought (its documentId) and what it is a price of.
+    pub price: String,
+    pub product_kind: ProductKind,
+    pub product_code: String,
+    pub channel: Channel,
+    pub currency: Currency,
+    pub amount: Amount,
+    pub status: Status,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "o.document_id, pr.document_id, p.kind, p.code, o.channel, o.currency,
+     o.amount, o.status, o.expires_at, o.paid_at, o.created_at";
+
+impl Order {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Order {
+            document_id: row.try_get(0)?,
+            price: row.try_get(1)?,
+            product_kind: ProductKind::parse(row.try_get(2)?)?,
+            product_code: row.try_get(3)?,
+            channel: Channel::parse(row.try_get(4)?)?,
+            currency: Currency::parse(row.try_get(5)?)?,
+            amount: Amount::new(row.try_get(6)?)?,
+            status: Status::parse(row.try_get(7)?)?,
+            expires_at: row.try_get(8)?,
+            paid_at: row.try_get(9)?,
+            created_at: row.try_get(10)?,
+        })
+    }
+}
+
+/// Records what happened to order `order_id`, and what said so.
+pub async fn record_event(
+    client: &impl GenericClient,
+    order_id: i64,
+    kind: &str,
+    source: &str,
+    details: Value,
+) -> Result<()> {
+    client
+        .query_typed(
+            "INSERT INTO order_events (order_id, kind, source, details) VALUES ($1, $2, $3, $4)",
+            &[
+                (&order_id, Type::INT8),
+                (&kind, Type::TEXT),
+                (&source, Type::TEXT),
+                (&details, Type::JSONB),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A pending order of `price` (by its documentId) for the member, through
+/// `channel`, charged the price's amount; 400 unless the price and its product are
+/// on sale.
+pub async fn create(
+    client: &impl GenericClient,
+    member_id: i64,
+    price: &str,
+    channel: Channel,
+) -> Result<Order> {
+    let rows = client
+        .query_typed(
+            "SELECT pr.id, pr.currency, pr.amount FROM prices pr JOIN products p ON p.id = pr.product_id
+             WHERE pr.document_id = $1 AND pr.active AND p.active",
+            &[(&price, Type::TEXT)],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::invalid("price", "this price is not for sale"))?;
+    let (price_id, currency, amount): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
+    let expires_at = Utc::now() + PAYMENT_WINDOW;
+    let rows = client
+        .query_typed(
+            "INSERT INTO orders (member_id, price_id, channel, currency, amount, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, document_id",
+            &[
+                (&member_id, Type::INT8),
+                (&price_id, Type::INT8),
+                (&channel.as_str(), Type::TEXT),
+                (&currency, Type::TEXT),
+                (&amount, Type::INT8),
+                (&expires_at, Type::TIMESTAMPTZ),
+            ],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::internal("order insert returned no row"))?;
+    let (id, document_id): (i64, String) = (row.get(0), row.get(1));
+    record_event(client, id, "created", "checkout", json!({})).await?;
+    by_document_id(client, &document_id).await
+}
+
+pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> Result<Order> {
+    client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM orders o JOIN prices pr ON pr.id = o.price_id
+                 JOIN products p ON p.id = pr.product_id WHERE o.document_id = $1"
+            ),
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?
+        .first()
+        .map(Order::from_row)
+        .unwrap_or_else(|| Err(Error::NotFound("no such order".into())))
+}
+
+/// Every event of an order, oldest first: `(kind, source, details)`.
+pub async fn events(
+    client: &impl GenericClient,
+    document_id: &str,
+) -> Result<Vec<(String, String, Value)>> {
+    Ok(client
+        .query_typed(
+            "SELECT e.kind, e.source, e.details FROM order_events e JOIN orders o ON o.id = e.order_id
+             WHERE o.document_id = $1 ORDER BY e.id",
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Ends a pending order that was not paid in time, or was abandoned or refused
+/// (`to` is expired, canceled or failed): a compare-and-set, so an order paid
+/// meanwhile stays paid. Whether it changed.
+pub async fn end_unpaid(
+    client: &impl GenericClient,
+    document_id: &str,
+    to: Status,
+    source: &str,
+) -> Result<bool> {
+    if !matches!(to, Status::Expired | Status::Canceled | Status::Failed) {
+        return Err(Error::internal(format!(
+            "an unpaid order cannot become {}",
+            to.as_str()
+        )));
+    }
+    let rows = client
+        .query_typed(
+            "UPDATE orders SET status = $2, updated_at = now()
+             WHERE document_id = $1 AND status = 'pending' RETURNING id",
+            &[(&document_id, Type::TEXT), (&to.as_str(), Type::TEXT)],
+        )
+        .await?;
+    let Some(row) = rows.first() else {
+        tracing::warn!(
+            order = document_id,
+            to = to.as_str(),
+            "refused transition: the order is not pending"
+        );
+        return Ok(false);
+    };
+    record_event(client, row.get(0), to.as_str(), source, json!({})).await?;
+    Ok(true)
+}
