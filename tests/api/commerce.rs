@@ -266,7 +266,7 @@ async fn purchase() -> Purchase {
 
 async fn order_of(stack: &TestStack, member_id: i64, price: &str) -> String {
     let client = stack.platform.db.client().await.unwrap();
-    let order = orders::create(&**client, member_id, price, Channel::Alipay)
+    let order = orders::create(&**client, member_id, price, Channel::Alipay, None)
         .await
         .unwrap();
     assert_eq!(order.status, Status::Pending);
@@ -460,4 +460,184 @@ async fn a_second_prepaid_month_starts_when_the_first_ends() {
     let second_end: chrono::DateTime<chrono::Utc> = periods[1].get(1);
     let length = second_end - second_start;
     assert!(length >= chrono::Duration::days(28) && length <= chrono::Duration::days(31));
+}
+
+/// Promotion codes (issue 11): applied when the order is made, redeemed once when it
+/// is paid, refused precisely when they do not apply.
+#[tokio::test]
+async fn promotion_codes_take_off_what_they_promise_and_are_redeemed_once() {
+    let Purchase {
+        stack,
+        member_id: first,
+        fulfilment,
+        ..
+    } = purchase().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let finance = stack.staff_token(Role::Finance).await;
+    let (_, products) = call(&stack, Method::GET, "/admin/products", Some(&admin), None).await;
+    let pro = &products["data"][0];
+    let monthly = pro["prices"][0]["documentId"].as_str().unwrap().to_owned();
+    let promote = |body: Value| {
+        let (stack, admin) = (&stack, &admin);
+        async move {
+            call(
+                stack,
+                Method::POST,
+                "/admin/promotions",
+                Some(admin),
+                Some(json!({ "data": body })),
+            )
+            .await
+        }
+    };
+    let (status, launch) = promote(json!({
+        "code": "launch20", "percentOff": 20, "product": pro["documentId"], "maxRedemptions": 1,
+    }))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{launch}");
+    assert_eq!(launch["data"]["code"], "LAUNCH20");
+
+    let client = stack.platform.db.client().await.unwrap();
+    let order = |member: i64, code: &str| {
+        let code = code.to_owned();
+        let (client, monthly) = (&client, monthly.clone());
+        async move { orders::create(&***client, member, &monthly, Channel::Wechat, Some(&code)).await }
+    };
+    let first_order = order(first, "launch20").await.unwrap();
+    assert_eq!(
+        (first_order.amount.minor(), first_order.discount),
+        (7920, 1980)
+    );
+    assert_eq!(first_order.promotion_code.as_deref(), Some("LAUNCH20"));
+    // A second member's order is promised the code too while it is unredeemed.
+    let (_, second) = member_token(&stack).await;
+    let second_order = order(second, "LAUNCH20").await.unwrap();
+    for order in [&first_order, &second_order] {
+        let outcome = fulfilment
+            .fulfil(&paid(&order.document_id, 7920, Currency::Cny))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Fulfilled { .. }), "{outcome:?}");
+    }
+    // Both paid what they were promised; the second went over the limit, on record.
+    let kinds: Vec<String> = orders::events(&**client, &second_order.document_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(kind, _, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["created", "paid", "promotion_over_limit"]);
+    let (_, listed) = call(
+        &stack,
+        Method::GET,
+        "/admin/promotions",
+        Some(&finance),
+        None,
+    )
+    .await;
+    assert_eq!(listed["data"][0]["redemptions"], 2);
+
+    // Used up now, and refused precisely.
+    let (_, third) = member_token(&stack).await;
+    let refusal = |result: platform::Result<orders::Order>| {
+        let err = result.unwrap_err();
+        let body: Value = serde_json::from_slice(err.to_response().body()).unwrap();
+        assert_eq!(
+            body["error"]["details"]["errors"][0]["path"][0],
+            "promotionCode"
+        );
+        body["error"]["message"].as_str().unwrap().to_owned()
+    };
+    assert!(refusal(order(third, "LAUNCH20").await).contains("used up"));
+    assert!(refusal(order(third, "NOPE99").await).contains("no such"));
+    assert!(refusal(order(third, "x!").await).contains("letters and digits"));
+    let cases = [
+        (
+            json!({ "code": "USD5", "amountOff": 500, "currency": "USD" }),
+            "another currency",
+        ),
+        (
+            json!({ "code": "ALLOFF", "amountOff": 9900, "currency": "CNY" }),
+            "nothing to pay",
+        ),
+        (
+            json!({ "code": "PAST", "percentOff": 10, "startsAt": "2025-01-01T00:00:00Z",
+                    "endsAt": "2025-02-01T00:00:00Z" }),
+            "not valid now",
+        ),
+        (
+            json!({ "code": "OFF", "percentOff": 10, "active": false }),
+            "not valid now",
+        ),
+    ];
+    for (body, why) in cases {
+        let code = body["code"].as_str().unwrap().to_owned();
+        let (status, created) = promote(body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert!(refusal(order(third, &code).await).contains(why), "{code}");
+    }
+    // A member uses a code once (maxPerMember 1 by default).
+    let (status, _) = promote(json!({ "code": "WELCOME", "percentOff": 10 })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let welcome = order(third, "WELCOME").await.unwrap();
+    fulfilment
+        .fulfil(&paid(&welcome.document_id, 8910, Currency::Cny))
+        .await
+        .unwrap();
+    assert!(refusal(order(third, "WELCOME").await).contains("already"));
+
+    // What a promotion promises never changes; its window and limits may.
+    let path = format!(
+        "/admin/promotions/{}",
+        launch["data"]["documentId"].as_str().unwrap()
+    );
+    let (status, _) = call(
+        &stack,
+        Method::PUT,
+        &path,
+        Some(&admin),
+        Some(json!({ "data": { "percentOff": 50 } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, changed) = call(
+        &stack,
+        Method::PUT,
+        &path,
+        Some(&admin),
+        Some(json!({ "data": { "maxRedemptions": 10, "active": false } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        (
+            changed["data"]["maxRedemptions"].clone(),
+            changed["data"]["active"].clone()
+        ),
+        (json!(10), json!(false))
+    );
+    // Bad promotions are 400s naming the field.
+    for (body, field) in [
+        (json!({ "code": "A1B2", "percentOff": 100 }), "percentOff"),
+        (json!({ "code": "A1B3", "amountOff": 100 }), "currency"),
+        (json!({ "code": "A1B4" }), "percentOff"),
+        (
+            json!({ "code": "A1B5", "percentOff": 5, "startsAt": "2030-01-02T00:00:00Z",
+                 "endsAt": "2030-01-01T00:00:00Z" }),
+            "endsAt",
+        ),
+        (
+            json!({ "code": "A1B6", "percentOff": 5, "product": "nobody" }),
+            "product",
+        ),
+    ] {
+        let (status, answer) = promote(body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(
+            answer["error"]["details"]["errors"][0]["path"][0], field,
+            "{answer}"
+        );
+    }
+    let (status, _) = promote(json!({ "code": "WELCOME", "percentOff": 5 })).await;
+    assert_eq!(status, StatusCode::CONFLICT);
 }

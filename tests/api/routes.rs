@@ -202,12 +202,18 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         "GET /admin/audit" => only(&["admin", "read-only", "full-access"], S::OK),
         // The catalogue: `payments.read` (finance) reads, `payments.write` writes;
         // read-only tokens have neither.
-        "GET /admin/products" => only(&["finance", "admin", "full-access"], S::OK),
-        "GET /admin/products/{documentId}" => {
+        "GET /admin/products" | "GET /admin/promotions" => {
+            only(&["finance", "admin", "full-access"], S::OK)
+        }
+        "GET /admin/products/{documentId}" | "GET /admin/promotions/{documentId}" => {
             only(&["finance", "admin", "full-access"], S::NOT_FOUND)
         }
-        "POST /admin/products" => only(&["admin", "full-access"], S::BAD_REQUEST),
-        "PUT /admin/products/{documentId}" => only(&["admin", "full-access"], S::NOT_FOUND),
+        "POST /admin/products" | "POST /admin/promotions" => {
+            only(&["admin", "full-access"], S::BAD_REQUEST)
+        }
+        "PUT /admin/products/{documentId}" | "PUT /admin/promotions/{documentId}" => {
+            only(&["admin", "full-access"], S::NOT_FOUND)
+        }
         // Members only.
         "POST /auth/logout" | "POST /auth/logout-all" => member_only(S::NO_CONTENT),
         "GET /auth/me" | "GET /auth/me/export" => member_only(S::OK),
@@ -256,7 +262,10 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         })),
         "PUT /admin/webhooks/{documentId}" => Some(json!({ "enabled": false })),
         // Incomplete: a 400 once the guard lets it through.
-        "POST /admin/products" | "PUT /admin/products/{documentId}" => Some(json!({ "data": {} })),
+        "POST /admin/products"
+        | "PUT /admin/products/{documentId}"
+        | "POST /admin/promotions"
+        | "PUT /admin/promotions/{documentId}" => Some(json!({ "data": {} })),
         _ => None,
     };
     (method.parse().expect("method"), path, body)

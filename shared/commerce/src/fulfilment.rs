@@ -2,8 +2,8 @@
 //! signal (a webhook, a provider query, the return page's poll, reconciliation)
 //! calls [`Fulfilment::fulfil`], which in one transaction checks the payment against
 //! the order, moves the order `pending → paid` by compare-and-set, grants or extends
-//! the member's entitlement (keyed by the order, unique), records the event and
-//! writes the receipt mail to the outbox. However many signals arrive, and in
+//! the member's entitlement (keyed by the order, unique), redeems its promotion
+//! code, records the event and writes the receipt mail to the outbox. However many signals arrive, and in
 //! whatever order, access is granted and the receipt sent once. A payment for an
 //! order that expired, failed, was canceled or refunded is recorded and flagged,
 //! never granted.
@@ -27,6 +27,7 @@ use crate::{
     catalogue::{Billing, Period},
     money::{Amount, Currency},
     orders::{self, Status},
+    promotions,
 };
 
 /// A provider's word that an order was paid, with what it says was paid.
@@ -82,6 +83,7 @@ impl Fulfilment {
 /// What the order and its price say, read under the order's lock.
 struct Locked {
     id: i64,
+    promotion_id: Option<i64>,
     member_id: i64,
     status: Status,
     currency: String,
@@ -99,7 +101,7 @@ async fn lock(tx: &tokio_postgres::Transaction<'_>, order: &str) -> Result<Locke
     let rows = tx
         .query_typed(
             "SELECT o.id, o.member_id, o.status, o.currency, o.amount, p.kind, p.code, p.name,
-                    pr.billing, pr.period, p.access_days, m.email, m.display_name
+                    pr.billing, pr.period, p.access_days, m.email, m.display_name, o.promotion_id
              FROM orders o JOIN prices pr ON pr.id = o.price_id
              JOIN products p ON p.id = pr.product_id JOIN members m ON m.id = o.member_id
              WHERE o.document_id = $1 FOR UPDATE OF o",
@@ -111,6 +113,7 @@ async fn lock(tx: &tokio_postgres::Transaction<'_>, order: &str) -> Result<Locke
         .ok_or_else(|| Error::NotFound("no such order".into()))?;
     Ok(Locked {
         id: row.get(0),
+        promotion_id: row.get(13),
         member_id: row.get(1),
         status: Status::parse(row.get(2))?,
         currency: row.get(3),
@@ -227,6 +230,19 @@ async fn fulfil_in(
         return Err(Error::internal("the order changed under its lock"));
     }
     orders::record_event(tx, order.id, "paid", payment.source, details).await?;
+    if let Some(promotion) = order.promotion_id
+        && let Some(limit) = promotions::redeem(tx, order.id, order.member_id, promotion).await?
+    {
+        let details = json!({ "limit": limit });
+        orders::record_event(
+            tx,
+            order.id,
+            "promotion_over_limit",
+            payment.source,
+            details,
+        )
+        .await?;
+    }
     let to = identity::email::Email::parse(&order.email).map_err(Error::internal)?;
     let job = mail::enqueue(
         tx,

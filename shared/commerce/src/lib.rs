@@ -4,9 +4,13 @@
 //! A product is what an entitlement names (`identity::entitlements::Product`), so
 //! buying one grants access to the articles that ask for it.
 //!
-//! It owns the tables `products`, `prices`, `orders` and `order_events`.
+//! [`promotions`] are codes that take a percentage or an amount off.
+//!
+//! It owns the tables `products`, `prices`, `orders`, `order_events`, `promotions`
+//! and `promotion_redemptions`.
 
 pub mod catalogue;
 pub mod fulfilment;
 pub mod money;
 pub mod orders;
+pub mod promotions;

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, Row, types::Type};
 
-use crate::money::{Amount, Currency};
+use crate::{
+    money::{Amount, Currency},
+    promotions,
+};
 
 /// How long a member has to pay an order before it expires.
 pub const PAYMENT_WINDOW: Duration = Duration::from_secs(30 * 60);
@@ -105,7 +108,11 @@ pub struct Order {
     pub product_code: String,
     pub channel: Channel,
     pub currency: Currency,
+    /// What the member pays, after the discount.
     pub amount: Amount,
+    /// Minor units off the price, by `promotionCode`.
+    pub discount: i64,
+    pub promotion_code: Option<String>,
     pub status: Status,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -113,7 +120,8 @@ pub struct Order {
 }
 
 const COLUMNS: &str = "o.document_id, pr.document_id, p.kind, p.code, o.channel, o.currency,
-     o.amount, o.status, o.expires_at, o.paid_at, o.created_at";
+     o.amount, o.status, o.expires_at, o.paid_at, o.created_at, o.discount,
+     (SELECT code FROM promotions WHERE id = o.promotion_id)";
 
 impl Order {
     fn from_row(row: &Row) -> Result<Self> {
@@ -129,6 +137,8 @@ impl Order {
             expires_at: row.try_get(8)?,
             paid_at: row.try_get(9)?,
             created_at: row.try_get(10)?,
+            discount: row.try_get(11)?,
+            promotion_code: row.try_get(12)?,
         })
     }
 }
@@ -156,17 +166,19 @@ pub async fn record_event(
 }
 
 /// A pending order of `price` (by its documentId) for the member, through
-/// `channel`, charged the price's amount; 400 unless the price and its product are
-/// on sale.
+/// `channel`, charged the price's amount less what `promotion_code` takes off; 400
+/// unless the price and its product are on sale and the code applies.
 pub async fn create(
     client: &impl GenericClient,
     member_id: i64,
     price: &str,
     channel: Channel,
+    promotion_code: Option<&str>,
 ) -> Result<Order> {
     let rows = client
         .query_typed(
-            "SELECT pr.id, pr.currency, pr.amount FROM prices pr JOIN products p ON p.id = pr.product_id
+            "SELECT pr.id, pr.product_id, pr.currency, pr.amount
+             FROM prices pr JOIN products p ON p.id = pr.product_id
              WHERE pr.document_id = $1 AND pr.active AND p.active",
             &[(&price, Type::TEXT)],
         )
@@ -174,18 +186,30 @@ pub async fn create(
     let row = rows
         .first()
         .ok_or_else(|| Error::invalid("price", "this price is not for sale"))?;
-    let (price_id, currency, amount): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
+    let (price_id, product_id): (i64, i64) = (row.get(0), row.get(1));
+    let currency = Currency::parse(row.get(2))?;
+    let full = Amount::new(row.get(3))?;
+    let quote = match promotion_code {
+        Some(code) => {
+            Some(promotions::quote(client, code, member_id, product_id, currency, full).await?)
+        }
+        None => None,
+    };
+    let discount = quote.map_or(0, |q| q.discount);
     let expires_at = Utc::now() + PAYMENT_WINDOW;
     let rows = client
         .query_typed(
-            "INSERT INTO orders (member_id, price_id, channel, currency, amount, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, document_id",
+            "INSERT INTO orders (member_id, price_id, channel, currency, amount, discount,
+                 promotion_id, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, document_id",
             &[
                 (&member_id, Type::INT8),
                 (&price_id, Type::INT8),
                 (&channel.as_str(), Type::TEXT),
-                (&currency, Type::TEXT),
-                (&amount, Type::INT8),
+                (&currency.as_str(), Type::TEXT),
+                (&(full.minor() - discount), Type::INT8),
+                (&discount, Type::INT8),
+                (&quote.map(|q| q.promotion_id), Type::INT8),
                 (&expires_at, Type::TIMESTAMPTZ),
             ],
         )
@@ -194,7 +218,14 @@ pub async fn create(
         .first()
         .ok_or_else(|| Error::internal("order insert returned no row"))?;
     let (id, document_id): (i64, String) = (row.get(0), row.get(1));
-    record_event(client, id, "created", "checkout", json!({})).await?;
+    record_event(
+        client,
+        id,
+        "created",
+        "checkout",
+        json!({ "discount": discount }),
+    )
+    .await?;
     by_document_id(client, &document_id).await
 }
 

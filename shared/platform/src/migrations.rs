@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_pending_signups"),
     migration!(11, "0011_catalogue"),
     migration!(12, "0012_orders"),
+    migration!(13, "0013_promotions"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
