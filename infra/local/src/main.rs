@@ -5,7 +5,7 @@
 //! bianxian-local upstash [--addr 127.0.0.1:8079] [--redis 127.0.0.1:6379]
 //! bianxian-local migrate
 //! bianxian-local seed [--articles 60] [--reset]
-//! bianxian-local admin create-user --email EMAIL --role admin|editor|author [--name NAME]
+//! bianxian-local admin create-user --email EMAIL --role admin|editor|author|finance [--name NAME]
 //!                (password: BIANXIAN_ADMIN_PASSWORD, else the first line of stdin)
 //! ```
 //! Configuration comes from the same environment variables as in Lambda.
