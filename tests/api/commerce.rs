@@ -641,3 +641,56 @@ async fn promotion_codes_take_off_what_they_promise_and_are_redeemed_once() {
     let (status, _) = promote(json!({ "code": "WELCOME", "percentOff": 5 })).await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+/// What readers see: the catalogue on sale, anyone; an order, only its member
+/// (issue 11: the return page polls it, and polling grants nothing).
+#[tokio::test]
+async fn readers_see_what_is_on_sale_and_members_their_own_orders() {
+    let Purchase {
+        stack,
+        member,
+        order,
+        fulfilment,
+        ..
+    } = purchase().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let hidden = json!({ "data": {
+        "kind": "course", "code": "retired", "name": "停售课程", "active": false,
+        "prices": [{ "currency": "CNY", "amount": 100, "billing": "one-time" }],
+    }});
+    assert_eq!(post(&stack, &admin, hidden).await.0, StatusCode::CREATED);
+    let (status, on_sale) = call(&stack, Method::GET, "/products", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let codes: Vec<&str> = on_sale["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["pro"]);
+    assert_eq!(on_sale["data"][0]["prices"].as_array().unwrap().len(), 3);
+
+    let path = format!("/orders/{order}");
+    let (status, mine) = call(&stack, Method::GET, &path, Some(&member), None).await;
+    assert_eq!(
+        (status, mine["data"]["status"].clone()),
+        (StatusCode::OK, json!("pending"))
+    );
+    let (other, _) = member_token(&stack).await;
+    let (status, _) = call(&stack, Method::GET, &path, Some(&other), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Polling grants nothing: still pending until a provider says it is paid.
+    let (_, again) = call(&stack, Method::GET, &path, Some(&member), None).await;
+    assert_eq!(again["data"]["status"], "pending");
+
+    fulfilment
+        .fulfil(&paid(&order, 9900, Currency::Cny))
+        .await
+        .unwrap();
+    let (_, list) = call(&stack, Method::GET, "/me/orders", Some(&member), None).await;
+    assert_eq!(list["data"][0]["documentId"], order.as_str());
+    assert_eq!(list["data"][0]["status"], "paid");
+    assert_eq!(list["data"][0]["amount"], 9900);
+    let (_, theirs) = call(&stack, Method::GET, "/me/orders", Some(&other), None).await;
+    assert_eq!(theirs["data"], json!([]));
+}

@@ -167,6 +167,23 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<Product>> {
         .collect()
 }
 
+/// What is on sale: active products with their active prices, oldest first.
+pub async fn on_sale(client: &impl GenericClient) -> Result<Vec<Product>> {
+    client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM products p WHERE p.active
+                   AND EXISTS (SELECT 1 FROM prices pr WHERE pr.product_id = p.id AND pr.active)
+                 ORDER BY p.id"
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(Product::from_row)
+        .collect()
+}
+
 pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> Result<Product> {
     client
         .query_typed(

@@ -244,6 +244,45 @@ pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> R
         .unwrap_or_else(|| Err(Error::NotFound("no such order".into())))
 }
 
+/// The member's order with this documentId; 404 for anyone else's, so an order's
+/// existence is not revealed to other members.
+pub async fn of_member(
+    client: &impl GenericClient,
+    member_id: i64,
+    document_id: &str,
+) -> Result<Order> {
+    client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM orders o JOIN prices pr ON pr.id = o.price_id
+                 JOIN products p ON p.id = pr.product_id
+                 WHERE o.document_id = $1 AND o.member_id = $2"
+            ),
+            &[(&document_id, Type::TEXT), (&member_id, Type::INT8)],
+        )
+        .await?
+        .first()
+        .map(Order::from_row)
+        .unwrap_or_else(|| Err(Error::NotFound("no such order".into())))
+}
+
+/// The member's 100 latest orders, newest first.
+pub async fn of_member_latest(client: &impl GenericClient, member_id: i64) -> Result<Vec<Order>> {
+    client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM orders o JOIN prices pr ON pr.id = o.price_id
+                 JOIN products p ON p.id = pr.product_id
+                 WHERE o.member_id = $1 ORDER BY o.created_at DESC, o.id DESC LIMIT 100"
+            ),
+            &[(&member_id, Type::INT8)],
+        )
+        .await?
+        .iter()
+        .map(Order::from_row)
+        .collect()
+}
+
 /// Every event of an order, oldest first: `(kind, source, details)`.
 pub async fn events(
     client: &impl GenericClient,
