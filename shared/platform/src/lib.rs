@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod ratelimit;
 pub mod runtime;
 pub mod secret;
+pub mod signature;
 mod state;
 pub mod telemetry;
 pub mod upstash;
