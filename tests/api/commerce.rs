@@ -694,3 +694,206 @@ async fn readers_see_what_is_on_sale_and_members_their_own_orders() {
     let (_, theirs) = call(&stack, Method::GET, "/me/orders", Some(&other), None).await;
     assert_eq!(theirs["data"], json!([]));
 }
+
+/// A Stripe event for `order`, as Stripe sends it (the fields we read).
+fn stripe_event(id: &str, kind: &str, order: &str, amount: i64, currency: &str) -> Vec<u8> {
+    let object = match kind {
+        "payment_intent.succeeded" => json!({
+            "id": "pi_3TestIntent", "object": "payment_intent", "amount_received": amount,
+            "currency": currency, "metadata": { "order": order },
+        }),
+        _ => json!({
+            "id": "cs_test_session", "object": "checkout.session", "amount_total": amount,
+            "currency": currency, "payment_status": "paid", "metadata": { "order": order },
+        }),
+    };
+    serde_json::to_vec(&json!({
+        "id": id, "object": "event", "type": kind, "api_version": "2024-06-20",
+        "created": 1_764_300_000, "data": { "object": object },
+    }))
+    .unwrap()
+}
+
+fn stripe_signature(secret: &str, body: &[u8], at: i64) -> String {
+    platform::signature::sign(&platform::secret::Secret::new(secret), at, body)
+}
+
+async fn deliver(stack: &TestStack, body: &[u8], signature: Option<&str>) -> (StatusCode, Value) {
+    let mut request = stack
+        .http
+        .post(stack.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("stripe-signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Stripe's webhook (issue 11): verified over the raw bytes with any current
+/// secret, recorded once per event, fulfilled once per order; anything that does
+/// not verify is a 400 that changes nothing.
+#[tokio::test]
+async fn stripe_events_are_verified_recorded_once_and_fulfil_once() {
+    let Purchase { stack, order, .. } = purchase().await;
+    let current = "whsec_test_current";
+    let paid = stripe_event("evt_1", "payment_intent.succeeded", &order, 9900, "cny");
+
+    // Refused, and nothing recorded: a wrong secret, a tampered body, an old
+    // timestamp, a malformed or missing header.
+    let tampered = stripe_event("evt_1", "payment_intent.succeeded", &order, 1, "cny");
+    let header = stripe_signature(current, &paid, now());
+    for (body, signature) in [
+        (
+            paid.clone(),
+            Some(stripe_signature("whsec_someone_else", &paid, now())),
+        ),
+        (tampered, Some(header.clone())),
+        (
+            paid.clone(),
+            Some(stripe_signature(current, &paid, now() - 301)),
+        ),
+        (paid.clone(), Some("t=1,v1=zz".to_owned())),
+        (paid.clone(), None),
+    ] {
+        let (status, answer) = deliver(&stack, &body, signature.as_deref()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(
+            answer["error"]["details"]["errors"][0]["path"][0],
+            "Stripe-Signature"
+        );
+    }
+    let recorded = count(
+        &stack,
+        "SELECT count(*) FROM payment_events WHERE $1 = $1",
+        "",
+    )
+    .await;
+    assert_eq!(recorded, 0);
+
+    // Verified: fulfilled once; the same event again changes nothing; another paid
+    // event for the order finds it paid.
+    let (status, answer) = deliver(&stack, &paid, Some(&header)).await;
+    assert_eq!(
+        (status, answer["data"]["outcome"].clone()),
+        (StatusCode::OK, json!("fulfilled"))
+    );
+    let (status, answer) = deliver(&stack, &paid, Some(&header)).await;
+    assert_eq!(
+        (status, answer["data"]["outcome"].clone()),
+        (StatusCode::OK, json!("duplicate"))
+    );
+    let session = stripe_event("evt_2", "checkout.session.completed", &order, 9900, "cny");
+    let rotated = stripe_signature("whsec_test_previous", &session, now());
+    let (status, answer) = deliver(&stack, &session, Some(&rotated)).await;
+    assert_eq!(
+        (status, answer["data"]["outcome"].clone()),
+        (StatusCode::OK, json!("already_paid"))
+    );
+    let granted = count(
+        &stack,
+        "SELECT count(*) FROM entitlements WHERE source_ref = $1",
+        &order,
+    )
+    .await;
+    assert_eq!(granted, 1);
+
+    // Verified but not ours to grant: acknowledged and recorded, nothing granted.
+    let cases = [
+        (
+            stripe_event("evt_3", "payment_intent.succeeded", "nobody", 9900, "cny"),
+            "unknown_order",
+        ),
+        (
+            stripe_event("evt_4", "payment_intent.succeeded", &order, 9900, "eur"),
+            "unusable",
+        ),
+        (
+            stripe_event("evt_5", "customer.created", &order, 0, "cny"),
+            "ignored",
+        ),
+    ];
+    for (body, outcome) in cases {
+        let (status, answer) = deliver(
+            &stack,
+            &body,
+            Some(&stripe_signature(current, &body, now())),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["data"]["outcome"].clone()),
+            (StatusCode::OK, json!(outcome))
+        );
+    }
+    let outcomes: Vec<String> = stack
+        .db
+        .client()
+        .await
+        .query("SELECT outcome FROM payment_events ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "fulfilled",
+            "already_paid",
+            "unknown_order",
+            "unusable",
+            "ignored"
+        ]
+    );
+}
+
+/// 100 concurrent deliveries of one Stripe event: one fulfilment, one record.
+#[tokio::test]
+async fn a_storm_of_one_stripe_event_fulfils_once() {
+    let Purchase { stack, order, .. } = purchase().await;
+    let body = stripe_event("evt_storm", "payment_intent.succeeded", &order, 9900, "cny");
+    let header = stripe_signature("whsec_test_current", &body, now());
+    let stack = std::sync::Arc::new(stack);
+    let storm = (0..100).map(|_| {
+        let (stack, body, header) = (stack.clone(), body.clone(), header.clone());
+        tokio::spawn(async move { deliver(&stack, &body, Some(&header)).await })
+    });
+    let answers = futures_util::future::join_all(storm).await;
+    let outcomes: Vec<String> = answers
+        .into_iter()
+        .map(|a| {
+            let (status, answer) = a.unwrap();
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["data"]["outcome"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let fulfilled = outcomes.iter().filter(|o| *o == "fulfilled").count();
+    let duplicates = outcomes.iter().filter(|o| *o == "duplicate").count();
+    assert_eq!((fulfilled, duplicates), (1, 99), "{outcomes:?}");
+    let granted = count(
+        &stack,
+        "SELECT count(*) FROM entitlements WHERE source_ref = $1",
+        &order,
+    )
+    .await;
+    let recorded = count(
+        &stack,
+        "SELECT count(*) FROM payment_events WHERE event_id = $1",
+        "evt_storm",
+    )
+    .await;
+    let paid = count(
+        &stack,
+        "SELECT count(*) FROM order_events e JOIN orders o ON o.id = e.order_id
+         WHERE o.document_id = $1 AND e.kind = 'paid'",
+        &order,
+    )
+    .await;
+    assert_eq!((granted, recorded, paid), (1, 1, 1));
+}

@@ -37,6 +37,7 @@ fn every_function_serves_exactly_its_template_routes() {
         ("content-admin".to_owned(), keys(content_admin::ROUTES)),
         ("commerce-admin".to_owned(), keys(commerce_admin::ROUTES)),
         ("commerce-api".to_owned(), keys(commerce_api::ROUTES)),
+        ("payment-webhook".to_owned(), keys(payment_webhook::ROUTES)),
         ("content-api".to_owned(), keys(content_api::ROUTES)),
         ("health".to_owned(), keys(health::ROUTES)),
         ("openapi".to_owned(), keys(openapi::ROUTES)),
@@ -153,6 +154,8 @@ fn expected(key: &str, caller: &str) -> StatusCode {
             S::BAD_REQUEST
         }
         "POST /auth/forgot-password" => S::ACCEPTED,
+        // Public, and unsigned: refused whoever calls.
+        "POST /webhooks/stripe" => S::BAD_REQUEST,
         "GET /health"
         | "GET /openapi.json"
         | "GET /products"
@@ -301,6 +304,7 @@ async fn every_route_answers_every_kind_of_caller_exactly() {
         keys(auth::ROUTES),
         keys(commerce_admin::ROUTES),
         keys(commerce_api::ROUTES),
+        keys(payment_webhook::ROUTES),
         keys(content_api::ROUTES),
         keys(health::ROUTES),
         keys(openapi::ROUTES),

@@ -258,6 +258,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         ("BIANXIAN_ENV", "test".into()),
         ("DB_POOL_SIZE", "4".into()),
         ("CORS_ALLOWED_ORIGINS", "https://www.example.com".into()),
+        ("STRIPE_WEBHOOK_SECRETS", STRIPE_WEBHOOK_SECRETS.into()),
         (
             "WEBHOOK_SIGNING_KEY",
             format!("test-signing-key-{}", random_suffix().repeat(3)),
@@ -603,6 +604,10 @@ fn config_of(env: &HashMap<&'static str, String>) -> Config {
 }
 
 pub const STAFF_PASSWORD: &str = "staff password 1";
+
+/// The Stripe endpoint secrets of every test stack: the current one and one being
+/// rotated out.
+pub const STRIPE_WEBHOOK_SECRETS: &str = "whsec_test_current,whsec_test_previous";
 
 /// A port nothing listens on.
 pub async fn closed_port() -> SocketAddr {

@@ -15,6 +15,7 @@ pub fn operations() -> Vec<Operation> {
         openapi::operations("content-admin", content_admin::ROUTES),
         openapi::operations("commerce-admin", commerce_admin::ROUTES),
         openapi::operations("commerce-api", commerce_api::ROUTES),
+        openapi::operations("payment-webhook", payment_webhook::ROUTES),
         openapi::operations("openapi", ::openapi::ROUTES),
     ]
     .concat()

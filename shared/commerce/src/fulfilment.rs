@@ -71,12 +71,17 @@ impl Fulfilment {
     pub async fn fulfil(&self, payment: &Payment<'_>) -> Result<Outcome> {
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;
-        let (outcome, job) = fulfil_in(&tx, payment).await?;
+        let (outcome, job) = record(&tx, payment).await?;
         tx.commit().await?;
+        self.dispatch(job).await;
+        Ok(outcome)
+    }
+
+    /// Sends the receipt [`record`] wrote, once its transaction has committed.
+    pub async fn dispatch(&self, job: Option<i64>) {
         if let Some(job) = job {
             self.mail.dispatch(&[job]).await;
         }
-        Ok(outcome)
     }
 }
 
@@ -155,7 +160,10 @@ fn access_until(order: &Locked, start: DateTime<Utc>) -> Result<Option<DateTime<
     })
 }
 
-async fn fulfil_in(
+/// Fulfils `payment` inside the caller's transaction (which may also record the
+/// provider's event, so both commit together): the outcome, and the receipt's mail
+/// job to [`Fulfilment::dispatch`] after COMMIT.
+pub async fn record(
     tx: &tokio_postgres::Transaction<'_>,
     payment: &Payment<'_>,
 ) -> Result<(Outcome, Option<i64>)> {

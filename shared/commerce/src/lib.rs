@@ -4,13 +4,15 @@
 //! A product is what an entitlement names (`identity::entitlements::Product`), so
 //! buying one grants access to the articles that ask for it.
 //!
-//! [`promotions`] are codes that take a percentage or an amount off.
+//! [`promotions`] are codes that take a percentage or an amount off; [`stripe`]
+//! verifies Stripe's webhooks and feeds their payments to fulfilment.
 //!
-//! It owns the tables `products`, `prices`, `orders`, `order_events`, `promotions`
-//! and `promotion_redemptions`.
+//! It owns the tables `products`, `prices`, `orders`, `order_events`, `promotions`,
+//! `promotion_redemptions` and `payment_events`.
 
 pub mod catalogue;
 pub mod fulfilment;
 pub mod money;
 pub mod orders;
 pub mod promotions;
+pub mod stripe;

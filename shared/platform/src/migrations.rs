@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_catalogue"),
     migration!(12, "0012_orders"),
     migration!(13, "0013_promotions"),
+    migration!(14, "0014_payment_events"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

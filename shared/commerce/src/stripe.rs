@@ -1,0 +1,209 @@
+//! Stripe's webhooks: verified over the raw bytes (`Stripe-Signature`, Stripe's
+//! timestamped HMAC scheme, 300 s tolerance, any of several secrets so one can be
+//! rotated), recorded once per event id, and turned into the one fulfilment path.
+//! Paid means `payment_intent.succeeded`, or `checkout.session.completed` whose
+//! `payment_status` is `paid`; the order is the `order` key of the object's
+//! metadata. Other events are acknowledged and recorded.
+
+use platform::{
+    config::{Section, Vars},
+    error::{Error, Result},
+    secret::Secret,
+    signature::{self, DEFAULT_TOLERANCE},
+};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_postgres::types::Type;
+
+use crate::{
+    fulfilment::{self, Fulfilment, Outcome, Payment},
+    money::{Amount, Currency},
+};
+
+pub const SIGNATURE_HEADER: &str = "stripe-signature";
+/// Stripe's events are a few kilobytes; anything far larger is not one.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// The Stripe channel's settings: without webhook secrets it is off.
+#[derive(Debug, Clone, Default)]
+pub struct StripeConfig {
+    /// `STRIPE_WEBHOOK_SECRETS`: comma-separated `whsec_…` endpoint secrets; any of
+    /// them verifies, so a new one can be added before the old one is rolled.
+    pub webhook_secrets: Vec<Secret>,
+}
+
+impl Section for StripeConfig {
+    fn read(vars: &mut Vars<'_>) -> Self {
+        let webhook_secrets = vars
+            .optional("STRIPE_WEBHOOK_SECRETS")
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Secret::new(s.to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if webhook_secrets
+            .iter()
+            .any(|s| !s.expose().starts_with("whsec_"))
+        {
+            vars.problem(
+                "STRIPE_WEBHOOK_SECRETS",
+                "must be comma-separated `whsec_…` secrets",
+            );
+        }
+        Self { webhook_secrets }
+    }
+}
+
+#[derive(Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: EventData,
+}
+
+#[derive(Deserialize)]
+struct EventData {
+    object: Value,
+}
+
+/// What a paid object says was paid.
+struct Paid<'a> {
+    order: &'a str,
+    provider_ref: &'a str,
+    currency: Currency,
+    amount: Amount,
+}
+
+/// The payment an event reports, if it reports one: `None` for events that do not
+/// mean "paid"; an error when a paid event lacks what fulfilment needs.
+fn paid(event: &Event) -> Option<std::result::Result<Paid<'_>, &'static str>> {
+    let object = &event.data.object;
+    let amount_field = match event.kind.as_str() {
+        "payment_intent.succeeded" => "amount_received",
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded"
+            if object["payment_status"] == "paid" =>
+        {
+            "amount_total"
+        }
+        _ => return None,
+    };
+    Some((|| {
+        let order = object["metadata"]["order"]
+            .as_str()
+            .ok_or("no order in the metadata")?;
+        let provider_ref = object["id"].as_str().ok_or("no id")?;
+        let currency = object["currency"]
+            .as_str()
+            .and_then(|c| Currency::parse(&c.to_ascii_uppercase()).ok())
+            .ok_or("an unknown currency")?;
+        let amount = object[amount_field]
+            .as_i64()
+            .and_then(|a| Amount::new(a).ok())
+            .ok_or("no amount")?;
+        Ok(Paid {
+            order,
+            provider_ref,
+            currency,
+            amount,
+        })
+    })())
+}
+
+/// Handles one delivery to `POST /webhooks/stripe`: `header` is `Stripe-Signature`,
+/// `body` the raw bytes, `now` our clock in unix seconds. A delivery that does not
+/// verify is a 400 and changes nothing; a verified one is recorded once and answered
+/// 200 whatever it did (Stripe retries anything else, which would not help).
+pub async fn handle(
+    fulfilment: &Fulfilment,
+    db: &platform::db::Db,
+    config: &StripeConfig,
+    header: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<&'static str> {
+    if config.webhook_secrets.is_empty() {
+        return Err(Error::NotFound(
+            "the Stripe channel is not configured".into(),
+        ));
+    }
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(Error::PayloadTooLarge {
+            limit: MAX_EVENT_BYTES,
+        });
+    }
+    let header = header.ok_or_else(|| {
+        Error::invalid("Stripe-Signature", "the Stripe-Signature header is missing")
+    })?;
+    let mut verdict = Err(signature::VerifyError::Mismatch);
+    for secret in &config.webhook_secrets {
+        verdict = signature::verify(secret.expose(), header, body, now, DEFAULT_TOLERANCE);
+        if verdict.is_ok() {
+            break;
+        }
+    }
+    verdict.map_err(|e| Error::invalid("Stripe-Signature", e.to_string()))?;
+    let event: Event =
+        serde_json::from_slice(body).map_err(|_| Error::invalid("body", "not a Stripe event"))?;
+
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let fresh = tx
+        .query_typed(
+            "INSERT INTO payment_events (provider, event_id, kind) VALUES ('stripe', $1, $2)
+             ON CONFLICT (provider, event_id) DO NOTHING RETURNING id",
+            &[(&event.id, Type::TEXT), (&event.kind, Type::TEXT)],
+        )
+        .await?;
+    let Some(row) = fresh.first() else {
+        // Delivered before: its effect is already committed.
+        return Ok("duplicate");
+    };
+    let event_row: i64 = row.get(0);
+    let (outcome, job) = match paid(&event) {
+        None => ("ignored", None),
+        Some(Err(why)) => {
+            tracing::warn!(event = %event.id, why, "a paid Stripe event without what fulfilment needs");
+            ("unusable", None)
+        }
+        Some(Ok(paid)) => {
+            let payment = Payment {
+                order: paid.order,
+                source: "webhook:stripe",
+                provider_ref: paid.provider_ref,
+                currency: paid.currency,
+                amount: paid.amount,
+            };
+            match fulfilment::record(&tx, &payment).await {
+                Ok((outcome, job)) => (
+                    match outcome {
+                        Outcome::Fulfilled { .. } => "fulfilled",
+                        Outcome::AlreadyPaid => "already_paid",
+                        Outcome::Late => "late",
+                        Outcome::Mismatch => "mismatch",
+                    },
+                    job,
+                ),
+                Err(Error::NotFound(_)) => ("unknown_order", None),
+                Err(err) => return Err(err),
+            }
+        }
+    };
+    tx.query_typed(
+        "UPDATE payment_events SET outcome = $2,
+             order_id = (SELECT id FROM orders WHERE document_id = $3)
+         WHERE id = $1",
+        &[
+            (&event_row, Type::INT8),
+            (&outcome, Type::TEXT),
+            (&event.data.object["metadata"]["order"].as_str(), Type::TEXT),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    fulfilment.dispatch(job).await;
+    Ok(outcome)
+}
