@@ -897,3 +897,89 @@ async fn a_storm_of_one_stripe_event_fulfils_once() {
     .await;
     assert_eq!((granted, recorded, paid), (1, 1, 1));
 }
+
+/// Finance reads orders: filtered and paged, and one with its whole history.
+#[tokio::test]
+async fn finance_lists_orders_by_filter_and_reads_their_history() {
+    let Purchase {
+        stack,
+        order,
+        fulfilment,
+        member_id,
+        ..
+    } = purchase().await;
+    let finance = stack.staff_token(Role::Finance).await;
+    let client = stack.platform.db.client().await.unwrap();
+    let price: String = client
+        .query_one(
+            "SELECT pr.document_id FROM prices pr JOIN orders o ON o.price_id = pr.id
+             WHERE o.document_id = $1",
+            &[&order],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let pending = order_of(&stack, member_id, &price).await;
+    fulfilment
+        .fulfil(&paid(&order, 9900, Currency::Cny))
+        .await
+        .unwrap();
+    let list = |query: &str| {
+        let (stack, finance) = (&stack, &finance);
+        let path = format!("/admin/orders{query}");
+        async move { call(stack, Method::GET, &path, Some(finance), None).await }
+    };
+    let ids = |answer: &Value| -> Vec<String> {
+        answer["data"]["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["documentId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, all) = list("").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(ids(&all), [pending.clone(), order.clone()]);
+    assert_eq!(all["data"]["total"], 2);
+    let (_, paid_only) = list("?status=paid&channel=alipay").await;
+    assert_eq!(ids(&paid_only), std::slice::from_ref(&order));
+    assert_eq!(
+        paid_only["data"]["orders"][0]["providerRef"],
+        "2026112822001"
+    );
+    let (_, paged) = list("?pageSize=1&page=2").await;
+    assert_eq!(
+        (ids(&paged), paged["data"]["total"].clone()),
+        (vec![order.clone()], json!(2))
+    );
+    let (_, none) = list("?from=2099-01-01").await;
+    assert_eq!(none["data"]["total"], 0);
+    for bad in [
+        "?status=lost",
+        "?channel=paypal",
+        "?from=yesterday",
+        "?pageSize=101",
+        "?page=0",
+    ] {
+        let (status, answer) = list(bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {answer}");
+    }
+
+    let (status, one) = call(
+        &stack,
+        Method::GET,
+        &format!("/admin/orders/{order}"),
+        Some(&finance),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["data"]["order"]["status"], "paid");
+    let kinds: Vec<&str> = one["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "paid"]);
+}

@@ -207,10 +207,12 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         "GET /admin/audit" => only(&["admin", "read-only", "full-access"], S::OK),
         // The catalogue: `payments.read` (finance) reads, `payments.write` writes;
         // read-only tokens have neither.
-        "GET /admin/products" | "GET /admin/promotions" => {
+        "GET /admin/products" | "GET /admin/promotions" | "GET /admin/orders" => {
             only(&["finance", "admin", "full-access"], S::OK)
         }
-        "GET /admin/products/{documentId}" | "GET /admin/promotions/{documentId}" => {
+        "GET /admin/products/{documentId}"
+        | "GET /admin/promotions/{documentId}"
+        | "GET /admin/orders/{documentId}" => {
             only(&["finance", "admin", "full-access"], S::NOT_FOUND)
         }
         "POST /admin/products" | "POST /admin/promotions" => {

@@ -1,28 +1,34 @@
-//! The admin API of commerce: the catalogue of plans and courses (`/admin/products`)
-//! and promotion codes (`/admin/promotions`). Finance staff and tokens with
-//! `payments.read` read them; admins and tokens with `payments.write` change them.
-//! Orders, refunds and revenue join them as issue 11 lands.
+//! The admin API of commerce: the catalogue of plans and courses (`/admin/products`),
+//! promotion codes (`/admin/promotions`) and orders with their history
+//! (`/admin/orders`). Finance staff and tokens with `payments.read` read them; admins
+//! and tokens with `payments.write` change the catalogue and the codes. Refunds and
+//! revenue join them as issue 11 lands.
 //!
 //! [`ROUTES`] is the function (deny by default; tests/api/routes.rs walks every route
 //! with every kind of caller). Every write records an audit entry in its transaction.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use commerce::{
     catalogue::{self, Product, ProductInput},
+    orders::{self, AdminOrder, Channel, Filter, OrderEvent, Status},
     promotions::{self, Promotion, PromotionInput},
 };
 use http::StatusCode;
 use identity::{
     access::Permission,
-    route::{Call, Doc, Guard, Route, Router, schema_of},
+    route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
 };
+use lambda_http::Request;
 use lambda_http::{Body, Response};
 use platform::{
-    Platform, Result,
-    http::{data as data_of, parse_json, path_param},
+    Error, Platform, Result,
+    http::{data as data_of, page_param, parse_json, path_param, query_param},
 };
+use schemars::json_schema;
 use serde::Deserialize;
+use serde_json::json;
 
 const MAX_BODY: usize = 64 * 1024;
 
@@ -48,6 +54,11 @@ pub static ROUTES: &[Route<Platform>] = &[
     identity::route!(PUT "/admin/products/{documentId}", MANAGE, update,
         Doc::new("Change a product's name, terms, prices or active state (never its kind or code)", schema_of::<Product>)
             .body(schema_of::<Envelope<ProductInput>>)),
+    identity::route!(GET "/admin/orders", READ, list_orders,
+        Doc::new("Orders, newest first, filtered by status, channel, product, member and time", orders_page)
+            .query(orders_query)),
+    identity::route!(GET "/admin/orders/{documentId}", READ, show_order,
+        Doc::new("One order with its member, provider reference and history", order_with_history)),
     identity::route!(GET "/admin/promotions", READ, list_promotions,
         Doc::new("Every promotion code with its redemptions", schema_of::<Vec<Promotion>>)),
     identity::route!(POST "/admin/promotions", MANAGE, create_promotion,
@@ -70,6 +81,103 @@ async fn show(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
     let client = platform.db.client().await?;
     let product = catalogue::by_document_id(&**client, document_id).await?;
     Ok(data_of(StatusCode::OK, product))
+}
+
+const MAX_PAGE_SIZE: i64 = 100;
+
+fn orders_page(generator: &mut SchemaGenerator) -> Schema {
+    let orders = generator.subschema_for::<Vec<AdminOrder>>();
+    json_schema!({
+        "type": "object",
+        "required": ["orders", "total"],
+        "properties": { "orders": orders, "total": { "type": "integer" } },
+    })
+}
+
+fn order_with_history(generator: &mut SchemaGenerator) -> Schema {
+    let order = generator.subschema_for::<AdminOrder>();
+    let events = generator.subschema_for::<Vec<OrderEvent>>();
+    json_schema!({
+        "type": "object",
+        "required": ["order", "events"],
+        "properties": { "order": order, "events": events },
+    })
+}
+
+/// The order list's query, for the OpenAPI document: what [`filter_of`] reads.
+fn orders_query(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "status": { "enum": ["pending", "paid", "partially_refunded", "refunded", "expired", "failed", "canceled"] },
+            "channel": { "enum": ["stripe", "alipay", "wechat"] },
+            "product": { "type": "string", "description": "a product's documentId" },
+            "member": { "type": "string", "description": "a member's documentId" },
+            "from": { "type": "string", "description": "created at or after: RFC 3339, or a date (UTC midnight)" },
+            "to": { "type": "string", "description": "created before: RFC 3339, or a date (UTC midnight)" },
+            "page": { "type": "integer", "minimum": 1 },
+            "pageSize": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE },
+        },
+    })
+}
+
+/// A time bound: an RFC 3339 time, or a date meaning its UTC midnight.
+fn time_param(req: &Request, name: &str) -> Result<Option<DateTime<Utc>>> {
+    let Some(raw) = query_param(req, name) else {
+        return Ok(None);
+    };
+    if let Ok(time) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(Some(time.with_timezone(&Utc)));
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Some(t.and_utc()))
+        .ok_or_else(|| Error::invalid(name, format!("{name} must be an RFC 3339 time or a date")))
+}
+
+fn filter_of(req: &Request) -> Result<Filter> {
+    let text = |name: &str| query_param(req, name).map(str::to_owned);
+    Ok(Filter {
+        status: match query_param(req, "status") {
+            Some(raw) => Some(Status::parse(raw).ok_or_else(|| {
+                Error::invalid("status", "status must be an order status, e.g. paid")
+            })?),
+            None => None,
+        },
+        channel: match query_param(req, "channel") {
+            Some(raw) => Some(Channel::parse(raw).ok_or_else(|| {
+                Error::invalid("channel", "channel must be stripe, alipay or wechat")
+            })?),
+            None => None,
+        },
+        product: text("product"),
+        member: text("member"),
+        from: time_param(req, "from")?,
+        to: time_param(req, "to")?,
+    })
+}
+
+async fn list_orders(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+    let filter = filter_of(&call.req)?;
+    let page = page_param(&call.req, "page", 1, i64::from(i32::MAX))?;
+    let page_size = page_param(&call.req, "pageSize", 25, MAX_PAGE_SIZE)?;
+    let client = platform.db.client().await?;
+    let (orders, total) = orders::search(&**client, &filter, page, page_size).await?;
+    Ok(data_of(
+        StatusCode::OK,
+        json!({ "orders": orders, "total": total }),
+    ))
+}
+
+async fn show_order(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+    let document_id = path_param(&call.req, "documentId")?;
+    let client = platform.db.client().await?;
+    let (order, events) = orders::with_history(&**client, document_id).await?;
+    Ok(data_of(
+        StatusCode::OK,
+        json!({ "order": order, "events": events }),
+    ))
 }
 
 /// Runs one audited write as the caller, in a transaction.

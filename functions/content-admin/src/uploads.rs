@@ -34,7 +34,7 @@ use lambda_http::{Body, Request, Response};
 use platform::{
     Error, Platform, Result, audit,
     config::{AwsConfig, Section, Vars},
-    http::{data, parse_json, path_param, query_param},
+    http::{data, page_param, parse_json, path_param},
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -540,17 +540,6 @@ pub fn query_schema(_: &mut SchemaGenerator) -> Schema {
             },
         },
     })
-}
-
-fn page_param(req: &Request, name: &str, default: i64, max: i64) -> Result<i64> {
-    match query_param(req, name) {
-        None => Ok(default),
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| Error::invalid(name, format!("{name} must be 1 to {max}"))),
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -120,7 +120,8 @@ async fn lock(tx: &tokio_postgres::Transaction<'_>, order: &str) -> Result<Locke
         id: row.get(0),
         promotion_id: row.get(13),
         member_id: row.get(1),
-        status: Status::parse(row.get(2))?,
+        status: Status::parse(row.get(2))
+            .ok_or_else(|| Error::internal("an order with an unknown status"))?,
         currency: row.get(3),
         amount: row.get(4),
         product: Product {

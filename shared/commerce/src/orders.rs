@@ -40,12 +40,12 @@ impl Channel {
         }
     }
 
-    fn parse(raw: &str) -> Result<Self> {
+    pub fn parse(raw: &str) -> Option<Self> {
         match raw {
-            "stripe" => Ok(Channel::Stripe),
-            "alipay" => Ok(Channel::Alipay),
-            "wechat" => Ok(Channel::Wechat),
-            other => Err(Error::internal(format!("unknown channel `{other}`"))),
+            "stripe" => Some(Channel::Stripe),
+            "alipay" => Some(Channel::Alipay),
+            "wechat" => Some(Channel::Wechat),
+            _ => None,
         }
     }
 }
@@ -75,8 +75,8 @@ impl Status {
         }
     }
 
-    pub fn parse(raw: &str) -> Result<Self> {
-        Ok(match raw {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
             "pending" => Status::Pending,
             "paid" => Status::Paid,
             "partially_refunded" => Status::PartiallyRefunded,
@@ -84,7 +84,7 @@ impl Status {
             "expired" => Status::Expired,
             "failed" => Status::Failed,
             "canceled" => Status::Canceled,
-            other => return Err(Error::internal(format!("unknown order status `{other}`"))),
+            _ => return None,
         })
     }
 
@@ -130,10 +130,12 @@ impl Order {
             price: row.try_get(1)?,
             product_kind: ProductKind::parse(row.try_get(2)?)?,
             product_code: row.try_get(3)?,
-            channel: Channel::parse(row.try_get(4)?)?,
+            channel: Channel::parse(row.try_get(4)?)
+                .ok_or_else(|| Error::internal("an order with an unknown channel"))?,
             currency: Currency::parse(row.try_get(5)?)?,
             amount: Amount::new(row.try_get(6)?)?,
-            status: Status::parse(row.try_get(7)?)?,
+            status: Status::parse(row.try_get(7)?)
+                .ok_or_else(|| Error::internal("an order with an unknown status"))?,
             expires_at: row.try_get(8)?,
             paid_at: row.try_get(9)?,
             created_at: row.try_get(10)?,
@@ -281,6 +283,131 @@ pub async fn of_member_latest(client: &impl GenericClient, member_id: i64) -> Re
         .iter()
         .map(Order::from_row)
         .collect()
+}
+
+/// What finance narrows the order list by; every part optional.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub status: Option<Status>,
+    pub channel: Option<Channel>,
+    /// A product's documentId.
+    pub product: Option<String>,
+    /// A member's documentId.
+    pub member: Option<String>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// An order as finance sees it: with its member and the provider's payment id.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminOrder {
+    #[serde(flatten)]
+    pub order: Order,
+    /// The member's documentId.
+    pub member: String,
+    pub provider_ref: Option<String>,
+}
+
+/// One page of the orders `filter` selects, newest first, and how many it selects.
+pub async fn search(
+    client: &impl GenericClient,
+    filter: &Filter,
+    page: i64,
+    page_size: i64,
+) -> Result<(Vec<AdminOrder>, i64)> {
+    let offset = (page - 1) * page_size;
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS}, m.document_id, o.provider_ref, count(*) OVER ()
+                 FROM orders o JOIN prices pr ON pr.id = o.price_id
+                 JOIN products p ON p.id = pr.product_id JOIN members m ON m.id = o.member_id
+                 WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR o.channel = $2)
+                   AND ($3::text IS NULL OR p.document_id = $3)
+                   AND ($4::text IS NULL OR m.document_id = $4)
+                   AND ($5::timestamptz IS NULL OR o.created_at >= $5)
+                   AND ($6::timestamptz IS NULL OR o.created_at < $6)
+                 ORDER BY o.created_at DESC, o.id DESC LIMIT $7 OFFSET $8"
+            ),
+            &[
+                (&filter.status.map(Status::as_str), Type::TEXT),
+                (&filter.channel.map(Channel::as_str), Type::TEXT),
+                (&filter.product, Type::TEXT),
+                (&filter.member, Type::TEXT),
+                (&filter.from, Type::TIMESTAMPTZ),
+                (&filter.to, Type::TIMESTAMPTZ),
+                (&page_size, Type::INT8),
+                (&offset, Type::INT8),
+            ],
+        )
+        .await?;
+    let total = rows.first().map_or(Ok(0), |r| r.try_get(15))?;
+    let orders = rows
+        .iter()
+        .map(|row| {
+            Ok(AdminOrder {
+                order: Order::from_row(row)?,
+                member: row.try_get(13)?,
+                provider_ref: row.try_get(14)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok((orders, total))
+}
+
+/// One event of an order's history.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderEvent {
+    pub kind: String,
+    pub source: String,
+    pub details: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An order as finance sees it, with its whole history.
+pub async fn with_history(
+    client: &impl GenericClient,
+    document_id: &str,
+) -> Result<(AdminOrder, Vec<OrderEvent>)> {
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS}, m.document_id, o.provider_ref
+                 FROM orders o JOIN prices pr ON pr.id = o.price_id
+                 JOIN products p ON p.id = pr.product_id JOIN members m ON m.id = o.member_id
+                 WHERE o.document_id = $1"
+            ),
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::NotFound("no such order".into()))?;
+    let order = AdminOrder {
+        order: Order::from_row(row)?,
+        member: row.try_get(13)?,
+        provider_ref: row.try_get(14)?,
+    };
+    let events = client
+        .query_typed(
+            "SELECT e.kind, e.source, e.details, e.created_at FROM order_events e
+             JOIN orders o ON o.id = e.order_id WHERE o.document_id = $1 ORDER BY e.id",
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?
+        .iter()
+        .map(|r| OrderEvent {
+            kind: r.get(0),
+            source: r.get(1),
+            details: r.get(2),
+            created_at: r.get(3),
+        })
+        .collect();
+    Ok((order, events))
 }
 
 /// Every event of an order, oldest first: `(kind, source, details)`.

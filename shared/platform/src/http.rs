@@ -120,6 +120,19 @@ pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|params| params.first(name))
 }
 
+/// A positive integer query parameter (a page, a page size) of at most `max`,
+/// `default` when absent; a 400 naming it otherwise.
+pub fn page_param(req: &Request, name: &str, default: i64, max: i64) -> Result<i64> {
+    match query_param(req, name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| Error::invalid(name, format!("{name} must be 1 to {max}"))),
+    }
+}
+
 /// A path parameter from the route template, e.g. `{documentId}`.
 pub fn path_param<'a>(req: &'a Request, name: &str) -> Result<&'a str> {
     let value = req
