@@ -196,12 +196,7 @@ pub async fn create(
             ],
         )
         .await
-        .map_err(|e| {
-            if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) {
-                return Error::invalid("endsAt", "endsAt must be after startsAt");
-            }
-            map_conflict(e, CONFLICTS)
-        })?;
+        .map_err(window_error)?;
     let document_id: String = rows
         .first()
         .map(|r| r.get(0))
@@ -215,6 +210,15 @@ pub async fn create(
     )
     .await?;
     by_document_id(client, &document_id).await
+}
+
+/// A write's database error as the client's: an inverted window (the one CHECK a
+/// valid input can still break) or a taken code.
+fn window_error(err: tokio_postgres::Error) -> Error {
+    if err.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) {
+        return Error::invalid("endsAt", "endsAt must be after startsAt");
+    }
+    map_conflict(err, CONFLICTS)
 }
 
 /// Changes a promotion's window, limits or active state; its code and discount
@@ -253,12 +257,7 @@ pub async fn update(
             ],
         )
         .await
-        .map_err(|e| {
-            if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) {
-                return Error::invalid("endsAt", "endsAt must be after startsAt");
-            }
-            e.into()
-        })?;
+        .map_err(window_error)?;
     if rows.is_empty() {
         return Err(Error::NotFound("no such promotion".into()));
     }
