@@ -39,12 +39,7 @@ async fn unverified_member(stack: &TestStack, address: &str) -> String {
         .await
         .unwrap()
         .expect("a new email");
-    let response = stack.login(address, PASSWORD).await;
-    assert_eq!(response.status(), 200);
-    json(response).await["data"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    stack.session(address, PASSWORD).await
 }
 
 #[tokio::test]
@@ -123,10 +118,7 @@ async fn password_reset_reveals_nothing_and_revokes_every_session() {
     let stack = spawn_stack().await;
     let address = email();
     let first = stack.register(&address, PASSWORD).await;
-    let second = json(stack.login(&address, PASSWORD).await).await["data"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = stack.session(&address, PASSWORD).await;
 
     let unknown = email();
     let for_unknown = stack
@@ -192,10 +184,7 @@ async fn changing_the_password_rotates_this_session_and_ends_the_others() {
     let stack = spawn_stack().await;
     let address = email();
     let current = stack.register(&address, PASSWORD).await;
-    let other = json(stack.login(&address, PASSWORD).await).await["data"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = stack.session(&address, PASSWORD).await;
 
     let wrong = stack
         .authed(Method::POST, "/auth/change-password", &current)
@@ -233,10 +222,7 @@ async fn logout_all_ends_every_session() {
     let stack = spawn_stack().await;
     let address = email();
     let one = stack.register(&address, PASSWORD).await;
-    let two = json(stack.login(&address, PASSWORD).await).await["data"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let two = stack.session(&address, PASSWORD).await;
     let response = stack
         .authed(Method::POST, "/auth/logout-all", &one)
         .send()

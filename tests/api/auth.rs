@@ -415,10 +415,7 @@ async fn sign_out_everywhere_reaches_a_session_used_after_its_index_would_have_e
     let stack = spawn_stack().await;
     let address = email();
     let first = stack.register(&address, PASSWORD).await;
-    let second = json(stack.login(&address, PASSWORD).await).await["data"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = stack.session(&address, PASSWORD).await;
     let me = json(
         stack
             .authed(Method::GET, "/auth/me", &first)

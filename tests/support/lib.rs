@@ -450,6 +450,16 @@ impl TestStack {
         token.expose().to_owned()
     }
 
+    /// Signs a member in and returns the session token.
+    pub async fn session(&self, email: &str, password: &str) -> String {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), 200, "sign in {email}");
+        json(response).await["data"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
         self.post_json(
             "/auth/login",

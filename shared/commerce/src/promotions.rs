@@ -284,6 +284,14 @@ async fn product_id(client: &impl GenericClient, document_id: &str) -> Result<i6
         .ok_or_else(|| Error::invalid("product", "no such product"))
 }
 
+/// Whether promotion `pm` is used up in all, and by member `$2`: the first two
+/// columns of the statements that quote and redeem.
+const LIMITS_REACHED: &str = "pm.max_redemptions IS NOT NULL
+       AND (SELECT count(*) FROM promotion_redemptions r WHERE r.promotion_id = pm.id)
+           >= pm.max_redemptions,
+     (SELECT count(*) FROM promotion_redemptions r
+       WHERE r.promotion_id = pm.id AND r.member_id = $2) >= pm.max_per_member";
+
 /// What an order with a code costs: the promotion's id and the discount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quote {
@@ -307,13 +315,13 @@ pub async fn quote(
     let code = normalize_code(code, "promotionCode")?;
     let rows = client
         .query_typed(
-            "SELECT pm.id, pm.percent_off, pm.amount_off, pm.currency, pm.product_id,
-                    pm.active AND pm.starts_at <= now() AND (pm.ends_at IS NULL OR pm.ends_at > now()),
-                    pm.max_redemptions IS NOT NULL AND (SELECT count(*) FROM promotion_redemptions r
-                        WHERE r.promotion_id = pm.id) >= pm.max_redemptions,
-                    (SELECT count(*) FROM promotion_redemptions r
-                        WHERE r.promotion_id = pm.id AND r.member_id = $2) >= pm.max_per_member
-             FROM promotions pm WHERE pm.code = $1",
+            &format!(
+                "SELECT {LIMITS_REACHED}, pm.id, pm.percent_off, pm.amount_off, pm.currency,
+                        pm.product_id,
+                        pm.active AND pm.starts_at <= now()
+                          AND (pm.ends_at IS NULL OR pm.ends_at > now())
+                 FROM promotions pm WHERE pm.code = $1"
+            ),
             &[(&code, Type::TEXT), (&member_id, Type::INT8)],
         )
         .await?;
@@ -326,9 +334,9 @@ pub async fn quote(
         Option<i64>,
         Option<String>,
         Option<i64>,
-    ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-    let (open, exhausted, used_by_member): (bool, bool, bool) =
-        (row.get(5), row.get(6), row.get(7));
+    ) = (row.get(2), row.get(3), row.get(4), row.get(5), row.get(6));
+    let (exhausted, used_by_member, open): (bool, bool, bool) =
+        (row.get(0), row.get(1), row.get(7));
     if !open {
         return Err(refused("this promotion code is not valid now"));
     }
@@ -367,11 +375,7 @@ pub async fn redeem(
 ) -> Result<Option<&'static str>> {
     let rows = client
         .query_typed(
-            "SELECT pm.max_redemptions IS NOT NULL AND (SELECT count(*) FROM promotion_redemptions r
-                        WHERE r.promotion_id = pm.id) >= pm.max_redemptions,
-                    (SELECT count(*) FROM promotion_redemptions r
-                        WHERE r.promotion_id = pm.id AND r.member_id = $2) >= pm.max_per_member
-             FROM promotions pm WHERE pm.id = $1 FOR UPDATE",
+            &format!("SELECT {LIMITS_REACHED} FROM promotions pm WHERE pm.id = $1 FOR UPDATE"),
             &[(&promotion_id, Type::INT8), (&member_id, Type::INT8)],
         )
         .await?;
