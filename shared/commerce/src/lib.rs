@@ -11,8 +11,11 @@
 //! `promotion_redemptions` and `payment_events`.
 
 pub mod catalogue;
+pub mod crypto;
 pub mod fulfilment;
 pub mod money;
+pub mod notification;
 pub mod orders;
 pub mod promotions;
+pub mod provider;
 pub mod stripe;

@@ -13,11 +13,11 @@ use platform::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use tokio_postgres::types::Type;
 
 use crate::{
-    fulfilment::{self, Fulfilment, Outcome, Payment},
+    fulfilment::{Fulfilment, Payment},
     money::{Amount, Currency},
+    notification::{self, Signal},
 };
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -148,62 +148,27 @@ pub async fn handle(
     verdict.map_err(|e| Error::invalid("Stripe-Signature", e.to_string()))?;
     let event: Event =
         serde_json::from_slice(body).map_err(|_| Error::invalid("body", "not a Stripe event"))?;
-
-    let mut client = db.client().await?;
-    let tx = client.transaction().await?;
-    let fresh = tx
-        .query_typed(
-            "INSERT INTO payment_events (provider, event_id, kind) VALUES ('stripe', $1, $2)
-             ON CONFLICT (provider, event_id) DO NOTHING RETURNING id",
-            &[(&event.id, Type::TEXT), (&event.kind, Type::TEXT)],
-        )
-        .await?;
-    let Some(row) = fresh.first() else {
-        // Delivered before: its effect is already committed.
-        return Ok("duplicate");
+    let signal = match paid(&event) {
+        None => Signal::Ignored,
+        Some(Err(why)) => Signal::Unusable(why),
+        Some(Ok(paid)) => Signal::Paid(Payment {
+            order: paid.order,
+            source: "webhook:stripe",
+            provider_ref: paid.provider_ref,
+            currency: paid.currency,
+            amount: paid.amount,
+        }),
     };
-    let event_row: i64 = row.get(0);
-    let (outcome, job) = match paid(&event) {
-        None => ("ignored", None),
-        Some(Err(why)) => {
-            tracing::warn!(event = %event.id, why, "a paid Stripe event without what fulfilment needs");
-            ("unusable", None)
-        }
-        Some(Ok(paid)) => {
-            let payment = Payment {
-                order: paid.order,
-                source: "webhook:stripe",
-                provider_ref: paid.provider_ref,
-                currency: paid.currency,
-                amount: paid.amount,
-            };
-            match fulfilment::record(&tx, &payment).await {
-                Ok((outcome, job)) => (
-                    match outcome {
-                        Outcome::Fulfilled { .. } => "fulfilled",
-                        Outcome::AlreadyPaid => "already_paid",
-                        Outcome::Late => "late",
-                        Outcome::Mismatch => "mismatch",
-                    },
-                    job,
-                ),
-                Err(Error::NotFound(_)) => ("unknown_order", None),
-                Err(err) => return Err(err),
-            }
-        }
-    };
-    tx.query_typed(
-        "UPDATE payment_events SET outcome = $2,
-             order_id = (SELECT id FROM orders WHERE document_id = $3)
-         WHERE id = $1",
-        &[
-            (&event_row, Type::INT8),
-            (&outcome, Type::TEXT),
-            (&event.data.object["metadata"]["order"].as_str(), Type::TEXT),
-        ],
+    notification::process(
+        db,
+        fulfilment,
+        notification::Event {
+            provider: "stripe",
+            id: &event.id,
+            kind: &event.kind,
+            order: event.data.object["metadata"]["order"].as_str(),
+            signal,
+        },
     )
-    .await?;
-    tx.commit().await?;
-    fulfilment.dispatch(job).await;
-    Ok(outcome)
+    .await
 }

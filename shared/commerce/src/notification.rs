@@ -1,0 +1,95 @@
+//! What every provider's webhook does once it has verified a delivery: record the
+//! provider's event once (`payment_events`, unique per provider and event id) in the
+//! same transaction as its effect, so a redelivery, a replay or a hundred concurrent
+//! copies change nothing after the first; and hand a payment to [`fulfilment`].
+
+use platform::{db::Db, error::Result};
+use tokio_postgres::types::Type;
+
+use crate::fulfilment::{self, Fulfilment, Outcome, Payment};
+
+/// A verified event, as its provider's module read it.
+pub struct Event<'a> {
+    /// `stripe`, `alipay` or `wechat`.
+    pub provider: &'static str,
+    /// The provider's id of this event: the same for every redelivery of it.
+    pub id: &'a str,
+    /// The provider's name for what happened (`payment_intent.succeeded`, `TRADE_SUCCESS`, ...).
+    pub kind: &'a str,
+    /// Our order's documentId, when the event names one.
+    pub order: Option<&'a str>,
+    pub signal: Signal<'a>,
+}
+
+/// What a verified event means to us.
+pub enum Signal<'a> {
+    /// The order was paid.
+    Paid(Payment<'a>),
+    /// It says paid but lacks what fulfilment needs (logged with why).
+    Unusable(&'static str),
+    /// Nothing we act on: acknowledged and recorded.
+    Ignored,
+}
+
+/// Records `event` once and acts on it; what it did, as `payment_events.outcome`
+/// keeps it: `duplicate` for a delivery seen before, else `fulfilled`,
+/// `already_paid`, `late`, `mismatch`, `unknown_order`, `unusable` or `ignored`.
+pub async fn process(db: &Db, fulfilment: &Fulfilment, event: Event<'_>) -> Result<&'static str> {
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let fresh = tx
+        .query_typed(
+            "INSERT INTO payment_events (provider, event_id, kind) VALUES ($1, $2, $3)
+             ON CONFLICT (provider, event_id) DO NOTHING RETURNING id",
+            &[
+                (&event.provider, Type::TEXT),
+                (&event.id, Type::TEXT),
+                (&event.kind, Type::TEXT),
+            ],
+        )
+        .await?;
+    let Some(row) = fresh.first() else {
+        // Delivered before: its effect is already committed.
+        return Ok("duplicate");
+    };
+    let event_row: i64 = row.get(0);
+    let (outcome, job) = match event.signal {
+        Signal::Ignored => ("ignored", None),
+        Signal::Unusable(why) => {
+            tracing::warn!(
+                provider = event.provider,
+                event = event.id,
+                why,
+                "a paid event without what fulfilment needs"
+            );
+            ("unusable", None)
+        }
+        Signal::Paid(payment) => match fulfilment::record(&tx, &payment).await {
+            Ok((outcome, job)) => (
+                match outcome {
+                    Outcome::Fulfilled { .. } => "fulfilled",
+                    Outcome::AlreadyPaid => "already_paid",
+                    Outcome::Late => "late",
+                    Outcome::Mismatch => "mismatch",
+                },
+                job,
+            ),
+            Err(platform::Error::NotFound(_)) => ("unknown_order", None),
+            Err(err) => return Err(err),
+        },
+    };
+    tx.query_typed(
+        "UPDATE payment_events SET outcome = $2,
+             order_id = (SELECT id FROM orders WHERE document_id = $3)
+         WHERE id = $1",
+        &[
+            (&event_row, Type::INT8),
+            (&outcome, Type::TEXT),
+            (&event.order, Type::TEXT),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    fulfilment.dispatch(job).await;
+    Ok(outcome)
+}
