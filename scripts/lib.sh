@@ -97,6 +97,22 @@ start_moto() {
   die "moto_server did not start on 127.0.0.1:$port"
 }
 
+# localstripe (Stripe's API and its signed webhooks) from the pinned tools, on
+# 127.0.0.1:$1, empty: it would otherwise reload /tmp/localstripe.pickle.
+start_localstripe() {
+  local port="$1"
+  ensure_venv
+  localstripe --port "$port" --from-scratch >"$CACHE/localstripe-$port.log" 2>&1 &
+  LOCALSTRIPE_PID=$!
+  for _ in $(seq 1 150); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/js.stripe.com/v3/" && return 0
+    kill -0 "$LOCALSTRIPE_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  cat "$CACHE/localstripe-$port.log" >&2
+  die "localstripe did not start on 127.0.0.1:$port"
+}
+
 # Points the AWS SDK at moto: any credentials do, real ones are never needed.
 use_moto() {
   local endpoint="$1"

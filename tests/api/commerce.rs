@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use commerce::{
     fulfilment::{Fulfilment, Outcome, Payment},
     money::{Amount, Currency},
-    orders::{self, Channel, Status},
+    orders::{self, Status},
+    provider::Method as PayMethod,
 };
 
 use crate::{
@@ -18,7 +19,7 @@ use crate::{
     content_api::{member_token, publication},
 };
 
-fn plan() -> Value {
+pub(crate) fn plan() -> Value {
     json!({ "data": {
         "kind": "plan",
         "code": "pro",
@@ -40,7 +41,7 @@ fn terms(prices: &Value) -> Vec<Value> {
     prices
 }
 
-async fn post(stack: &TestStack, token: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(stack: &TestStack, token: &str, body: Value) -> (StatusCode, Value) {
     call(
         stack,
         Method::POST,
@@ -266,7 +267,7 @@ async fn purchase() -> Purchase {
 
 async fn order_of(stack: &TestStack, member_id: i64, price: &str) -> String {
     let client = stack.platform.db.client().await.unwrap();
-    let order = orders::create(&**client, member_id, price, Channel::Alipay, None)
+    let order = orders::create(&**client, member_id, price, PayMethod::Qr, None)
         .await
         .unwrap();
     assert_eq!(order.status, Status::Pending);
@@ -501,7 +502,7 @@ async fn promotion_codes_take_off_what_they_promise_and_are_redeemed_once() {
     let order = |member: i64, code: &str| {
         let code = code.to_owned();
         let (client, monthly) = (&client, monthly.clone());
-        async move { orders::create(&***client, member, &monthly, Channel::Wechat, Some(&code)).await }
+        async move { orders::create(&***client, member, &monthly, PayMethod::Native, Some(&code)).await }
     };
     let first_order = order(first, "launch20").await.unwrap();
     assert_eq!(

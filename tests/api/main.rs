@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod checkout;
 mod commerce;
 mod content_access;
 mod content_admin;

@@ -226,7 +226,9 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         "GET /auth/me" | "GET /auth/me/export" | "GET /me/orders" => member_only(S::OK),
         "GET /orders/{documentId}" => member_only(S::NOT_FOUND),
         "POST /auth/verify-email/send" => member_only(S::ACCEPTED),
-        "DELETE /auth/me" | "POST /auth/change-password" => member_only(S::BAD_REQUEST),
+        "DELETE /auth/me" | "POST /auth/change-password" | "POST /checkout" => {
+            member_only(S::BAD_REQUEST)
+        }
         other => panic!("no expectation for `{other}`"),
     }
 }
@@ -248,6 +250,10 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         }
         "POST /auth/forgot-password" => Some(json!({ "email": format!("{unique}@example.com") })),
         "DELETE /auth/me" => Some(json!({ "password": "wrong password 1" })),
+        // A price nobody sells.
+        "POST /checkout" => Some(json!({
+            "price": "nobody0000000000000000", "channel": "stripe", "method": "payment_intent",
+        })),
         "POST /auth/change-password" => Some(
             json!({ "currentPassword": "wrong password 1", "newPassword": "a new password 1" }),
         ),

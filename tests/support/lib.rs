@@ -134,6 +134,8 @@ pub struct TestStack {
     pub db: TestDb,
     /// moto's base URL when this stack sends mail (see [`aws_endpoint_url`]).
     pub aws_endpoint: Option<String>,
+    /// localstripe's base URL when this stack takes Stripe payments (see [`stripe_api_base`]).
+    pub stripe_api: Option<String>,
     /// The settings `platform` was built from.
     env: HashMap<&'static str, String>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
@@ -236,9 +238,20 @@ pub async fn spawn_stack() -> TestStack {
     spawn_stack_with(StackOptions::default()).await
 }
 
+/// localstripe's base URL when scripts/test started one (`TEST_STRIPE_API_BASE`).
+pub fn stripe_api_base() -> Option<String> {
+    std::env::var("TEST_STRIPE_API_BASE")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| url.trim_end_matches('/').to_owned())
+}
+
 pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     platform::install_crypto_provider();
     let db = TestDb::empty().await;
+    // Bound first: the stack's own URL is its API_URL, where providers notify it.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base_url = format!("http://{}", listener.local_addr().expect("addr"));
     let upstash_token = format!("test-{}", random_suffix());
     let upstash_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let upstash_url = format!("http://{}", upstash_listener.local_addr().expect("addr"));
@@ -259,6 +272,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         ("DB_POOL_SIZE", "4".into()),
         ("CORS_ALLOWED_ORIGINS", "https://www.example.com".into()),
         ("STRIPE_WEBHOOK_SECRETS", STRIPE_WEBHOOK_SECRETS.into()),
+        ("API_URL", base_url.clone()),
         (
             "WEBHOOK_SIGNING_KEY",
             format!("test-signing-key-{}", random_suffix().repeat(3)),
@@ -284,6 +298,13 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
             ),
         ]);
     }
+    let stripe_api = stripe_api_base();
+    if let Some(stripe) = &stripe_api {
+        env.extend([
+            ("STRIPE_SECRET_KEY", "sk_test_bianxian".into()),
+            ("STRIPE_API_BASE", stripe.clone()),
+        ]);
+    }
     env.extend(options.env);
     let config = config_of(&env);
     let platform = Arc::new(Platform::new(config).expect("platform"));
@@ -306,15 +327,15 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         routes.push(route);
     }
     let gateway = Gateway::new(routes, mounted, platform.clone()).expect("gateway");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base_url = format!("http://{}", listener.local_addr().expect("addr"));
     let gateway_task = tokio::spawn(gateway::serve(listener, Arc::new(gateway)));
+    let http = reqwest::Client::new();
 
     TestStack {
         base_url,
         upstash_url,
         upstash_token,
-        http: reqwest::Client::new(),
+        http,
+        stripe_api,
         platform,
         db,
         aws_endpoint,

@@ -11,6 +11,7 @@
 //! `promotion_redemptions` and `payment_events`.
 
 pub mod catalogue;
+pub mod checkout;
 pub mod crypto;
 pub mod fulfilment;
 pub mod money;

@@ -17,6 +17,7 @@ use tokio_postgres::{GenericClient, Row, types::Type};
 use crate::{
     money::{Amount, Currency},
     promotions,
+    provider::Method,
 };
 
 /// How long a member has to pay an order before it expires.
@@ -38,6 +39,11 @@ impl Channel {
             Channel::Alipay => "alipay",
             Channel::Wechat => "wechat",
         }
+    }
+
+    /// Alipay and WeChat Pay settle in yuan only; Stripe takes every currency we sell in.
+    pub fn takes(self, currency: Currency) -> bool {
+        self == Channel::Stripe || currency == Currency::Cny
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
@@ -106,7 +112,10 @@ pub struct Order {
     pub price: String,
     pub product_kind: ProductKind,
     pub product_code: String,
+    pub product_name: String,
     pub channel: Channel,
+    /// How the payer pays within the channel, once checkout started the payment.
+    pub method: Option<Method>,
     pub currency: Currency,
     /// What the member pays, after the discount.
     pub amount: Amount,
@@ -121,7 +130,7 @@ pub struct Order {
 
 const COLUMNS: &str = "o.document_id, pr.document_id, p.kind, p.code, o.channel, o.currency,
      o.amount, o.status, o.expires_at, o.paid_at, o.created_at, o.discount,
-     (SELECT code FROM promotions WHERE id = o.promotion_id)";
+     (SELECT code FROM promotions WHERE id = o.promotion_id), p.name, o.method";
 
 impl Order {
     fn from_row(row: &Row) -> Result<Self> {
@@ -141,6 +150,14 @@ impl Order {
             created_at: row.try_get(10)?,
             discount: row.try_get(11)?,
             promotion_code: row.try_get(12)?,
+            product_name: row.try_get(13)?,
+            method: row
+                .try_get::<_, Option<&str>>(14)?
+                .map(|raw| {
+                    Method::parse(raw)
+                        .ok_or_else(|| Error::internal("an order with an unknown method"))
+                })
+                .transpose()?,
         })
     }
 }
@@ -167,16 +184,18 @@ pub async fn record_event(
     Ok(())
 }
 
-/// A pending order of `price` (by its documentId) for the member, through
-/// `channel`, charged the price's amount less what `promotion_code` takes off; 400
-/// unless the price and its product are on sale and the code applies.
+/// A pending order of `price` (by its documentId) for the member, paid by
+/// `method`, charged the price's amount less what `promotion_code` takes off; 400
+/// unless the price and its product are on sale, the method's channel takes its
+/// currency and the code applies.
 pub async fn create(
     client: &impl GenericClient,
     member_id: i64,
     price: &str,
-    channel: Channel,
+    method: Method,
     promotion_code: Option<&str>,
 ) -> Result<Order> {
+    let channel = method.channel();
     let rows = client
         .query_typed(
             "SELECT pr.id, pr.product_id, pr.currency, pr.amount
@@ -191,6 +210,16 @@ pub async fn create(
     let (price_id, product_id): (i64, i64) = (row.get(0), row.get(1));
     let currency = Currency::parse(row.get(2))?;
     let full = Amount::new(row.get(3))?;
+    if !channel.takes(currency) {
+        return Err(Error::invalid(
+            "price",
+            format!(
+                "{} takes no {}; choose a price in another currency",
+                channel.as_str(),
+                currency.as_str()
+            ),
+        ));
+    }
     let quote = match promotion_code {
         Some(code) => {
             Some(promotions::quote(client, code, member_id, product_id, currency, full).await?)
@@ -202,8 +231,8 @@ pub async fn create(
     let rows = client
         .query_typed(
             "INSERT INTO orders (member_id, price_id, channel, currency, amount, discount,
-                 promotion_id, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, document_id",
+                 promotion_id, expires_at, method)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, document_id",
             &[
                 (&member_id, Type::INT8),
                 (&price_id, Type::INT8),
@@ -213,6 +242,7 @@ pub async fn create(
                 (&discount, Type::INT8),
                 (&quote.map(|q| q.promotion_id), Type::INT8),
                 (&expires_at, Type::TIMESTAMPTZ),
+                (&method.as_str(), Type::TEXT),
             ],
         )
         .await?;
@@ -344,14 +374,14 @@ pub async fn search(
             ],
         )
         .await?;
-    let total = rows.first().map_or(Ok(0), |r| r.try_get(15))?;
+    let total = rows.first().map_or(Ok(0), |r| r.try_get(17))?;
     let orders = rows
         .iter()
         .map(|row| {
             Ok(AdminOrder {
                 order: Order::from_row(row)?,
-                member: row.try_get(13)?,
-                provider_ref: row.try_get(14)?,
+                member: row.try_get(15)?,
+                provider_ref: row.try_get(16)?,
             })
         })
         .collect::<Result<_>>()?;
@@ -389,8 +419,8 @@ pub async fn with_history(
         .ok_or_else(|| Error::NotFound("no such order".into()))?;
     let order = AdminOrder {
         order: Order::from_row(row)?,
-        member: row.try_get(13)?,
-        provider_ref: row.try_get(14)?,
+        member: row.try_get(15)?,
+        provider_ref: row.try_get(16)?,
     };
     let events = client
         .query_typed(

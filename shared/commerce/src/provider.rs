@@ -47,6 +47,20 @@ impl Method {
         }
     }
 
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "payment_intent" => Method::PaymentIntent,
+            "checkout_session" => Method::CheckoutSession,
+            "page" => Method::Page,
+            "wap" => Method::Wap,
+            "qr" => Method::Qr,
+            "native" => Method::Native,
+            "jsapi" => Method::Jsapi,
+            "h5" => Method::H5,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::PaymentIntent => "payment_intent",
@@ -201,10 +215,21 @@ pub trait Provider: Send + Sync {
         method: Method,
     ) -> impl Future<Output = Result<Started>> + Send;
 
-    fn query(&self, order: &str) -> impl Future<Output = Result<Remote>> + Send;
+    /// What the provider says of `order`, which checkout started as `provider_ref`
+    /// when the provider named it (Stripe's PaymentIntent; Alipay and WeChat Pay find
+    /// it by our order id).
+    fn query(
+        &self,
+        order: &str,
+        provider_ref: Option<&str>,
+    ) -> impl Future<Output = Result<Remote>> + Send;
 
     /// Makes an unpaid order unpayable at the provider.
-    fn close(&self, order: &str) -> impl Future<Output = Result<()>> + Send;
+    fn close(
+        &self,
+        order: &str,
+        provider_ref: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     fn refund(
         &self,

@@ -44,6 +44,9 @@ pub struct Config {
     /// return pages). Always ends with `/`, so `site_url.join("auth/verify?token=…")`
     /// (no leading slash) keeps a base path such as `https://example.com/app/`.
     pub site_url: Url,
+    /// `API_URL`: this API's own public base URL (the custom domain in production),
+    /// where payment providers are told to notify us. Ends with `/` like `site_url`.
+    pub api_url: Url,
     pub aws: AwsConfig,
     /// Where the settings came from, for the sections functions read later
     /// ([`Config::section`]).
@@ -235,6 +238,7 @@ struct Core {
     rate_limit_failure_mode: FailureMode,
     max_body_bytes: usize,
     site_url: Url,
+    api_url: Url,
     aws: AwsConfig,
 }
 
@@ -251,6 +255,7 @@ impl Core {
             rate_limit_failure_mode: self.rate_limit_failure_mode,
             max_body_bytes: self.max_body_bytes,
             site_url: self.site_url,
+            api_url: self.api_url,
             aws: self.aws,
             env,
         }
@@ -327,7 +332,8 @@ fn read_core(vars: &mut Vars<'_>) -> Option<Core> {
         .optional("REDIS_KEY_PREFIX")
         .unwrap_or_else(|| "bx:".into());
     let ca_pem = vars.optional("DATABASE_CA_PEM");
-    let site_url = site_url(vars);
+    let site_url = base_url_or(vars, "SITE_URL", DEFAULT_SITE_URL);
+    let api_url = base_url_or(vars, "API_URL", DEFAULT_API_URL);
     let aws = aws_settings(vars);
     Some(Core {
         environment,
@@ -350,6 +356,7 @@ fn read_core(vars: &mut Vars<'_>) -> Option<Core> {
         rate_limit_failure_mode,
         max_body_bytes,
         site_url,
+        api_url,
         aws,
     })
 }
@@ -376,13 +383,16 @@ fn parse_origins(raw: &str, vars: &mut Vars<'_>) -> Vec<String> {
 }
 
 const DEFAULT_SITE_URL: &str = "http://localhost:5173/";
+/// The local gateway (`scripts/dev`).
+const DEFAULT_API_URL: &str = "http://127.0.0.1:3000/";
 
-fn site_url(vars: &mut Vars<'_>) -> Url {
-    let fallback = || Url::parse(DEFAULT_SITE_URL).expect("valid default");
-    if vars.optional("SITE_URL").is_none() {
+/// The base URL in `name`, or `default` when it is unset.
+fn base_url_or(vars: &mut Vars<'_>, name: &str, default: &str) -> Url {
+    let fallback = || Url::parse(default).expect("valid default");
+    if vars.optional(name).is_none() {
         return fallback();
     }
-    vars.base_url("SITE_URL").unwrap_or_else(fallback)
+    vars.base_url(name).unwrap_or_else(fallback)
 }
 
 fn aws_settings(vars: &mut Vars<'_>) -> AwsConfig {
@@ -593,9 +603,11 @@ mod tests {
     fn site_url_defaults_locally_and_keeps_its_path() {
         let config = load(MINIMAL).unwrap();
         assert_eq!(config.site_url.as_str(), "http://localhost:5173/");
+        assert_eq!(config.api_url.as_str(), "http://127.0.0.1:3000/");
         assert!(config.aws.credentials.is_none());
         let mut pairs = MINIMAL.to_vec();
         pairs.push(("SITE_URL", "https://example.com/app"));
+        pairs.push(("API_URL", "https://api.example.com"));
         pairs.push(("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"));
         pairs.push(("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"));
         let config = load(&pairs).unwrap();
@@ -607,6 +619,7 @@ mod tests {
                 .as_str(),
             "https://example.com/app/auth/verify?token=t"
         );
+        assert_eq!(config.api_url.as_str(), "https://api.example.com/");
         assert!(!format!("{config:?}").contains("wJalrXUtnFEMI"));
     }
 

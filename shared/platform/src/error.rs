@@ -38,6 +38,10 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 422: understood, but it contradicts an earlier request (an idempotency key
+    /// reused with another body).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("too many requests")]
     RateLimited(Decision),
     /// 503: a dependency is down; the client may retry.
@@ -79,6 +83,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -96,6 +101,7 @@ impl Error {
             Error::Conflict(_) => "ConflictError",
             Error::PayloadTooLarge { .. } => "PayloadTooLargeError",
             Error::UnsupportedMediaType(_) => "UnsupportedMediaTypeError",
+            Error::Unprocessable(_) => "UnprocessableEntityError",
             Error::RateLimited(_) => "RateLimitError",
             Error::ServiceUnavailable(_) => "ServiceUnavailableError",
             Error::Internal(_) => "InternalServerError",

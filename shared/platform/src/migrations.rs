@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_orders"),
     migration!(13, "0013_promotions"),
     migration!(14, "0014_payment_events"),
+    migration!(15, "0015_checkout"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

@@ -6,14 +6,13 @@
 //! metadata. Other events are acknowledged and recorded.
 
 use platform::{
-    config::{Section, Vars},
     error::{Error, Result},
-    secret::Secret,
     signature::{self, DEFAULT_TOLERANCE},
 };
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::StripeConfig;
 use crate::{
     fulfilment::{Fulfilment, Payment},
     money::{Amount, Currency},
@@ -23,39 +22,6 @@ use crate::{
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
 /// Stripe's events are a few kilobytes; anything far larger is not one.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
-
-/// The Stripe channel's settings: without webhook secrets it is off.
-#[derive(Debug, Clone, Default)]
-pub struct StripeConfig {
-    /// `STRIPE_WEBHOOK_SECRETS`: comma-separated `whsec_…` endpoint secrets; any of
-    /// them verifies, so a new one can be added before the old one is rolled.
-    pub webhook_secrets: Vec<Secret>,
-}
-
-impl Section for StripeConfig {
-    fn read(vars: &mut Vars<'_>) -> Self {
-        let webhook_secrets = vars
-            .optional("STRIPE_WEBHOOK_SECRETS")
-            .map(|raw| {
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| Secret::new(s.to_owned()))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        if webhook_secrets
-            .iter()
-            .any(|s| !s.expose().starts_with("whsec_"))
-        {
-            vars.problem(
-                "STRIPE_WEBHOOK_SECRETS",
-                "must be comma-separated `whsec_…` secrets",
-            );
-        }
-        Self { webhook_secrets }
-    }
-}
 
 #[derive(Deserialize)]
 struct Event {
@@ -95,12 +61,16 @@ fn paid(event: &Event) -> Option<std::result::Result<Paid<'_>, &'static str>> {
         let order = object["metadata"]["order"]
             .as_str()
             .ok_or("no order in the metadata")?;
-        let provider_ref = object["id"].as_str().ok_or("no id")?;
+        // A Checkout Session is paid through a PaymentIntent: refunds name that.
+        let provider_ref = object["payment_intent"]
+            .as_str()
+            .or(object["id"].as_str())
+            .ok_or("no id")?;
         let currency = object["currency"]
             .as_str()
             .and_then(|c| Currency::parse(&c.to_ascii_uppercase()).ok())
             .ok_or("an unknown currency")?;
-        let amount = object[amount_field]
+        let amount = super::received(object, amount_field)
             .as_i64()
             .and_then(|a| Amount::new(a).ok())
             .ok_or("no amount")?;

@@ -1,0 +1,392 @@
+//! Checkout through the gateway: a member starts a payment, the provider (localstripe
+//! here, a real Stripe API server) confirms it and notifies our webhook with a signed
+//! event, and only that grants access. Idempotency-Key, and every way a checkout
+//! request can be wrong.
+
+use std::time::Duration;
+
+use bianxian_e2e::{STRIPE_WEBHOOK_SECRETS, TestStack, spawn_stack};
+use identity::access::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    commerce::{plan, post},
+    content_admin::call,
+    content_api::member_token,
+};
+
+/// A stack selling the pro plan: the stack, the monthly CNY price and the USD
+/// subscription price (their documentIds).
+async fn shop() -> (TestStack, String, String) {
+    let stack = spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let (status, product) = post(&stack, &admin, plan()).await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    let price = |currency: &str, billing: &str| {
+        product["data"]["prices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["currency"] == currency && p["billing"] == billing)
+            .map(|p| p["documentId"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let monthly = price("CNY", "prepaid");
+    let usd = price("USD", "subscription");
+    (stack, monthly, usd)
+}
+
+async fn checkout(
+    stack: &TestStack,
+    member: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let mut request = stack.authed(Method::POST, "/checkout", member).json(body);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.expect("checkout");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn require_localstripe(stack: &TestStack) -> &str {
+    stack
+        .stripe_api
+        .as_deref()
+        .expect("checkout tests need localstripe: run scripts/test or set TEST_STRIPE_API_BASE")
+}
+
+/// Has localstripe send its signed events to this stack's webhook too. It posts
+/// every event to every registered URL: other stacks' orders are unknown here.
+async fn listen_to_localstripe(stack: &TestStack) {
+    let stripe = require_localstripe(stack);
+    let secret = STRIPE_WEBHOOK_SECRETS.split(',').next().unwrap();
+    let registered = stack
+        .http
+        .post(format!("{stripe}/_config/webhooks/{}", stack.db.name))
+        .form(&[
+            ("url", stack.url("/webhooks/stripe")),
+            ("secret", secret.to_owned()),
+        ])
+        .send()
+        .await
+        .expect("localstripe");
+    assert!(registered.status().is_success());
+}
+
+/// What Stripe.js does in the payer's browser: a card, then confirming the
+/// PaymentIntent with it.
+async fn pay_with_card(stack: &TestStack, payment_intent: &str, card: &str) -> StatusCode {
+    let stripe = require_localstripe(stack);
+    let key = "sk_test_bianxian";
+    let method: Value = stack
+        .http
+        .post(format!("{stripe}/v1/payment_methods"))
+        .bearer_auth(key)
+        .form(&[
+            ("type", "card"),
+            ("card[number]", card),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2030"),
+            ("card[cvc]", "123"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attached = stack
+        .http
+        .post(format!("{stripe}/v1/payment_intents/{payment_intent}"))
+        .bearer_auth(key)
+        .form(&[("payment_method", method["id"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert!(attached.status().is_success());
+    stack
+        .http
+        .post(format!(
+            "{stripe}/v1/payment_intents/{payment_intent}/confirm"
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Polls the order as the return page does, until it leaves `pending` or 20 s pass.
+async fn poll(stack: &TestStack, member: &str, order: &str) -> Value {
+    let path = format!("/orders/{order}");
+    for _ in 0..200 {
+        let (status, body) = call(stack, Method::GET, &path, Some(member), None).await;
+        assert_eq!(status, StatusCode::OK);
+        if body["data"]["status"] != "pending" {
+            return body["data"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("order {order} stayed pending");
+}
+
+async fn entitlements(stack: &TestStack, member_id: i64) -> i64 {
+    stack
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM entitlements WHERE member_id = $1 AND revoked_at IS NULL",
+            &[&member_id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_member_pays_with_stripe_and_only_the_signed_webhook_grants_access() {
+    let (stack, monthly, _) = shop().await;
+    listen_to_localstripe(&stack).await;
+    let (member, member_id) = member_token(&stack).await;
+    let body = json!({ "price": monthly, "channel": "stripe", "method": "payment_intent" });
+    let (status, started) = checkout(&stack, &member, Some("order-1"), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let order = started["data"]["order"]["documentId"].as_str().unwrap();
+    let payment = &started["data"]["payment"];
+    assert_eq!(payment["method"], "payment_intent");
+    let intent = payment["paymentIntent"].as_str().unwrap();
+    assert!(intent.starts_with("pi_"));
+    assert!(
+        payment["clientSecret"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{intent}_secret_"))
+    );
+    assert_eq!(started["data"]["order"]["status"], "pending");
+    assert_eq!(started["data"]["order"]["method"], "payment_intent");
+    assert_eq!(started["data"]["order"]["amount"], 9900);
+    // The return page polls before paying: nothing is granted.
+    assert_eq!(poll_once(&stack, &member, order).await["status"], "pending");
+    assert_eq!(entitlements(&stack, member_id).await, 0);
+
+    assert_eq!(
+        pay_with_card(&stack, intent, "4242424242424242").await,
+        StatusCode::OK
+    );
+    let paid = poll(&stack, &member, order).await;
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(entitlements(&stack, member_id).await, 1);
+    let events: Vec<String> = stack
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT e.kind || ':' || e.source FROM order_events e JOIN orders o ON o.id = e.order_id
+             WHERE o.document_id = $1 ORDER BY e.id",
+            &[&order],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "created:checkout",
+            "payment_started:checkout",
+            "paid:webhook:stripe"
+        ]
+    );
+    // The same key and body, after paying: the same answer, no second order.
+    let (status, again) = checkout(&stack, &member, Some("order-1"), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again["data"]["payment"], started["data"]["payment"]);
+    assert_eq!(again["data"]["order"]["status"], "paid");
+}
+
+async fn poll_once(stack: &TestStack, member: &str, order: &str) -> Value {
+    let path = format!("/orders/{order}");
+    call(stack, Method::GET, &path, Some(member), None).await.1["data"].clone()
+}
+
+#[tokio::test]
+async fn a_declined_card_leaves_the_order_pending_and_grants_nothing() {
+    let (stack, monthly, _) = shop().await;
+    listen_to_localstripe(&stack).await;
+    let (member, member_id) = member_token(&stack).await;
+    let body = json!({ "price": monthly, "channel": "stripe", "method": "payment_intent" });
+    let (_, started) = checkout(&stack, &member, None, &body).await;
+    let order = started["data"]["order"]["documentId"].as_str().unwrap();
+    let intent = started["data"]["payment"]["paymentIntent"]
+        .as_str()
+        .unwrap();
+    // Stripe's "charge declined" test card.
+    assert_eq!(
+        pay_with_card(&stack, intent, "4000000000000341").await,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(poll_once(&stack, &member, order).await["status"], "pending");
+    assert_eq!(entitlements(&stack, member_id).await, 0);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_answers_the_same_checkout_and_refuses_another_body() {
+    let (stack, monthly, usd) = shop().await;
+    require_localstripe(&stack);
+    let (member, _) = member_token(&stack).await;
+    let body = json!({ "price": monthly, "channel": "stripe", "method": "payment_intent" });
+
+    // Twenty concurrent retries of one request: one order, one PaymentIntent.
+    let answers = futures_util::future::join_all(
+        (0..20).map(|_| checkout(&stack, &member, Some("key-A"), &body)),
+    )
+    .await;
+    let first = &answers[0].1["data"];
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::CREATED, "{answer}");
+        assert_eq!(
+            answer["data"]["order"]["documentId"],
+            first["order"]["documentId"]
+        );
+        assert_eq!(answer["data"]["payment"], first["payment"]);
+    }
+    let orders: i64 = stack
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(orders, 1);
+
+    // The same key with another body.
+    let other = json!({ "price": usd, "channel": "stripe", "method": "payment_intent" });
+    let (status, refused) = checkout(&stack, &member, Some("key-A"), &other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["name"], "UnprocessableEntityError");
+    // Another member's identical key is theirs alone.
+    let (someone, _) = member_token(&stack).await;
+    let (status, theirs) = checkout(&stack, &someone, Some("key-A"), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(
+        theirs["data"]["order"]["documentId"],
+        first["order"]["documentId"]
+    );
+    // Without a key, every request is a new order.
+    let (_, one) = checkout(&stack, &member, None, &body).await;
+    let (_, two) = checkout(&stack, &member, None, &body).await;
+    assert_ne!(
+        one["data"]["order"]["documentId"],
+        two["data"]["order"]["documentId"]
+    );
+    // A USD price through Stripe is fine.
+    let (status, dollars) = checkout(&stack, &member, None, &other).await;
+    assert_eq!(status, StatusCode::CREATED, "{dollars}");
+    assert_eq!(dollars["data"]["order"]["currency"], "USD");
+}
+
+#[tokio::test]
+async fn a_wrong_checkout_request_is_a_precise_4xx_and_creates_nothing() {
+    let (stack, monthly, _) = shop().await;
+    let (member, _) = member_token(&stack).await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let (_, expired) = call(
+        &stack,
+        Method::POST,
+        "/admin/promotions",
+        Some(&admin),
+        Some(json!({ "data": {
+            "code": "GONE", "percentOff": 10,
+            "startsAt": "2019-01-01T00:00:00Z", "endsAt": "2020-01-01T00:00:00Z",
+        }})),
+    )
+    .await;
+    assert_eq!(expired["data"]["code"], "GONE", "{expired}");
+    let long_key = "k".repeat(256);
+    let stripe =
+        |price: &str| json!({ "price": price, "channel": "stripe", "method": "payment_intent" });
+    let cases: Vec<(Option<&str>, Value, StatusCode, &str)> = vec![
+        (
+            None,
+            stripe("nobody0000000000000000"),
+            StatusCode::BAD_REQUEST,
+            "price",
+        ),
+        (
+            None,
+            json!({ "price": monthly, "channel": "stripe", "method": "qr" }),
+            StatusCode::BAD_REQUEST,
+            "method",
+        ),
+        (
+            None,
+            json!({ "price": monthly, "channel": "paypal", "method": "payment_intent" }),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            None,
+            json!({ "price": monthly, "channel": "stripe", "method": "payment_intent", "amount": 1 }),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            None,
+            json!({ "price": monthly, "channel": "stripe", "method": "payment_intent", "promotionCode": "GONE" }),
+            StatusCode::BAD_REQUEST,
+            "promotionCode",
+        ),
+        (
+            None,
+            json!({ "price": monthly, "channel": "stripe", "method": "payment_intent", "promotionCode": "NOSUCH" }),
+            StatusCode::BAD_REQUEST,
+            "promotionCode",
+        ),
+        (
+            Some(""),
+            stripe(&monthly),
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key",
+        ),
+        (
+            Some(&long_key),
+            stripe(&monthly),
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key",
+        ),
+    ];
+    for (key, body, expected, path) in cases {
+        let (status, answer) = checkout(&stack, &member, key, &body).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+        assert_eq!(
+            answer["error"]["details"]["errors"][0]["path"][0], path,
+            "{body}: {answer}"
+        );
+    }
+    // Not signed in.
+    let response = stack
+        .http
+        .post(stack.url("/checkout"))
+        .json(&stripe(&monthly))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let orders: i64 = stack
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(orders, 0);
+}
