@@ -390,3 +390,149 @@ async fn a_wrong_checkout_request_is_a_precise_4xx_and_creates_nothing() {
         .get(0);
     assert_eq!(orders, 0);
 }
+
+/// The payer confirming on a simulator's cashier page.
+async fn pay_at_simulator(simulator: &str, order: &str) -> StatusCode {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    client
+        .post(format!("{simulator}/_sim/pay/{order}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_member_pays_with_alipay_through_the_simulator() {
+    let (stack, monthly, usd) = shop().await;
+    let (member, member_id) = member_token(&stack).await;
+    let body = json!({ "price": monthly, "channel": "alipay", "method": "qr" });
+    let (status, started) = checkout(&stack, &member, None, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let order = started["data"]["order"]["documentId"].as_str().unwrap();
+    assert_eq!(started["data"]["payment"]["method"], "qr");
+    assert!(
+        started["data"]["payment"]["qrCode"]
+            .as_str()
+            .unwrap()
+            .starts_with(&stack.alipay_sim)
+    );
+    assert!(
+        pay_at_simulator(&stack.alipay_sim, order)
+            .await
+            .is_success()
+    );
+    assert_eq!(poll(&stack, &member, order).await["status"], "paid");
+    assert_eq!(entitlements(&stack, member_id).await, 1);
+
+    // The desktop cashier: a signed URL the browser is sent to.
+    let page = json!({ "price": monthly, "channel": "alipay", "method": "page" });
+    let (status, started) = checkout(&stack, &member, None, &page).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let url = started["data"]["payment"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/gateway.do?", stack.alipay_sim)));
+    assert!(url.contains("method=alipay.trade.page.pay") && url.contains("sign="));
+    // Alipay settles in yuan only.
+    let dollars = json!({ "price": usd, "channel": "alipay", "method": "qr" });
+    let (status, refused) = checkout(&stack, &member, None, &dollars).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["error"]["details"]["errors"][0]["path"][0], "price");
+}
+
+#[tokio::test]
+async fn a_member_pays_with_wechat_pay_through_the_simulator() {
+    let (stack, monthly, _) = shop().await;
+    let (member, member_id) = member_token(&stack).await;
+    let body = json!({ "price": monthly, "channel": "wechat", "method": "native" });
+    let (status, started) = checkout(&stack, &member, Some("wx-1"), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let order = started["data"]["order"]["documentId"].as_str().unwrap();
+    assert!(
+        started["data"]["payment"]["codeUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("weixin://wxpay/bizpayurl?pr=")
+    );
+    assert!(
+        pay_at_simulator(&stack.wechat_sim, order)
+            .await
+            .is_success()
+    );
+    assert_eq!(poll(&stack, &member, order).await["status"], "paid");
+    assert_eq!(entitlements(&stack, member_id).await, 1);
+
+    // H5, for a phone browser outside WeChat.
+    let h5 = json!({ "price": monthly, "channel": "wechat", "method": "h5" });
+    let (status, started) = checkout(&stack, &member, None, &h5).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert!(
+        started["data"]["payment"]["h5Url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&stack.wechat_sim)
+    );
+    // JSAPI needs the payer's openid: a member who has not linked WeChat is told so.
+    let jsapi = json!({ "price": monthly, "channel": "wechat", "method": "jsapi" });
+    let (status, refused) = checkout(&stack, &member, None, &jsapi).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(
+        refused["error"]["details"]["errors"][0]["path"][0],
+        "openid"
+    );
+}
+
+#[tokio::test]
+async fn unverifiable_alipay_and_wechat_notifications_change_nothing() {
+    let (stack, monthly, _) = shop().await;
+    let (member, member_id) = member_token(&stack).await;
+    let body = json!({ "price": monthly, "channel": "alipay", "method": "qr" });
+    let (_, started) = checkout(&stack, &member, None, &body).await;
+    let order = started["data"]["order"]["documentId"].as_str().unwrap();
+    // A notification that claims the order is paid, signed by nobody.
+    let forged = format!(
+        "notify_id=forged1&app_id={}&seller_id={}&out_trade_no={order}&trade_no=2026&trade_status=TRADE_SUCCESS&total_amount=99.00&sign_type=RSA2&sign=AAAA",
+        bianxian_local::payment_sims::ALIPAY_APP_ID,
+        bianxian_local::payment_sims::ALIPAY_SELLER_ID,
+    );
+    let response = stack
+        .http
+        .post(stack.url("/webhooks/alipay"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_ne!(response.text().await.unwrap(), "success");
+    let response = stack
+        .http
+        .post(stack.url("/webhooks/wechat"))
+        .header(
+            "Wechatpay-Timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .header("Wechatpay-Nonce", "n")
+        .header("Wechatpay-Signature", "AAAA")
+        .header("Wechatpay-Serial", "PUB_KEY_ID_0000")
+        .json(&json!({ "id": "forged", "event_type": "TRANSACTION.SUCCESS", "resource": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let failure: Value = response.json().await.unwrap();
+    assert_eq!(failure["code"], "FAIL");
+    assert_eq!(poll_once(&stack, &member, order).await["status"], "pending");
+    assert_eq!(entitlements(&stack, member_id).await, 0);
+    let recorded: i64 = stack
+        .db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM payment_events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 0);
+}

@@ -155,7 +155,9 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         }
         "POST /auth/forgot-password" => S::ACCEPTED,
         // Public, and unsigned: refused whoever calls.
-        "POST /webhooks/stripe" => S::BAD_REQUEST,
+        "POST /webhooks/stripe" | "POST /webhooks/alipay" | "POST /webhooks/wechat" => {
+            S::BAD_REQUEST
+        }
         "GET /health"
         | "GET /openapi.json"
         | "GET /products"

@@ -136,6 +136,9 @@ pub struct TestStack {
     pub aws_endpoint: Option<String>,
     /// localstripe's base URL when this stack takes Stripe payments (see [`stripe_api_base`]).
     pub stripe_api: Option<String>,
+    /// The stack's own Alipay and WeChat Pay simulators.
+    pub alipay_sim: String,
+    pub wechat_sim: String,
     /// The settings `platform` was built from.
     env: HashMap<&'static str, String>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
@@ -298,6 +301,14 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
             ),
         ]);
     }
+    // Alipay and WeChat Pay cannot run here: every stack gets their simulators.
+    let sims = bianxian_local::payment_sims::start(
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+    )
+    .await
+    .expect("payment simulators");
+    env.extend(sims.env.iter().cloned());
     let stripe_api = stripe_api_base();
     if let Some(stripe) = &stripe_api {
         env.extend([
@@ -340,7 +351,12 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         db,
         aws_endpoint,
         env,
-        tasks: vec![upstash_task, gateway_task],
+        alipay_sim: sims.alipay_url,
+        wechat_sim: sims.wechat_url,
+        tasks: [upstash_task, gateway_task]
+            .into_iter()
+            .chain(sims.tasks)
+            .collect(),
         consumers: mail_task.into_iter().chain(webhook_task).collect(),
     }
 }

@@ -9,10 +9,12 @@
 use std::sync::Arc;
 
 use commerce::{
+    alipay::AlipayConfig,
     catalogue::{self, Product},
     checkout::{self, Checkout, CheckoutRequest, Context, IdempotencyKey, Providers},
     orders::{self, Order},
     stripe::StripeConfig,
+    wechat::{WechatPay, WechatPayConfig},
 };
 use http::StatusCode;
 use identity::route::{Call, Doc, Guard, Route, Router, schema_of};
@@ -100,16 +102,22 @@ async fn my_order(shop: Arc<Shop>, call: Call) -> Result<Response<Body>> {
 }
 
 /// The settings this function reads besides the core.
-pub type Settings = StripeConfig;
+pub type Settings = (StripeConfig, AlipayConfig, WechatPayConfig);
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(
     platform: Arc<Platform>,
-    stripe: Settings,
+    (stripe, alipay, wechat): Settings,
 ) -> Result<impl platform::runtime::Handler> {
     let shop = Shop {
         providers: Providers {
             stripe: stripe.client()?,
+            alipay: alipay.0,
+            wechat: wechat
+                .account
+                .map(WechatPay::new)
+                .transpose()?
+                .map(Arc::new),
         },
         platform: platform.clone(),
     };

@@ -1,16 +1,19 @@
 //! Payment providers' notifications, one route per provider. Each is verified over
 //! the raw bytes of the request (API Gateway's base64 already undone by the runtime,
 //! never re-serialised), recorded once per provider event, and handed to the one
-//! fulfilment path (`commerce::fulfilment`). Stripe is here; Alipay and WeChat Pay
-//! join as issue 11 lands.
+//! fulfilment path (`commerce::fulfilment`): Stripe, Alipay and WeChat Pay, each
+//! answered the way its provider expects.
 
 use std::sync::Arc;
 
 use commerce::{
+    alipay::{self, AlipayConfig},
     fulfilment::Fulfilment,
     stripe::{self, SIGNATURE_HEADER, StripeConfig},
+    wechat::{self, WechatPayConfig},
 };
 use http::StatusCode;
+use http::header::CONTENT_TYPE;
 use identity::route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator};
 use lambda_http::{Body, Response};
 use mail::MailConfig;
@@ -26,14 +29,52 @@ pub struct Webhooks {
     platform: Arc<Platform>,
     fulfilment: Fulfilment,
     stripe: StripeConfig,
+    alipay: AlipayConfig,
+    wechat: WechatPayConfig,
 }
 
 /// Every route of the function, as template.yaml lists them.
-pub static ROUTES: &[Route<Webhooks>] = &[identity::route!(
-    POST "/webhooks/stripe", Guard::Public, stripe_event,
-    Doc::new("A Stripe event, verified by its Stripe-Signature; acknowledged once recorded", received)
-        .body(event)
-)];
+pub static ROUTES: &[Route<Webhooks>] = &[
+    identity::route!(POST "/webhooks/stripe", Guard::Public, stripe_event,
+        Doc::new("A Stripe event, verified by its Stripe-Signature; acknowledged once recorded", received)
+            .body(event)),
+    identity::route!(POST "/webhooks/alipay", Guard::Public, alipay_notification,
+        Doc::new("An Alipay asynchronous notification, verified by its RSA2 signature; answered `success` once recorded", received)
+            .form(alipay_form)
+            .text(200, acknowledged)),
+    identity::route!(POST "/webhooks/wechat", Guard::Public, wechat_notification,
+        Doc::empty("A WeChat Pay notification, verified by its Wechatpay-Signature and decrypted; 204 once recorded, else {\"code\":\"FAIL\"}")
+            .body(wechat_event)),
+];
+
+fn wechat_event(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": ["id", "event_type", "resource"],
+        "properties": {
+            "id": { "type": "string" }, "create_time": { "type": "string" },
+            "event_type": { "type": "string" }, "resource_type": { "type": "string" },
+            "resource": { "type": "object" },
+        },
+    })
+}
+
+fn alipay_form(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": ["notify_id", "app_id", "out_trade_no", "sign", "sign_type"],
+        "properties": {
+            "notify_id": { "type": "string" }, "app_id": { "type": "string" },
+            "out_trade_no": { "type": "string" }, "trade_status": { "type": "string" },
+            "total_amount": { "type": "string" }, "sign": { "type": "string" },
+            "sign_type": { "type": "string" },
+        },
+    })
+}
+
+fn acknowledged(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "const": "success" })
+}
 
 fn event(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
@@ -72,18 +113,65 @@ async fn stripe_event(app: Arc<Webhooks>, call: Call) -> Result<Response<Body>> 
     ))
 }
 
+/// Alipay retries until it reads exactly `success`; anything else, errors included,
+/// makes it try again later.
+async fn alipay_notification(app: Arc<Webhooks>, call: Call) -> Result<Response<Body>> {
+    alipay::handle(
+        &app.fulfilment,
+        &app.platform.db,
+        &app.alipay,
+        raw_body(&call.req),
+    )
+    .await?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::Text(alipay::ACKNOWLEDGEMENT.to_owned()))
+        .map_err(platform::Error::internal)
+}
+
+/// WeChat Pay reads 2xx as received, and anything else, with `{"code":"FAIL",
+/// "message":…}`, as a reason to notify again.
+async fn wechat_notification(app: Arc<Webhooks>, call: Call) -> Result<Response<Body>> {
+    let handled = wechat::handle(
+        &app.fulfilment,
+        &app.platform.db,
+        &app.wechat,
+        call.req.headers(),
+        raw_body(&call.req),
+        chrono::Utc::now().timestamp(),
+    )
+    .await;
+    match handled {
+        Ok(_) => Ok(platform::http::no_content()),
+        Err(err) => {
+            if err.is_server_error() {
+                tracing::error!(error = %err, "a WeChat Pay notification failed");
+            }
+            let body = if err.is_server_error() {
+                wechat::failure_body("temporarily unavailable")
+            } else {
+                wechat::failure_body(&err.to_string())
+            };
+            Ok(platform::http::json(err.status(), &body))
+        }
+    }
+}
+
 /// The settings this function reads besides the core.
-pub type Settings = (MailConfig, StripeConfig);
+pub type Settings = (MailConfig, StripeConfig, (AlipayConfig, WechatPayConfig));
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(
     platform: Arc<Platform>,
-    (mail, stripe): Settings,
+    (mail, stripe, (alipay, wechat)): Settings,
 ) -> Result<impl platform::runtime::Handler> {
     let webhooks = Webhooks {
         fulfilment: Fulfilment::new(platform.db.clone(), mail::queue(&platform, &mail)),
         platform: platform.clone(),
         stripe,
+        alipay,
+        wechat,
     };
     Router::new(&platform, webhooks, ROUTES)
 }

@@ -3,6 +3,9 @@
 //! ```text
 //! bianxian-local gateway [--addr 127.0.0.1:3000] [--template template.yaml]
 //! bianxian-local upstash [--addr 127.0.0.1:8079] [--redis 127.0.0.1:6379]
+//! bianxian-local sims [--alipay 127.0.0.1:8431] [--wechat 127.0.0.1:8432] --env-file FILE
+//!                (the Alipay and WeChat Pay simulators on fresh keys; FILE gets the
+//!                ALIPAY_* and WECHATPAY_* settings that point the functions at them)
 //! bianxian-local migrate
 //! bianxian-local seed [--articles 60] [--reset]
 //! bianxian-local admin create-user --email EMAIL --role admin|editor|author|finance [--name NAME]
@@ -15,7 +18,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 use bianxian_local::{
     functions,
     gateway::{self, Gateway},
-    mail, media, openapi, scheduler, seed, template,
+    mail, media, openapi, payment_sims, scheduler, seed, template,
     upstash::{self, UpstashServerConfig},
     webhooks,
 };
@@ -23,7 +26,7 @@ use identity::{access::Role, email::Email, password::Password, staff};
 use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--articles N] [--reset] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--articles N] [--reset] [--email E --role R --name N]";
 
 /// Flags that take no value: present means `true`.
 const SWITCHES: [&str; 1] = ["reset"];
@@ -168,6 +171,31 @@ async fn run(args: Args) -> Result<(), String> {
             upstash::serve(listener, UpstashServerConfig { redis_addr, token })
                 .await
                 .map_err(|e| e.to_string())
+        }
+        "sims" => {
+            let alipay = bind(args.addr("alipay", "127.0.0.1:8431")?).await?;
+            let wechat = bind(args.addr("wechat", "127.0.0.1:8432")?).await?;
+            let env_file = args.required("env-file")?;
+            let sims = payment_sims::start(alipay, wechat)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Single-quoted for `source`: PEM has no quotes of its own.
+            let settings: String = sims
+                .env
+                .iter()
+                .map(|(name, value)| format!("{name}='{value}'\n"))
+                .collect();
+            std::fs::write(&env_file, settings).map_err(|e| format!("{env_file}: {e}"))?;
+            eprintln!(
+                "sims: Alipay on {}/gateway.do, WeChat Pay on {}",
+                sims.alipay_url, sims.wechat_url
+            );
+            for task in sims.tasks {
+                task.await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
         }
         "migrate" => {
             let (config, ()) = load_config();

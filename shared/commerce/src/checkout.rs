@@ -8,6 +8,8 @@
 //! call is itself idempotent per order, so a retry after a failure resumes it);
 //! the same key with another body is a 422.
 
+use std::sync::Arc;
+
 use platform::{
     db::Db,
     error::{Error, Result},
@@ -20,9 +22,11 @@ use tokio_postgres::{GenericClient, types::Type};
 use url::Url;
 
 use crate::{
+    alipay::Alipay,
     orders::{self, Channel, Order, Status},
     provider::{Method, Payment, PaymentRequest, Provider, Started},
     stripe::Stripe,
+    wechat::WechatPay,
 };
 
 /// What a member asks to buy, and how they pay.
@@ -68,6 +72,46 @@ impl IdempotencyKey {
 #[derive(Debug, Clone, Default)]
 pub struct Providers {
     pub stripe: Option<Stripe>,
+    pub alipay: Option<Arc<Alipay>>,
+    pub wechat: Option<Arc<WechatPay>>,
+}
+
+impl Providers {
+    fn is_on(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Stripe => self.stripe.is_some(),
+            Channel::Alipay => self.alipay.is_some(),
+            Channel::Wechat => self.wechat.is_some(),
+        }
+    }
+
+    /// Starts `request` with the provider of `method`'s channel.
+    async fn start(&self, request: &PaymentRequest<'_>, method: Method) -> Result<Started> {
+        let off = || Error::invalid("channel", "this channel is not available");
+        match method.channel() {
+            Channel::Stripe => {
+                self.stripe
+                    .as_ref()
+                    .ok_or_else(off)?
+                    .start(request, method)
+                    .await
+            }
+            Channel::Alipay => {
+                self.alipay
+                    .as_ref()
+                    .ok_or_else(off)?
+                    .start(request, method)
+                    .await
+            }
+            Channel::Wechat => {
+                self.wechat
+                    .as_ref()
+                    .ok_or_else(off)?
+                    .start(request, method)
+                    .await
+            }
+        }
+    }
 }
 
 /// What checkout needs to know about the request besides its body.
@@ -102,16 +146,12 @@ pub async fn checkout(
             ),
         ));
     }
-    let stripe = match request.channel {
-        Channel::Stripe => providers.stripe.as_ref(),
-        Channel::Alipay | Channel::Wechat => None,
-    }
-    .ok_or_else(|| {
-        Error::invalid(
+    if !providers.is_on(request.channel) {
+        return Err(Error::invalid(
             "channel",
             format!("{} is not available", request.channel.as_str()),
-        )
-    })?;
+        ));
+    }
     let order = open_order(db, member_id, key, request).await?;
     let client = db.client().await?;
     if let Some(payment) = stored_payment(&**client, &order.document_id).await? {
@@ -143,7 +183,7 @@ pub async fn checkout(
         client_ip: context.client_ip,
         openid: context.openid,
     };
-    let started = stripe.start(&payment_request, request.method).await?;
+    let started = providers.start(&payment_request, request.method).await?;
     let payment = keep(db, &order.document_id, &started).await?;
     Ok(Checkout { order, payment })
 }

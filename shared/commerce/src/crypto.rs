@@ -224,19 +224,61 @@ pub(crate) mod tests {
 
     use super::*;
 
+    type KeyPems = (String, String, String);
+
     /// One generated 2048-bit key per test process: `(PKCS#8 PEM, PKCS#1 PEM, public PEM)`.
-    pub(crate) fn key() -> &'static (String, String, String) {
-        static KEY: OnceLock<(String, String, String)> = OnceLock::new();
-        KEY.get_or_init(|| {
-            let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-            (
-                key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-                key.to_pkcs1_pem(Pkcs1LineEnding::LF).unwrap().to_string(),
-                key.to_public_key()
-                    .to_public_key_pem(LineEnding::LF)
-                    .unwrap(),
-            )
-        })
+    pub(crate) fn key() -> &'static KeyPems {
+        static KEY: OnceLock<KeyPems> = OnceLock::new();
+        KEY.get_or_init(generate)
+    }
+
+    /// Another key, for schemes with two parties' keys (Alipay's and ours).
+    pub(crate) fn second_key() -> &'static KeyPems {
+        static KEY: OnceLock<KeyPems> = OnceLock::new();
+        KEY.get_or_init(generate)
+    }
+
+    fn generate() -> KeyPems {
+        let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        (
+            key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+            key.to_pkcs1_pem(Pkcs1LineEnding::LF).unwrap().to_string(),
+            key.to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap(),
+        )
+    }
+
+    /// A self-signed certificate PEM for the PKCS#8 PEM `key`, with `serial` (big-endian).
+    pub(crate) fn certificate(key: &str, serial: &[u8]) -> String {
+        use std::{str::FromStr, time::Duration};
+
+        use rsa::{pkcs1v15::SigningKey, pkcs8::DecodePrivateKey, sha2::Sha256};
+        use x509_cert::{
+            builder::{Builder, CertificateBuilder, Profile},
+            der::EncodePem,
+            name::Name,
+            serial_number::SerialNumber,
+            spki::SubjectPublicKeyInfoOwned,
+            time::Validity,
+        };
+
+        let private = RsaPrivateKey::from_pkcs8_pem(key).unwrap();
+        let spki = SubjectPublicKeyInfoOwned::from_key(private.to_public_key()).unwrap();
+        let signer = SigningKey::<Sha256>::new(private);
+        CertificateBuilder::new(
+            Profile::Root,
+            SerialNumber::new(serial).unwrap(),
+            Validity::from_now(Duration::from_secs(3600)).unwrap(),
+            Name::from_str("CN=test platform").unwrap(),
+            spki,
+            &signer,
+        )
+        .unwrap()
+        .build::<rsa::pkcs1v15::Signature>()
+        .unwrap()
+        .to_pem(LineEnding::LF)
+        .unwrap()
     }
 
     #[test]
@@ -256,6 +298,25 @@ pub(crate) mod tests {
         let bare_private: String = pkcs8.lines().filter(|l| !l.starts_with("-----")).collect();
         let signer = RsaSigner::from_pem(&bare_private).unwrap();
         assert!(verifier.verify(b"x", &signer.sign(b"x")));
+    }
+
+    #[test]
+    fn certificates_are_named_by_their_serial_in_upper_case_hex() {
+        let (pkcs8, _, public) = key();
+        let pem = certificate(pkcs8, &[0x01, 0xab, 0xcd]);
+        let bundle = format!("{pem}{}", certificate(&second_key().0, &[0x7f]));
+        let certs = Certificate::bundle(&bundle).unwrap();
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[0].serial, "01ABCD");
+        assert_eq!(certs[1].serial, "7F");
+        let signature = RsaSigner::from_pem(pkcs8).unwrap().sign(b"m");
+        assert!(certs[0].key.verify(b"m", &signature));
+        assert!(!certs[1].key.verify(b"m", &signature));
+        assert!(
+            RsaVerifier::from_pem(public)
+                .unwrap()
+                .verify(b"m", &signature)
+        );
     }
 
     #[test]

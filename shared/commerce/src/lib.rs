@@ -5,11 +5,15 @@
 //! buying one grants access to the articles that ask for it.
 //!
 //! [`promotions`] are codes that take a percentage or an amount off; [`stripe`]
-//! verifies Stripe's webhooks and feeds their payments to fulfilment.
+//! verifies Stripe's webhooks and feeds their payments to fulfilment; [`alipay`] is
+//! the Alipay channel (signed cashier URLs, QR codes, query, close and refund over
+//! its gateway, verified notifications fed to fulfilment); [`wechat`] is the WeChat
+//! Pay API v3 provider (Native, JSAPI, H5, refunds) and its notifications.
 //!
 //! It owns the tables `products`, `prices`, `orders`, `order_events`, `promotions`,
 //! `promotion_redemptions` and `payment_events`.
 
+pub mod alipay;
 pub mod catalogue;
 pub mod checkout;
 pub mod crypto;
@@ -20,3 +24,4 @@ pub mod orders;
 pub mod promotions;
 pub mod provider;
 pub mod stripe;
+pub mod wechat;

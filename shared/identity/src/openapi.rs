@@ -97,6 +97,10 @@ fn describe(operation: &Operation, generator: &mut SchemaGenerator) -> Value {
             content("Success", envelope(data(generator).to_value())),
         ),
         Answer::Raw(status, data) => (status, content("Success", data(generator).to_value())),
+        Answer::Text(status, text) => (
+            status,
+            json!({ "description": "Success", "content": { "text/plain": { "schema": text(generator).to_value() } } }),
+        ),
         Answer::Empty(status) => (status, json!({ "description": "Success, no body" })),
     };
     if let Some(also) = doc.also {
@@ -125,7 +129,7 @@ fn describe(operation: &Operation, generator: &mut SchemaGenerator) -> Value {
     if let Some(body) = doc.body {
         described["requestBody"] = json!({
             "required": true,
-            "content": { "application/json": { "schema": body(generator).to_value() } },
+            "content": { doc.body_type: { "schema": body(generator).to_value() } },
         });
     }
     described

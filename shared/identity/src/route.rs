@@ -103,6 +103,8 @@ pub enum Answer {
     Data(u16, SchemaFn),
     /// The schema is the whole body.
     Raw(u16, SchemaFn),
+    /// A `text/plain` body (what a payment provider expects back).
+    Text(u16, SchemaFn),
     /// No body.
     Empty(u16),
 }
@@ -113,6 +115,8 @@ pub struct Doc {
     pub summary: &'static str,
     /// The JSON body the handler parses.
     pub body: Option<SchemaFn>,
+    /// The body's media type: `application/json` unless [`Doc::form`] says otherwise.
+    pub body_type: &'static str,
     /// The query string the handler reads, as one object schema whose properties are
     /// the parameters (`deepObject` for nested ones such as Strapi's `filters`).
     pub query: Option<SchemaFn>,
@@ -127,6 +131,7 @@ impl Doc {
         Self {
             summary,
             body: None,
+            body_type: "application/json",
             query: None,
             answer: Answer::Data(200, data),
             also: None,
@@ -138,6 +143,7 @@ impl Doc {
         Self {
             summary,
             body: None,
+            body_type: "application/json",
             query: None,
             answer: Answer::Empty(204),
             also: None,
@@ -146,6 +152,19 @@ impl Doc {
 
     pub const fn body(mut self, body: SchemaFn) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    /// The body is `application/x-www-form-urlencoded` fields of `body`'s object schema.
+    pub const fn form(mut self, body: SchemaFn) -> Self {
+        self.body = Some(body);
+        self.body_type = "application/x-www-form-urlencoded";
+        self
+    }
+
+    /// A `text/plain` answer of `text` with `status`.
+    pub const fn text(mut self, status: u16, text: SchemaFn) -> Self {
+        self.answer = Answer::Text(status, text);
         self
     }
 
@@ -159,6 +178,7 @@ impl Doc {
         self.answer = match self.answer {
             Answer::Data(_, data) => Answer::Data(status, data),
             Answer::Raw(_, data) => Answer::Raw(status, data),
+            Answer::Text(_, text) => Answer::Text(status, text),
             Answer::Empty(_) => Answer::Empty(status),
         };
         self
