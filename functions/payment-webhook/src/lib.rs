@@ -44,8 +44,18 @@ pub static ROUTES: &[Route<Webhooks>] = &[
             .text(200, acknowledged)),
     identity::route!(POST "/webhooks/wechat", Guard::Public, wechat_notification,
         Doc::empty("A WeChat Pay notification, verified by its Wechatpay-Signature and decrypted; 204 once recorded, else {\"code\":\"FAIL\"}")
-            .body(wechat_event)),
+            .body(wechat_event)
+            .failure(wechat_failure)),
 ];
+
+fn wechat_failure(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": { "code": { "const": "FAIL" }, "message": { "type": "string" } },
+        "additionalProperties": false,
+    })
+}
 
 fn wechat_event(_: &mut SchemaGenerator) -> Schema {
     json_schema!({

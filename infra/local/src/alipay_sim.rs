@@ -31,6 +31,7 @@ use std::{
     time::Duration,
 };
 
+use crate::payment_sims::escape;
 use bytes::Bytes;
 use chrono::{FixedOffset, NaiveDateTime, Utc};
 use commerce::{
@@ -924,22 +925,6 @@ fn page(title: &str, content: &str) -> String {
 {content}
 </main></body></html>"#
     )
-}
-
-/// Text as HTML content or an attribute value: subjects are the merchant's text.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 fn html(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -89,3 +89,20 @@ const WECHAT_SETTINGS: [&str; 9] = [
     "WECHATPAY_PUBLIC_KEY",
     "WECHATPAY_PUBLIC_KEY_ID",
 ];
+
+/// Text as HTML content or an attribute value, for the simulators' cashier pages:
+/// subjects are the merchant's text.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}

@@ -23,6 +23,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::payment_sims::escape;
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use commerce::crypto::{RsaSigner, RsaVerifier};
@@ -1084,21 +1085,6 @@ fn html_response(status: StatusCode, main: String) -> Response<Full<Bytes>> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
-}
-
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// The cashier a payer would see in WeChat: what they pay for, and a button to pay.

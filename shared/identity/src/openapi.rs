@@ -109,10 +109,16 @@ fn describe(operation: &Operation, generator: &mut SchemaGenerator) -> Value {
     responses.insert(status.to_string(), answer);
     responses.insert(
         "default".into(),
-        content(
-            "The error envelope, with a 4xx or 5xx status",
-            json!({ "$ref": "#/components/schemas/Error" }),
-        ),
+        match doc.failure {
+            Some(failure) => content(
+                "The failure, with a 4xx or 5xx status",
+                failure(generator).to_value(),
+            ),
+            None => content(
+                "The error envelope, with a 4xx or 5xx status",
+                json!({ "$ref": "#/components/schemas/Error" }),
+            ),
+        },
     );
     let mut described = json!({
         "operationId": operation_id(operation),

@@ -121,6 +121,8 @@ pub struct Doc {
     /// the parameters (`deepObject` for nested ones such as Strapi's `filters`).
     pub query: Option<SchemaFn>,
     pub answer: Answer,
+    /// The failure body, when it is not the error envelope (a provider's own format).
+    pub failure: Option<SchemaFn>,
     /// Another status the same answer comes with (the health report's 503).
     pub also: Option<u16>,
 }
@@ -132,6 +134,7 @@ impl Doc {
             summary,
             body: None,
             body_type: "application/json",
+            failure: None,
             query: None,
             answer: Answer::Data(200, data),
             also: None,
@@ -144,6 +147,7 @@ impl Doc {
             summary,
             body: None,
             body_type: "application/json",
+            failure: None,
             query: None,
             answer: Answer::Empty(204),
             also: None,
@@ -159,6 +163,12 @@ impl Doc {
     pub const fn form(mut self, body: SchemaFn) -> Self {
         self.body = Some(body);
         self.body_type = "application/x-www-form-urlencoded";
+        self
+    }
+
+    /// Failures answer `failure` instead of the error envelope.
+    pub const fn failure(mut self, failure: SchemaFn) -> Self {
+        self.failure = Some(failure);
         self
     }
 
