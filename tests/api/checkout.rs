@@ -18,7 +18,7 @@ use crate::{
 
 /// A stack selling the pro plan: the stack, the monthly CNY price and the USD
 /// subscription price (their documentIds).
-async fn shop() -> (TestStack, String, String) {
+pub(crate) async fn shop() -> (TestStack, String, String) {
     let stack = spawn_stack().await;
     let admin = stack.staff_token(Role::Admin).await;
     let (status, product) = post(&stack, &admin, plan()).await;
@@ -37,7 +37,7 @@ async fn shop() -> (TestStack, String, String) {
     (stack, monthly, usd)
 }
 
-async fn checkout(
+pub(crate) async fn checkout(
     stack: &TestStack,
     member: &str,
     key: Option<&str>,
@@ -52,7 +52,7 @@ async fn checkout(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn require_localstripe(stack: &TestStack) -> &str {
+pub(crate) fn require_localstripe(stack: &TestStack) -> &str {
     stack
         .stripe_api
         .as_deref()
@@ -61,7 +61,7 @@ fn require_localstripe(stack: &TestStack) -> &str {
 
 /// Has localstripe send its signed events to this stack's webhook too. It posts
 /// every event to every registered URL: other stacks' orders are unknown here.
-async fn listen_to_localstripe(stack: &TestStack) {
+pub(crate) async fn listen_to_localstripe(stack: &TestStack) {
     let stripe = require_localstripe(stack);
     let secret = STRIPE_WEBHOOK_SECRETS.split(',').next().unwrap();
     let registered = stack
@@ -79,7 +79,11 @@ async fn listen_to_localstripe(stack: &TestStack) {
 
 /// What Stripe.js does in the payer's browser: a card, then confirming the
 /// PaymentIntent with it.
-async fn pay_with_card(stack: &TestStack, payment_intent: &str, card: &str) -> StatusCode {
+pub(crate) async fn pay_with_card(
+    stack: &TestStack,
+    payment_intent: &str,
+    card: &str,
+) -> StatusCode {
     let stripe = require_localstripe(stack);
     let key = "sk_test_bianxian";
     let method: Value = stack
@@ -121,7 +125,7 @@ async fn pay_with_card(stack: &TestStack, payment_intent: &str, card: &str) -> S
 }
 
 /// Polls the order as the return page does, until it leaves `pending` or 20 s pass.
-async fn poll(stack: &TestStack, member: &str, order: &str) -> Value {
+pub(crate) async fn poll(stack: &TestStack, member: &str, order: &str) -> Value {
     let path = format!("/orders/{order}");
     for _ in 0..200 {
         let (status, body) = call(stack, Method::GET, &path, Some(member), None).await;
@@ -134,7 +138,7 @@ async fn poll(stack: &TestStack, member: &str, order: &str) -> Value {
     panic!("order {order} stayed pending");
 }
 
-async fn entitlements(stack: &TestStack, member_id: i64) -> i64 {
+pub(crate) async fn entitlements(stack: &TestStack, member_id: i64) -> i64 {
     stack
         .db
         .client()
@@ -210,7 +214,7 @@ async fn a_member_pays_with_stripe_and_only_the_signed_webhook_grants_access() {
     assert_eq!(again["data"]["order"]["status"], "paid");
 }
 
-async fn poll_once(stack: &TestStack, member: &str, order: &str) -> Value {
+pub(crate) async fn poll_once(stack: &TestStack, member: &str, order: &str) -> Value {
     let path = format!("/orders/{order}");
     call(stack, Method::GET, &path, Some(member), None).await.1["data"].clone()
 }
@@ -392,7 +396,7 @@ async fn a_wrong_checkout_request_is_a_precise_4xx_and_creates_nothing() {
 }
 
 /// The payer confirming on a simulator's cashier page.
-async fn pay_at_simulator(simulator: &str, order: &str) -> StatusCode {
+pub(crate) async fn pay_at_simulator(simulator: &str, order: &str) -> StatusCode {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

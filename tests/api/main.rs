@@ -16,6 +16,7 @@ mod errors;
 mod health;
 mod mail;
 mod platform;
+mod refunds;
 mod routes;
 mod uploads;
 mod webhooks;

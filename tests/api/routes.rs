@@ -209,9 +209,11 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         "GET /admin/audit" => only(&["admin", "read-only", "full-access"], S::OK),
         // The catalogue: `payments.read` (finance) reads, `payments.write` writes;
         // read-only tokens have neither.
-        "GET /admin/products" | "GET /admin/promotions" | "GET /admin/orders" => {
-            only(&["finance", "admin", "full-access"], S::OK)
-        }
+        "GET /admin/products"
+        | "GET /admin/promotions"
+        | "GET /admin/orders"
+        | "GET /admin/revenue"
+        | "GET /admin/exports/orders" => only(&["finance", "admin", "full-access"], S::OK),
         "GET /admin/products/{documentId}"
         | "GET /admin/promotions/{documentId}"
         | "GET /admin/orders/{documentId}" => {
@@ -220,7 +222,9 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         "POST /admin/products" | "POST /admin/promotions" => {
             only(&["admin", "full-access"], S::BAD_REQUEST)
         }
-        "PUT /admin/products/{documentId}" | "PUT /admin/promotions/{documentId}" => {
+        "PUT /admin/products/{documentId}"
+        | "PUT /admin/promotions/{documentId}"
+        | "POST /admin/orders/{documentId}/refunds" => {
             only(&["admin", "full-access"], S::NOT_FOUND)
         }
         // Members only.
@@ -252,6 +256,7 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         }
         "POST /auth/forgot-password" => Some(json!({ "email": format!("{unique}@example.com") })),
         "DELETE /auth/me" => Some(json!({ "password": "wrong password 1" })),
+        "POST /admin/orders/{documentId}/refunds" => Some(json!({ "data": {} })),
         // A price nobody sells.
         "POST /checkout" => Some(json!({
             "price": "nobody0000000000000000", "channel": "stripe", "method": "payment_intent",

@@ -1,19 +1,25 @@
 //! The admin API of commerce: the catalogue of plans and courses (`/admin/products`),
 //! promotion codes (`/admin/promotions`) and orders with their history
 //! (`/admin/orders`). Finance staff and tokens with `payments.read` read them; admins
-//! and tokens with `payments.write` change the catalogue and the codes. Refunds and
-//! revenue join them as issue 11 lands.
+//! and tokens with `payments.write` change the catalogue and the codes and refund
+//! orders (`POST /admin/orders/{documentId}/refunds`, through the order's provider).
+//! Revenue per day (`/admin/revenue`) and the order list as CSV
+//! (`/admin/exports/orders`) are for the console's charts and for accounting.
 //!
 //! [`ROUTES`] is the function (deny by default; tests/api/routes.rs walks every route
 //! with every kind of caller). Every write records an audit entry in its transaction.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use commerce::{
     catalogue::{self, Product, ProductInput},
+    checkout::IdempotencyKey,
     orders::{self, AdminOrder, Channel, Filter, OrderEvent, Status},
     promotions::{self, Promotion, PromotionInput},
+    provider::{ProviderSettings, Providers},
+    refunds::{self, Refund, RefundInput},
+    reports::{self, RevenueDay},
 };
 use http::StatusCode;
 use identity::{
@@ -42,8 +48,22 @@ struct Envelope<T> {
     data: T,
 }
 
+/// The function's state: the platform, and the providers refunds go through.
+pub struct Finance {
+    platform: Arc<Platform>,
+    providers: Providers,
+}
+
+impl Deref for Finance {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
 /// Every route of the function, as template.yaml lists them.
-pub static ROUTES: &[Route<Platform>] = &[
+pub static ROUTES: &[Route<Finance>] = &[
     identity::route!(GET "/admin/products", READ, list,
         Doc::new("Every product with its prices, oldest first", schema_of::<Vec<Product>>)),
     identity::route!(POST "/admin/products", MANAGE, create,
@@ -57,6 +77,16 @@ pub static ROUTES: &[Route<Platform>] = &[
     identity::route!(GET "/admin/orders", READ, list_orders,
         Doc::new("Orders, newest first, filtered by status, channel, product, member and time", orders_page)
             .query(orders_query)),
+    identity::route!(POST "/admin/orders/{documentId}/refunds", MANAGE, refund_order,
+        Doc::new("Refund all (no amount) or part of a paid order through its provider; an Idempotency-Key makes retries answer the same refund. A full refund revokes the access the order granted", schema_of::<Refund>)
+            .body(schema_of::<Envelope<RefundInput>>).status(201)),
+    identity::route!(GET "/admin/revenue", READ, revenue,
+        Doc::new("Revenue per day (China Standard Time) by channel and currency, refunds netted; from/to default to the last 30 days", schema_of::<Vec<RevenueDay>>)
+            .query(revenue_query)),
+    identity::route!(GET "/admin/exports/orders", READ, export_orders,
+        Doc::new("The orders the filters select, newest first, as CSV (at most 50,000)", schema_of::<String>)
+            .query(orders_query)
+            .text(200, "text/csv", csv_text)),
     identity::route!(GET "/admin/orders/{documentId}", READ, show_order,
         Doc::new("One order with its member, provider reference and history", order_with_history)),
     identity::route!(GET "/admin/promotions", READ, list_promotions,
@@ -71,12 +101,12 @@ pub static ROUTES: &[Route<Platform>] = &[
             .body(schema_of::<Envelope<PromotionInput>>)),
 ];
 
-async fn list(platform: Arc<Platform>, _: Call) -> Result<Response<Body>> {
+async fn list(platform: Arc<Finance>, _: Call) -> Result<Response<Body>> {
     let client = platform.db.client().await?;
     Ok(data_of(StatusCode::OK, catalogue::list(&**client).await?))
 }
 
-async fn show(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+async fn show(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let document_id = path_param(&call.req, "documentId")?;
     let client = platform.db.client().await?;
     let product = catalogue::by_document_id(&**client, document_id).await?;
@@ -158,7 +188,7 @@ fn filter_of(req: &Request) -> Result<Filter> {
     })
 }
 
-async fn list_orders(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+async fn list_orders(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let filter = filter_of(&call.req)?;
     let page = page_param(&call.req, "page", 1, i64::from(i32::MAX))?;
     let page_size = page_param(&call.req, "pageSize", 25, MAX_PAGE_SIZE)?;
@@ -170,14 +200,81 @@ async fn list_orders(platform: Arc<Platform>, call: Call) -> Result<Response<Bod
     ))
 }
 
-async fn show_order(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+async fn show_order(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let document_id = path_param(&call.req, "documentId")?;
     let client = platform.db.client().await?;
     let (order, events) = orders::with_history(&**client, document_id).await?;
+    let refunds = refunds::of_order(&**client, document_id).await?;
     Ok(data_of(
         StatusCode::OK,
-        json!({ "order": order, "events": events }),
+        json!({ "order": order, "events": events, "refunds": refunds }),
     ))
+}
+
+async fn refund_order(finance: Arc<Finance>, call: Call) -> Result<Response<Body>> {
+    let document_id = path_param(&call.req, "documentId")?;
+    let Envelope { data } = parse_json::<Envelope<RefundInput>>(&call.req, MAX_BODY)?;
+    let key = match call.req.headers().get(IdempotencyKey::HEADER) {
+        Some(value) => value
+            .to_str()
+            .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
+            .and_then(IdempotencyKey::parse)?
+            .as_str()
+            .to_owned(),
+        None => platform::http::request_id(&call.req),
+    };
+    let actor = call.principal()?.actor();
+    let refund = refunds::refund(
+        &finance.platform.db,
+        &finance.providers,
+        &finance.platform.config.api_url,
+        document_id,
+        &data,
+        &refunds::request_id(document_id, &key),
+        &actor,
+    )
+    .await?;
+    Ok(data_of(StatusCode::CREATED, refund))
+}
+
+async fn revenue(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
+    let to = time_param(&call.req, "to")?.unwrap_or_else(Utc::now);
+    let from = time_param(&call.req, "from")?.unwrap_or(to - chrono::Duration::days(30));
+    let client = platform.db.client().await?;
+    Ok(data_of(
+        StatusCode::OK,
+        reports::revenue(&**client, from, to).await?,
+    ))
+}
+
+async fn export_orders(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
+    let filter = filter_of(&call.req)?;
+    let client = platform.db.client().await?;
+    let csv = reports::orders_csv(&**client, &filter).await?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"orders.csv\"",
+        )
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(csv))
+        .map_err(Error::internal)
+}
+
+fn csv_text(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "description": "RFC 4180 CSV with a header row" })
+}
+
+fn revenue_query(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "from": { "type": "string", "description": "RFC 3339 time or YYYY-MM-DD (inclusive)" },
+            "to": { "type": "string", "description": "RFC 3339 time or YYYY-MM-DD (exclusive)" },
+        },
+    })
 }
 
 /// Runs one audited write as the caller, in a transaction.
@@ -193,7 +290,7 @@ where
     Ok(written)
 }
 
-async fn create(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+async fn create(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let Envelope { data } = parse_json(&call.req, MAX_BODY)?;
     let product = write(&platform, &call, async |tx, actor| {
         catalogue::create(tx, actor, data).await
@@ -202,7 +299,7 @@ async fn create(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
     Ok(data_of(StatusCode::CREATED, product))
 }
 
-async fn update(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+async fn update(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let document_id = path_param(&call.req, "documentId")?;
     let Envelope { data } = parse_json(&call.req, MAX_BODY)?;
     let product = write(&platform, &call, async |tx, actor| {
@@ -212,19 +309,19 @@ async fn update(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
     Ok(data_of(StatusCode::OK, product))
 }
 
-async fn list_promotions(platform: Arc<Platform>, _: Call) -> Result<Response<Body>> {
+async fn list_promotions(platform: Arc<Finance>, _: Call) -> Result<Response<Body>> {
     let client = platform.db.client().await?;
     Ok(data_of(StatusCode::OK, promotions::list(&**client).await?))
 }
 
-async fn show_promotion(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+async fn show_promotion(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let document_id = path_param(&call.req, "documentId")?;
     let client = platform.db.client().await?;
     let promotion = promotions::by_document_id(&**client, document_id).await?;
     Ok(data_of(StatusCode::OK, promotion))
 }
 
-async fn create_promotion(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+async fn create_promotion(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let Envelope { data } = parse_json(&call.req, MAX_BODY)?;
     let promotion = write(&platform, &call, async |tx, actor| {
         promotions::create(tx, actor, data).await
@@ -233,7 +330,7 @@ async fn create_promotion(platform: Arc<Platform>, call: Call) -> Result<Respons
     Ok(data_of(StatusCode::CREATED, promotion))
 }
 
-async fn update_promotion(platform: Arc<Platform>, call: Call) -> Result<Response<Body>> {
+async fn update_promotion(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let document_id = path_param(&call.req, "documentId")?;
     let Envelope { data } = parse_json(&call.req, MAX_BODY)?;
     let promotion = write(&platform, &call, async |tx, actor| {
@@ -243,7 +340,17 @@ async fn update_promotion(platform: Arc<Platform>, call: Call) -> Result<Respons
     Ok(data_of(StatusCode::OK, promotion))
 }
 
+/// The settings this function reads besides the core.
+pub type Settings = ProviderSettings;
+
 /// The handler the Lambda runtime and the local gateway mount.
-pub fn handler(platform: Arc<Platform>, _: ()) -> Result<impl platform::runtime::Handler> {
-    Router::new(&platform.clone(), platform, ROUTES)
+pub fn handler(
+    platform: Arc<Platform>,
+    settings: Settings,
+) -> Result<impl platform::runtime::Handler> {
+    let finance = Finance {
+        providers: Providers::from_settings(&settings)?,
+        platform: platform.clone(),
+    };
+    Router::new(&platform, finance, ROUTES)
 }

@@ -9,12 +9,10 @@
 use std::sync::Arc;
 
 use commerce::{
-    alipay::AlipayConfig,
     catalogue::{self, Product},
-    checkout::{self, Checkout, CheckoutRequest, Context, IdempotencyKey, Providers},
+    checkout::{self, Checkout, CheckoutRequest, Context, IdempotencyKey},
     orders::{self, Order},
-    stripe::StripeConfig,
-    wechat::{WechatPay, WechatPayConfig},
+    provider::{ProviderSettings, Providers},
 };
 use http::StatusCode;
 use identity::route::{Call, Doc, Guard, Route, Router, schema_of};
@@ -102,23 +100,15 @@ async fn my_order(shop: Arc<Shop>, call: Call) -> Result<Response<Body>> {
 }
 
 /// The settings this function reads besides the core.
-pub type Settings = (StripeConfig, AlipayConfig, WechatPayConfig);
+pub type Settings = ProviderSettings;
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(
     platform: Arc<Platform>,
-    (stripe, alipay, wechat): Settings,
+    settings: Settings,
 ) -> Result<impl platform::runtime::Handler> {
     let shop = Shop {
-        providers: Providers {
-            stripe: stripe.client()?,
-            alipay: alipay.0,
-            wechat: wechat
-                .account
-                .map(WechatPay::new)
-                .transpose()?
-                .map(Arc::new),
-        },
+        providers: Providers::from_settings(&settings)?,
         platform: platform.clone(),
     };
     Router::new(&platform, shop, ROUTES)

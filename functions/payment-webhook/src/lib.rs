@@ -41,7 +41,7 @@ pub static ROUTES: &[Route<Webhooks>] = &[
     identity::route!(POST "/webhooks/alipay", Guard::Public, alipay_notification,
         Doc::new("An Alipay asynchronous notification, verified by its RSA2 signature; answered `success` once recorded", received)
             .form(alipay_form)
-            .text(200, acknowledged)),
+            .text(200, "text/plain", acknowledged)),
     identity::route!(POST "/webhooks/wechat", Guard::Public, wechat_notification,
         Doc::empty("A WeChat Pay notification, verified by its Wechatpay-Signature and decrypted; 204 once recorded, else {\"code\":\"FAIL\"}")
             .body(wechat_event)

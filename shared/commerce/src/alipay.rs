@@ -31,6 +31,7 @@ use crate::{
     provider::{
         Method, Payment, PaymentRequest, Provider, RefundRequest, RefundState, Remote, Started,
     },
+    refunds::Settlement,
 };
 
 /// The provider's name in `payment_events`.
@@ -664,7 +665,19 @@ impl Notification {
             self.trade_status.as_deref(),
             Some("TRADE_SUCCESS" | "TRADE_FINISHED")
         );
-        if !paid || self.is_refund() {
+        if self.is_refund() {
+            // A refund's notification names it by our out_request_no.
+            return match (self.out_biz_no.as_deref(), self.trade_no.as_deref()) {
+                (Some(request_id), Some(trade_no)) => Signal::Refunded {
+                    request_id,
+                    settlement: Settlement::Succeeded {
+                        provider_ref: trade_no.to_owned(),
+                    },
+                },
+                _ => Signal::Unusable("a refund notification without out_biz_no or trade_no"),
+            };
+        }
+        if !paid {
             return Signal::Ignored;
         }
         let Some(trade_no) = self.trade_no.as_deref() else {
@@ -1005,7 +1018,7 @@ mod tests {
     }
 
     #[test]
-    fn what_is_not_a_payment_is_ignored_or_unusable() {
+    fn what_is_not_a_payment_is_a_refund_ignored_or_unusable() {
         let wait = notification_params(|p| {
             p.insert("trade_status".into(), "WAIT_BUYER_PAY".into());
         });
@@ -1021,7 +1034,13 @@ mod tests {
         assert!(n.is_refund());
         assert_eq!(n.refund_fee.as_deref(), Some("2.00"));
         assert_eq!(n.out_biz_no.as_deref(), Some("refund_1"));
-        assert!(matches!(n.signal(), Signal::Ignored));
+        match n.signal() {
+            Signal::Refunded {
+                request_id,
+                settlement: Settlement::Succeeded { provider_ref },
+            } => assert_eq!((request_id, provider_ref.is_empty()), ("refund_1", false)),
+            _ => panic!("a refund notification settles the refund it names"),
+        }
 
         let inexact = notification_params(|p| {
             p.insert("total_amount".into(), "12.305".into());

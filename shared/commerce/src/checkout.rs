@@ -8,8 +8,6 @@
 //! call is itself idempotent per order, so a retry after a failure resumes it);
 //! the same key with another body is a 422.
 
-use std::sync::Arc;
-
 use platform::{
     db::Db,
     error::{Error, Result},
@@ -22,11 +20,8 @@ use tokio_postgres::{GenericClient, types::Type};
 use url::Url;
 
 use crate::{
-    alipay::Alipay,
     orders::{self, Channel, Order, Status},
-    provider::{Method, Payment, PaymentRequest, Provider, Started},
-    stripe::Stripe,
-    wechat::WechatPay,
+    provider::{Method, Payment, PaymentRequest, Providers, Started},
 };
 
 /// What a member asks to buy, and how they pay.
@@ -66,51 +61,9 @@ impl IdempotencyKey {
         }
         Ok(Self(raw.to_owned()))
     }
-}
 
-/// The providers whose settings are present; a channel without them is off.
-#[derive(Debug, Clone, Default)]
-pub struct Providers {
-    pub stripe: Option<Stripe>,
-    pub alipay: Option<Arc<Alipay>>,
-    pub wechat: Option<Arc<WechatPay>>,
-}
-
-impl Providers {
-    fn is_on(&self, channel: Channel) -> bool {
-        match channel {
-            Channel::Stripe => self.stripe.is_some(),
-            Channel::Alipay => self.alipay.is_some(),
-            Channel::Wechat => self.wechat.is_some(),
-        }
-    }
-
-    /// Starts `request` with the provider of `method`'s channel.
-    async fn start(&self, request: &PaymentRequest<'_>, method: Method) -> Result<Started> {
-        let off = || Error::invalid("channel", "this channel is not available");
-        match method.channel() {
-            Channel::Stripe => {
-                self.stripe
-                    .as_ref()
-                    .ok_or_else(off)?
-                    .start(request, method)
-                    .await
-            }
-            Channel::Alipay => {
-                self.alipay
-                    .as_ref()
-                    .ok_or_else(off)?
-                    .start(request, method)
-                    .await
-            }
-            Channel::Wechat => {
-                self.wechat
-                    .as_ref()
-                    .ok_or_else(off)?
-                    .start(request, method)
-                    .await
-            }
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -23,5 +23,8 @@ pub mod notification;
 pub mod orders;
 pub mod promotions;
 pub mod provider;
+pub mod reconcile;
+pub mod refunds;
+pub mod reports;
 pub mod stripe;
 pub mod wechat;

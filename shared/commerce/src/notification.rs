@@ -6,7 +6,10 @@
 use platform::{db::Db, error::Result};
 use tokio_postgres::types::Type;
 
-use crate::fulfilment::{self, Fulfilment, Outcome, Payment};
+use crate::{
+    fulfilment::{self, Fulfilment, Outcome, Payment},
+    refunds::{self, Settlement},
+};
 
 /// A verified event, as its provider's module read it.
 pub struct Event<'a> {
@@ -27,13 +30,19 @@ pub enum Signal<'a> {
     Paid(Payment<'a>),
     /// It says paid but lacks what fulfilment needs (logged with why).
     Unusable(&'static str),
+    /// A refund we asked for ended: its request id, and how.
+    Refunded {
+        request_id: &'a str,
+        settlement: Settlement,
+    },
     /// Nothing we act on: acknowledged and recorded.
     Ignored,
 }
 
 /// Records `event` once and acts on it; what it did, as `payment_events.outcome`
 /// keeps it: `duplicate` for a delivery seen before, else `fulfilled`,
-/// `already_paid`, `late`, `mismatch`, `unknown_order`, `unusable` or `ignored`.
+/// `already_paid`, `late`, `mismatch`, `unknown_order`, `unusable` or `ignored`;
+/// for a refund, what [`refunds::settle`] says.
 pub async fn process(db: &Db, fulfilment: &Fulfilment, event: Event<'_>) -> Result<&'static str> {
     let mut client = db.client().await?;
     let tx = client.transaction().await?;
@@ -63,6 +72,16 @@ pub async fn process(db: &Db, fulfilment: &Fulfilment, event: Event<'_>) -> Resu
                 "a paid event without what fulfilment needs"
             );
             ("unusable", None)
+        }
+        Signal::Refunded {
+            request_id,
+            settlement,
+        } => {
+            let source = format!("webhook:{}", event.provider);
+            (
+                refunds::settle(&tx, request_id, &settlement, &source).await?,
+                None,
+            )
         }
         Signal::Paid(payment) => match fulfilment::record(&tx, &payment).await {
             Ok((outcome, job)) => (

@@ -122,6 +122,8 @@ pub struct Order {
     /// Minor units off the price, by `promotionCode`.
     pub discount: i64,
     pub promotion_code: Option<String>,
+    /// Minor units refunded so far.
+    pub refunded: i64,
     pub status: Status,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -130,7 +132,7 @@ pub struct Order {
 
 const COLUMNS: &str = "o.document_id, pr.document_id, p.kind, p.code, o.channel, o.currency,
      o.amount, o.status, o.expires_at, o.paid_at, o.created_at, o.discount,
-     (SELECT code FROM promotions WHERE id = o.promotion_id), p.name, o.method";
+     (SELECT code FROM promotions WHERE id = o.promotion_id), p.name, o.method, o.refunded";
 
 impl Order {
     fn from_row(row: &Row) -> Result<Self> {
@@ -158,6 +160,7 @@ impl Order {
                         .ok_or_else(|| Error::internal("an order with an unknown method"))
                 })
                 .transpose()?,
+            refunded: row.try_get(15)?,
         })
     }
 }
@@ -341,6 +344,77 @@ pub struct AdminOrder {
     pub provider_ref: Option<String>,
 }
 
+/// What [`Filter`] selects, its parts `$1` to `$6`: every part a parameter that is
+/// either null or compared, never text built from input.
+const FILTERED: &str = "($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR o.channel = $2)
+    AND ($3::text IS NULL OR p.document_id = $3) AND ($4::text IS NULL OR m.document_id = $4)
+    AND ($5::timestamptz IS NULL OR o.created_at >= $5) AND ($6::timestamptz IS NULL OR o.created_at < $6)";
+
+/// The orders `filter` selects for an export, newest first, at most `limit`.
+pub async fn export(
+    client: &impl GenericClient,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<AdminOrder>> {
+    client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS}, m.document_id, o.provider_ref
+                 FROM orders o JOIN prices pr ON pr.id = o.price_id
+                 JOIN products p ON p.id = pr.product_id JOIN members m ON m.id = o.member_id
+                 WHERE {FILTERED}
+                 ORDER BY o.created_at DESC, o.id DESC LIMIT $7"
+            ),
+            &[
+                (&filter.status.map(Status::as_str), Type::TEXT),
+                (&filter.channel.map(Channel::as_str), Type::TEXT),
+                (&filter.product, Type::TEXT),
+                (&filter.member, Type::TEXT),
+                (&filter.from, Type::TIMESTAMPTZ),
+                (&filter.to, Type::TIMESTAMPTZ),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(AdminOrder {
+                order: Order::from_row(row)?,
+                member: row.try_get(16)?,
+                provider_ref: row.try_get(17)?,
+            })
+        })
+        .collect()
+}
+
+impl AdminOrder {
+    /// Its CSV fields, in the order of `reports`' header.
+    pub fn fields(&self) -> Vec<String> {
+        let order = &self.order;
+        vec![
+            order.document_id.clone(),
+            order.created_at.to_rfc3339(),
+            order.paid_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            order.status.as_str().to_owned(),
+            order.channel.as_str().to_owned(),
+            order
+                .method
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default(),
+            self.member.clone(),
+            order.product_kind.as_str().to_owned(),
+            order.product_code.clone(),
+            order.product_name.clone(),
+            order.currency.as_str().to_owned(),
+            order.amount.minor().to_string(),
+            order.discount.to_string(),
+            order.refunded.to_string(),
+            order.promotion_code.clone().unwrap_or_default(),
+            self.provider_ref.clone().unwrap_or_default(),
+        ]
+    }
+}
+
 /// One page of the orders `filter` selects, newest first, and how many it selects.
 pub async fn search(
     client: &impl GenericClient,
@@ -355,11 +429,7 @@ pub async fn search(
                 "SELECT {COLUMNS}, m.document_id, o.provider_ref, count(*) OVER ()
                  FROM orders o JOIN prices pr ON pr.id = o.price_id
                  JOIN products p ON p.id = pr.product_id JOIN members m ON m.id = o.member_id
-                 WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR o.channel = $2)
-                   AND ($3::text IS NULL OR p.document_id = $3)
-                   AND ($4::text IS NULL OR m.document_id = $4)
-                   AND ($5::timestamptz IS NULL OR o.created_at >= $5)
-                   AND ($6::timestamptz IS NULL OR o.created_at < $6)
+                 WHERE {FILTERED}
                  ORDER BY o.created_at DESC, o.id DESC LIMIT $7 OFFSET $8"
             ),
             &[
@@ -374,14 +444,14 @@ pub async fn search(
             ],
         )
         .await?;
-    let total = rows.first().map_or(Ok(0), |r| r.try_get(17))?;
+    let total = rows.first().map_or(Ok(0), |r| r.try_get(18))?;
     let orders = rows
         .iter()
         .map(|row| {
             Ok(AdminOrder {
                 order: Order::from_row(row)?,
-                member: row.try_get(15)?,
-                provider_ref: row.try_get(16)?,
+                member: row.try_get(16)?,
+                provider_ref: row.try_get(17)?,
             })
         })
         .collect::<Result<_>>()?;
@@ -419,8 +489,8 @@ pub async fn with_history(
         .ok_or_else(|| Error::NotFound("no such order".into()))?;
     let order = AdminOrder {
         order: Order::from_row(row)?,
-        member: row.try_get(15)?,
-        provider_ref: row.try_get(16)?,
+        member: row.try_get(16)?,
+        provider_ref: row.try_get(17)?,
     };
     let events = client
         .query_typed(

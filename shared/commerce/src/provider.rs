@@ -3,17 +3,20 @@
 //! reconciliation and refunds are written once and tests point each at a local
 //! server (localstripe, the Alipay and WeChat Pay simulators) by its base URL.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use platform::error::Result;
+use platform::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::{
+    alipay::{Alipay, AlipayConfig},
     money::{Amount, Currency},
     orders::Channel,
+    stripe::{Stripe, StripeConfig},
+    wechat::{WechatPay, WechatPayConfig},
 };
 
 /// How the payer pays, within a channel (the "sub-channel").
@@ -235,4 +238,92 @@ pub trait Provider: Send + Sync {
         &self,
         refund: &RefundRequest<'_>,
     ) -> impl Future<Output = Result<RefundState>> + Send;
+}
+
+/// Every provider's settings, for the functions that talk to all of them.
+pub type ProviderSettings = (StripeConfig, AlipayConfig, WechatPayConfig);
+
+/// The providers whose settings are present; a channel without them is off.
+#[derive(Debug, Clone, Default)]
+pub struct Providers {
+    pub stripe: Option<Stripe>,
+    pub alipay: Option<Arc<Alipay>>,
+    pub wechat: Option<Arc<WechatPay>>,
+}
+
+/// Calls `$call` on the provider of `$channel`, or answers that it is off.
+macro_rules! dispatch {
+    ($self:ident, $channel:expr, $provider:ident => $call:expr) => {
+        match $channel {
+            Channel::Stripe => match &$self.stripe {
+                Some($provider) => $call.await,
+                None => Err(off(Channel::Stripe)),
+            },
+            Channel::Alipay => match &$self.alipay {
+                Some($provider) => $call.await,
+                None => Err(off(Channel::Alipay)),
+            },
+            Channel::Wechat => match &$self.wechat {
+                Some($provider) => $call.await,
+                None => Err(off(Channel::Wechat)),
+            },
+        }
+    };
+}
+
+fn off(channel: Channel) -> Error {
+    Error::invalid("channel", format!("{} is not available", channel.as_str()))
+}
+
+impl Providers {
+    pub fn from_settings((stripe, alipay, wechat): &ProviderSettings) -> Result<Self> {
+        Ok(Self {
+            stripe: stripe.client()?,
+            alipay: alipay.0.clone(),
+            wechat: wechat
+                .account
+                .clone()
+                .map(WechatPay::new)
+                .transpose()?
+                .map(Arc::new),
+        })
+    }
+
+    pub fn is_on(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Stripe => self.stripe.is_some(),
+            Channel::Alipay => self.alipay.is_some(),
+            Channel::Wechat => self.wechat.is_some(),
+        }
+    }
+
+    pub async fn start(&self, request: &PaymentRequest<'_>, method: Method) -> Result<Started> {
+        dispatch!(self, method.channel(), p => p.start(request, method))
+    }
+
+    pub async fn query(
+        &self,
+        channel: Channel,
+        order: &str,
+        provider_ref: Option<&str>,
+    ) -> Result<Remote> {
+        dispatch!(self, channel, p => p.query(order, provider_ref))
+    }
+
+    pub async fn close(
+        &self,
+        channel: Channel,
+        order: &str,
+        provider_ref: Option<&str>,
+    ) -> Result<()> {
+        dispatch!(self, channel, p => p.close(order, provider_ref))
+    }
+
+    pub async fn refund(
+        &self,
+        channel: Channel,
+        refund: &RefundRequest<'_>,
+    ) -> Result<RefundState> {
+        dispatch!(self, channel, p => p.refund(refund))
+    }
 }

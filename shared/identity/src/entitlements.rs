@@ -187,6 +187,23 @@ pub async fn revoke(client: &impl GenericClient, document_id: &str) -> Result<bo
     Ok(!rows.is_empty())
 }
 
+/// Revokes what `source_ref` (an order) granted through `source`; false when it
+/// granted nothing still in force.
+pub async fn revoke_granted(
+    client: &impl GenericClient,
+    source: Source,
+    source_ref: &str,
+) -> Result<bool> {
+    let rows = client
+        .query_typed(
+            "UPDATE entitlements SET revoked_at = now()
+             WHERE source = $1 AND source_ref = $2 AND revoked_at IS NULL RETURNING id",
+            &[(&source.as_str(), Type::TEXT), (&source_ref, Type::TEXT)],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
 /// Where a new period of `product` for the member starts: when their current access
 /// to it ends, if it has not ended yet (buying a month while a month is left adds a
 /// month after it), else now. Callers lock the member first, so two purchases paid at

@@ -97,9 +97,9 @@ fn describe(operation: &Operation, generator: &mut SchemaGenerator) -> Value {
             content("Success", envelope(data(generator).to_value())),
         ),
         Answer::Raw(status, data) => (status, content("Success", data(generator).to_value())),
-        Answer::Text(status, text) => (
+        Answer::Text(status, media_type, text) => (
             status,
-            json!({ "description": "Success", "content": { "text/plain": { "schema": text(generator).to_value() } } }),
+            json!({ "description": "Success", "content": { media_type: { "schema": text(generator).to_value() } } }),
         ),
         Answer::Empty(status) => (status, json!({ "description": "Success, no body" })),
     };

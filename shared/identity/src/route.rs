@@ -103,8 +103,8 @@ pub enum Answer {
     Data(u16, SchemaFn),
     /// The schema is the whole body.
     Raw(u16, SchemaFn),
-    /// A `text/plain` body (what a payment provider expects back).
-    Text(u16, SchemaFn),
+    /// A body of another media type (`text/plain` for a payment provider, `text/csv`).
+    Text(u16, &'static str, SchemaFn),
     /// No body.
     Empty(u16),
 }
@@ -172,9 +172,9 @@ impl Doc {
         self
     }
 
-    /// A `text/plain` answer of `text` with `status`.
-    pub const fn text(mut self, status: u16, text: SchemaFn) -> Self {
-        self.answer = Answer::Text(status, text);
+    /// An answer of `media_type` (not JSON) described by `text`, with `status`.
+    pub const fn text(mut self, status: u16, media_type: &'static str, text: SchemaFn) -> Self {
+        self.answer = Answer::Text(status, media_type, text);
         self
     }
 
@@ -188,7 +188,7 @@ impl Doc {
         self.answer = match self.answer {
             Answer::Data(_, data) => Answer::Data(status, data),
             Answer::Raw(_, data) => Answer::Raw(status, data),
-            Answer::Text(_, text) => Answer::Text(status, text),
+            Answer::Text(_, media_type, text) => Answer::Text(status, media_type, text),
             Answer::Empty(_) => Answer::Empty(status),
         };
         self

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_promotions"),
     migration!(14, "0014_payment_events"),
     migration!(15, "0015_checkout"),
+    migration!(16, "0016_refunds"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

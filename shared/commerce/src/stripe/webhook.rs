@@ -17,6 +17,7 @@ use crate::{
     fulfilment::{Fulfilment, Payment},
     money::{Amount, Currency},
     notification::{self, Signal},
+    refunds::Settlement,
 };
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -83,6 +84,34 @@ fn paid(event: &Event) -> Option<std::result::Result<Paid<'_>, &'static str>> {
     })())
 }
 
+/// A refund of ours ending: `refund.*` events (and `charge.refund.updated`) carry
+/// the refund, whose `metadata[refund]` is our request id.
+fn refunded(event: &Event) -> Signal<'_> {
+    let object = &event.data.object;
+    if object["object"] != "refund" {
+        return Signal::Ignored;
+    }
+    let Some(request_id) = object["metadata"]["refund"].as_str() else {
+        return Signal::Ignored;
+    };
+    let settlement = match object["status"].as_str() {
+        Some("succeeded") => Settlement::Succeeded {
+            provider_ref: object["id"].as_str().unwrap_or_default().to_owned(),
+        },
+        Some("failed" | "canceled") => Settlement::Failed {
+            reason: object["failure_reason"]
+                .as_str()
+                .unwrap_or("refused")
+                .to_owned(),
+        },
+        _ => return Signal::Ignored,
+    };
+    Signal::Refunded {
+        request_id,
+        settlement,
+    }
+}
+
 /// Handles one delivery to `POST /webhooks/stripe`: `header` is `Stripe-Signature`,
 /// `body` the raw bytes, `now` our clock in unix seconds. A delivery that does not
 /// verify is a 400 and changes nothing; a verified one is recorded once and answered
@@ -119,7 +148,7 @@ pub async fn handle(
     let event: Event =
         serde_json::from_slice(body).map_err(|_| Error::invalid("body", "not a Stripe event"))?;
     let signal = match paid(&event) {
-        None => Signal::Ignored,
+        None => refunded(&event),
         Some(Err(why)) => Signal::Unusable(why),
         Some(Ok(paid)) => Signal::Paid(Payment {
             order: paid.order,

@@ -20,7 +20,26 @@ use crate::{
     fulfilment::{Fulfilment, Payment},
     money::{Amount, Currency},
     notification::{self, Signal},
+    refunds::Settlement,
 };
+
+/// What a refund notification settles: `SUCCESS` succeeded, `CLOSED` and
+/// `ABNORMAL` failed (an abnormal refund needs finance to act at WeChat Pay).
+fn refunded(refund: &RefundNotice) -> Signal<'_> {
+    let settlement = match refund.refund_status.as_str() {
+        "SUCCESS" => Settlement::Succeeded {
+            provider_ref: refund.refund_id.clone(),
+        },
+        "CLOSED" | "ABNORMAL" => Settlement::Failed {
+            reason: format!("WeChat Pay: refund {}", refund.refund_status),
+        },
+        _ => return Signal::Ignored,
+    };
+    Signal::Refunded {
+        request_id: &refund.out_refund_no,
+        settlement,
+    }
+}
 
 /// A notification is about a kilobyte; anything far larger is not one.
 pub const MAX_NOTIFICATION_BYTES: usize = 64 * 1024;
@@ -224,7 +243,7 @@ pub async fn handle(
             (Some(tx.out_trade_no.as_str()), paid(tx))
         }
         Resource::Transaction(tx) => (Some(tx.out_trade_no.as_str()), Signal::Ignored),
-        Resource::Refund(refund) => (Some(refund.out_trade_no.as_str()), Signal::Ignored),
+        Resource::Refund(refund) => (Some(refund.out_trade_no.as_str()), refunded(refund)),
         Resource::Other(_) => (None, Signal::Ignored),
     };
     notification::process(
