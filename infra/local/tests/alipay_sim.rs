@@ -271,7 +271,13 @@ async fn a_qr_payment_is_notified_queried_refunded_and_closed() {
     assert_eq!(refunded.refund_fee.as_deref(), Some("2.00"));
     assert_eq!(refunded.out_biz_no.as_deref(), Some("refund_1"));
     assert_ne!(refunded.notify_id, notification.notify_id);
-    assert!(matches!(refunded.signal(), Signal::Ignored));
+    assert!(matches!(
+        refunded.signal(),
+        Signal::Refunded {
+            request_id: "refund_1",
+            ..
+        }
+    ));
 
     let too_much = stack.refund(order, &trade_no, "refund_2", 1031);
     let RefundState::Failed { reason } = stack.alipay.refund(&too_much).await.unwrap() else {

@@ -213,12 +213,11 @@ async fn pays_refunds_and_closes(mode: SimMode) {
     let return_url = Url::parse("http://localhost:5173/orders/return").expect("a URL");
     let notify = receiver.url.clone();
 
-    // Native: a QR code's URL.
+    // Native: a QR code's URL. One request, sent twice: a retry carries the same
+    // expiry (WeChat Pay refuses an out_trade_no reused with other parameters).
+    let native = request("ordnative000001", &notify, &return_url);
     let started = pay
-        .start(
-            &request("ordnative000001", &notify, &return_url),
-            Method::Native,
-        )
+        .start(&native, Method::Native)
         .await
         .expect("native starts");
     let Payment::Native { code_url } = started.payment else {
@@ -230,10 +229,7 @@ async fn pays_refunds_and_closes(mode: SimMode) {
     );
     // The same request again is answered the same (a retried checkout).
     let again = pay
-        .start(
-            &request("ordnative000001", &notify, &return_url),
-            Method::Native,
-        )
+        .start(&native, Method::Native)
         .await
         .expect("a retried start");
     assert_eq!(again.payment, Payment::Native { code_url });
