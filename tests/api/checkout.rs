@@ -37,6 +37,25 @@ pub(crate) async fn shop() -> (TestStack, String, String) {
     (stack, monthly, usd)
 }
 
+/// A course sold once, in dollars: its price's documentId.
+async fn usd_course(stack: &TestStack) -> String {
+    let admin = stack.staff_token(Role::Admin).await;
+    let (status, course) = post(
+        stack,
+        &admin,
+        json!({ "data": {
+            "kind": "course", "code": "prompt-101", "name": "提示词入门",
+            "prices": [{ "currency": "USD", "amount": 4900, "billing": "one-time" }],
+        }}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{course}");
+    course["data"]["prices"][0]["documentId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub(crate) async fn checkout(
     stack: &TestStack,
     member: &str,
@@ -242,7 +261,8 @@ async fn a_declined_card_leaves_the_order_pending_and_grants_nothing() {
 
 #[tokio::test]
 async fn an_idempotency_key_answers_the_same_checkout_and_refuses_another_body() {
-    let (stack, monthly, usd) = shop().await;
+    let (stack, monthly, _) = shop().await;
+    let usd = usd_course(&stack).await;
     require_localstripe(&stack);
     let (member, _) = member_token(&stack).await;
     let body = json!({ "price": monthly, "channel": "stripe", "method": "payment_intent" });
@@ -411,7 +431,8 @@ pub(crate) async fn pay_at_simulator(simulator: &str, order: &str) -> StatusCode
 
 #[tokio::test]
 async fn a_member_pays_with_alipay_through_the_simulator() {
-    let (stack, monthly, usd) = shop().await;
+    let (stack, monthly, _) = shop().await;
+    let usd = usd_course(&stack).await;
     let (member, member_id) = member_token(&stack).await;
     let body = json!({ "price": monthly, "channel": "alipay", "method": "qr" });
     let (status, started) = checkout(&stack, &member, None, &body).await;

@@ -715,11 +715,15 @@ fn stripe_event(id: &str, kind: &str, order: &str, amount: i64, currency: &str) 
     .unwrap()
 }
 
-fn stripe_signature(secret: &str, body: &[u8], at: i64) -> String {
+pub(crate) fn stripe_signature(secret: &str, body: &[u8], at: i64) -> String {
     platform::signature::sign(&platform::secret::Secret::new(secret), at, body)
 }
 
-async fn deliver(stack: &TestStack, body: &[u8], signature: Option<&str>) -> (StatusCode, Value) {
+pub(crate) async fn deliver(
+    stack: &TestStack,
+    body: &[u8],
+    signature: Option<&str>,
+) -> (StatusCode, Value) {
     let mut request = stack
         .http
         .post(stack.url("/webhooks/stripe"))

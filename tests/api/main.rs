@@ -18,5 +18,6 @@ mod mail;
 mod platform;
 mod refunds;
 mod routes;
+mod subscriptions;
 mod uploads;
 mod webhooks;

@@ -229,8 +229,12 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         }
         // Members only.
         "POST /auth/logout" | "POST /auth/logout-all" => member_only(S::NO_CONTENT),
-        "GET /auth/me" | "GET /auth/me/export" | "GET /me/orders" => member_only(S::OK),
-        "GET /orders/{documentId}" => member_only(S::NOT_FOUND),
+        "GET /auth/me" | "GET /auth/me/export" | "GET /me/orders" | "GET /me/subscriptions" => {
+            member_only(S::OK)
+        }
+        "GET /orders/{documentId}" | "POST /me/subscriptions/{documentId}/cancel" => {
+            member_only(S::NOT_FOUND)
+        }
         "POST /auth/verify-email/send" => member_only(S::ACCEPTED),
         "DELETE /auth/me" | "POST /auth/change-password" | "POST /checkout" => {
             member_only(S::BAD_REQUEST)

@@ -1,6 +1,7 @@
 //! Commerce for readers: what is on sale (`GET /products`, public, for the pricing
-//! page), checkout (`POST /checkout`, honouring `Idempotency-Key`), and a member's
-//! own orders (`GET /me/orders`, and `GET /orders/{documentId}` to poll one after
+//! page), checkout (`POST /checkout`, honouring `Idempotency-Key`), a member's
+//! subscriptions (`GET /me/subscriptions`, `POST /me/subscriptions/{id}/cancel`, at
+//! the end of the period), and their own orders (`GET /me/orders`, and `GET /orders/{documentId}` to poll one after
 //! paying: the return page only reads, it never grants).
 //!
 //! [`ROUTES`] is the function (deny by default; tests/api/routes.rs walks every route
@@ -13,6 +14,7 @@ use commerce::{
     checkout::{self, Checkout, CheckoutRequest, Context, IdempotencyKey},
     orders::{self, Order},
     provider::{ProviderSettings, Providers},
+    subscriptions::{self, Subscription},
 };
 use http::StatusCode;
 use identity::route::{Call, Doc, Guard, Route, Router, schema_of};
@@ -39,6 +41,10 @@ pub static ROUTES: &[Route<Shop>] = &[
         Doc::new("Creates a pending order for a price and starts its payment with the chosen channel and method; an Idempotency-Key header makes retries answer the same order (the same key with another body: 422)", schema_of::<Checkout>)
             .status(201)
             .body(schema_of::<CheckoutRequest>)),
+    identity::route!(GET "/me/subscriptions", Guard::Member, my_subscriptions,
+        Doc::new("The signed-in member's subscriptions, newest first", schema_of::<Vec<Subscription>>)),
+    identity::route!(POST "/me/subscriptions/{documentId}/cancel", Guard::Member, cancel_subscription,
+        Doc::new("Cancels one of the signed-in member's subscriptions at the end of the period paid (404 for anyone else's)", schema_of::<Subscription>)),
     identity::route!(GET "/me/orders", Guard::Member, my_orders,
         Doc::new("The signed-in member's 100 latest orders, newest first", schema_of::<Vec<Order>>)),
     identity::route!(GET "/orders/{documentId}", Guard::Member, my_order,
@@ -80,6 +86,27 @@ async fn start_checkout(shop: Arc<Shop>, call: Call) -> Result<Response<Body>> {
     )
     .await?;
     Ok(data(StatusCode::CREATED, checkout))
+}
+
+async fn my_subscriptions(shop: Arc<Shop>, call: Call) -> Result<Response<Body>> {
+    let (_, member) = call.member()?;
+    let client = shop.platform.db.client().await?;
+    Ok(data(
+        StatusCode::OK,
+        subscriptions::of_member(&**client, member.id).await?,
+    ))
+}
+
+async fn cancel_subscription(shop: Arc<Shop>, call: Call) -> Result<Response<Body>> {
+    let (_, member) = call.member()?;
+    let document_id = path_param(&call.req, "documentId")?;
+    let stripe = shop
+        .providers
+        .stripe
+        .as_ref()
+        .ok_or_else(|| Error::NotFound("no such subscription".into()))?;
+    let canceled = subscriptions::cancel(&shop.platform.db, stripe, member.id, document_id).await?;
+    Ok(data(StatusCode::OK, canceled))
 }
 
 async fn my_orders(shop: Arc<Shop>, call: Call) -> Result<Response<Body>> {

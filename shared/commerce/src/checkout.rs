@@ -22,6 +22,7 @@ use url::Url;
 use crate::{
     orders::{self, Channel, Order, Status},
     provider::{Method, Payment, PaymentRequest, Providers, Started},
+    subscriptions,
 };
 
 /// What a member asks to buy, and how they pay.
@@ -32,10 +33,12 @@ pub struct CheckoutRequest {
     pub price: String,
     pub channel: Channel,
     /// How to pay within the channel: Stripe `payment_intent` or
-    /// `checkout_session`; Alipay `page`, `wap` or `qr`; WeChat Pay `native`,
-    /// `jsapi` or `h5`.
+    /// `checkout_session` (or `subscription`, for a renewing price); Alipay `page`,
+    /// `wap` or `qr`; WeChat Pay `native`, `jsapi` or `h5`.
     pub method: Method,
     pub promotion_code: Option<String>,
+    /// For `subscription`: the card the payer gave Stripe.js (`pm_…`), billed each period.
+    pub payment_method: Option<String>,
 }
 
 /// What checkout answers: the pending order, and how to pay it.
@@ -99,6 +102,7 @@ pub async fn checkout(
             ),
         ));
     }
+    let card = subscription_card(request)?;
     if !providers.is_on(request.channel) {
         return Err(Error::invalid(
             "channel",
@@ -136,9 +140,39 @@ pub async fn checkout(
         client_ip: context.client_ip,
         openid: context.openid,
     };
-    let started = providers.start(&payment_request, request.method).await?;
+    let started = match (request.method, &providers.stripe, card) {
+        (Method::Subscription, Some(stripe), Some(card)) => {
+            subscriptions::start(db, stripe, member_id, &order, card).await?
+        }
+        _ => providers.start(&payment_request, request.method).await?,
+    };
     let payment = keep(db, &order.document_id, &started).await?;
     Ok(Checkout { order, payment })
+}
+
+/// The card a subscription is billed to (`None` for other methods), checked before
+/// any order is made.
+fn subscription_card(request: &CheckoutRequest) -> Result<Option<&str>> {
+    if request.method != Method::Subscription {
+        return Ok(None);
+    }
+    if request.promotion_code.is_some() {
+        return Err(Error::invalid(
+            "promotionCode",
+            "promotion codes do not apply to subscriptions",
+        ));
+    }
+    match request.payment_method.as_deref() {
+        Some(card) if card.starts_with("pm_") && card.len() <= 255 => Ok(Some(card)),
+        Some(_) => Err(Error::invalid(
+            "paymentMethod",
+            "must be a Stripe PaymentMethod id (pm_…)",
+        )),
+        None => Err(Error::invalid(
+            "paymentMethod",
+            "a subscription needs the payer's card",
+        )),
+    }
 }
 
 /// The order this request pays: a new one, or the one its idempotency key names.

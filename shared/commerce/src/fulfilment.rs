@@ -206,9 +206,13 @@ pub async fn record(
         &[(&order.member_id, Type::INT8)],
     )
     .await?;
+    // A period bought (prepaid, or a subscription's invoice) follows the access the
+    // member still has; a course starts now.
     let start = match order.billing {
-        Billing::Prepaid => entitlements::extend_from(tx, order.member_id, &order.product).await?,
-        Billing::Subscription | Billing::OneTime => Utc::now(),
+        Billing::Prepaid | Billing::Subscription => {
+            entitlements::extend_from(tx, order.member_id, &order.product).await?
+        }
+        Billing::OneTime => Utc::now(),
     };
     let until = access_until(&order, start)?;
     let granted = entitlements::grant(

@@ -27,4 +27,5 @@ pub mod reconcile;
 pub mod refunds;
 pub mod reports;
 pub mod stripe;
+pub mod subscriptions;
 pub mod wechat;

@@ -9,6 +9,8 @@ use tokio_postgres::types::Type;
 use crate::{
     fulfilment::{self, Fulfilment, Outcome, Payment},
     refunds::{self, Settlement},
+    stripe::StripeSubscription,
+    subscriptions::{self, Invoice},
 };
 
 /// A verified event, as its provider's module read it.
@@ -35,6 +37,12 @@ pub enum Signal<'a> {
         request_id: &'a str,
         settlement: Settlement,
     },
+    /// A subscription's invoice was paid (the first, or a renewal).
+    InvoicePaid(Invoice<'a>),
+    /// A subscription's renewal could not be collected.
+    InvoiceFailed { subscription: &'a str },
+    /// The provider's word on a subscription's state.
+    SubscriptionChanged(StripeSubscription),
     /// Nothing we act on: acknowledged and recorded.
     Ignored,
 }
@@ -82,6 +90,27 @@ pub async fn process(db: &Db, fulfilment: &Fulfilment, event: Event<'_>) -> Resu
                 refunds::settle(&tx, request_id, &settlement, &source).await?,
                 None,
             )
+        }
+        Signal::InvoicePaid(invoice) => {
+            let (outcome, job) = subscriptions::invoice_paid(&tx, &invoice).await?;
+            // Checkout records a subscription once Stripe has answered, and Stripe
+            // may notify sooner: refused (and not recorded), so Stripe delivers it
+            // again. An old invoice of no subscription of ours is recorded as such.
+            if outcome == "unknown_subscription"
+                && chrono::Utc::now() - invoice.created < chrono::Duration::hours(1)
+            {
+                return Err(platform::Error::ServiceUnavailable(
+                    "the subscription is not recorded yet; deliver it again".into(),
+                ));
+            }
+            (outcome, job)
+        }
+        Signal::InvoiceFailed { subscription } => (
+            subscriptions::invoice_failed(&tx, subscription).await?,
+            None,
+        ),
+        Signal::SubscriptionChanged(subscription) => {
+            (subscriptions::update(&*tx, &subscription).await?, None)
         }
         Signal::Paid(payment) => match fulfilment::record(&tx, &payment).await {
             Ok((outcome, job)) => (

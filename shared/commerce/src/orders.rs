@@ -201,7 +201,7 @@ pub async fn create(
     let channel = method.channel();
     let rows = client
         .query_typed(
-            "SELECT pr.id, pr.product_id, pr.currency, pr.amount
+            "SELECT pr.id, pr.product_id, pr.currency, pr.amount, pr.billing = 'subscription'
              FROM prices pr JOIN products p ON p.id = pr.product_id
              WHERE pr.document_id = $1 AND pr.active AND p.active",
             &[(&price, Type::TEXT)],
@@ -213,6 +213,17 @@ pub async fn create(
     let (price_id, product_id): (i64, i64) = (row.get(0), row.get(1));
     let currency = Currency::parse(row.get(2))?;
     let full = Amount::new(row.get(3))?;
+    let renews: bool = row.get(4);
+    if renews != (method == Method::Subscription) {
+        return Err(Error::invalid(
+            "method",
+            if renews {
+                "this price renews: pay it with the `subscription` method"
+            } else {
+                "only a renewing price is paid with the `subscription` method"
+            },
+        ));
+    }
     if !channel.takes(currency) {
         return Err(Error::invalid(
             "price",

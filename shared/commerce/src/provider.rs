@@ -27,6 +27,8 @@ pub enum Method {
     PaymentIntent,
     /// Stripe: a hosted Checkout Session.
     CheckoutSession,
+    /// Stripe: a subscription to a renewing price, billed to the card given.
+    Subscription,
     /// Alipay: the desktop cashier page (`alipay.trade.page.pay`).
     Page,
     /// Alipay: the mobile web cashier (`alipay.trade.wap.pay`).
@@ -44,7 +46,9 @@ pub enum Method {
 impl Method {
     pub fn channel(self) -> Channel {
         match self {
-            Method::PaymentIntent | Method::CheckoutSession => Channel::Stripe,
+            Method::PaymentIntent | Method::CheckoutSession | Method::Subscription => {
+                Channel::Stripe
+            }
             Method::Page | Method::Wap | Method::Qr => Channel::Alipay,
             Method::Native | Method::Jsapi | Method::H5 => Channel::Wechat,
         }
@@ -54,6 +58,7 @@ impl Method {
         Some(match raw {
             "payment_intent" => Method::PaymentIntent,
             "checkout_session" => Method::CheckoutSession,
+            "subscription" => Method::Subscription,
             "page" => Method::Page,
             "wap" => Method::Wap,
             "qr" => Method::Qr,
@@ -68,6 +73,7 @@ impl Method {
         match self {
             Method::PaymentIntent => "payment_intent",
             Method::CheckoutSession => "checkout_session",
+            Method::Subscription => "subscription",
             Method::Page => "page",
             Method::Wap => "wap",
             Method::Qr => "qr",
@@ -113,6 +119,14 @@ pub enum Payment {
     /// Send the browser to Stripe's hosted page.
     CheckoutSession {
         url: String,
+    },
+    /// Subscribed: `status` is Stripe's (`active` once the first invoice is paid);
+    /// with `clientSecret`, the payer must still confirm (3-D Secure) with Stripe.js.
+    #[serde(rename_all = "camelCase")]
+    Subscription {
+        subscription: String,
+        status: String,
+        client_secret: Option<String>,
     },
     /// Send the browser to this signed Alipay URL (never fetched server to server).
     Page {

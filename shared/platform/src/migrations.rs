@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_payment_events"),
     migration!(15, "0015_checkout"),
     migration!(16, "0016_refunds"),
+    migration!(17, "0017_subscriptions"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

@@ -1,6 +1,7 @@
 //! Stripe: its API as a [`Provider`] (PaymentIntents for the Payment Element,
 //! hosted Checkout Sessions, refunds; form-encoded, every write with an
-//! `Idempotency-Key`) and its [`webhook`]. `STRIPE_API_BASE` points it at
+//! `Idempotency-Key`), what subscriptions need (customers, plans, subscriptions)
+//! and its [`webhook`]. `STRIPE_API_BASE` points it at
 //! localstripe locally.
 
 pub mod webhook;
@@ -343,6 +344,12 @@ async fn answer(response: reqwest::Result<reqwest::Response>) -> Result<Value> {
     if status.is_success() {
         return Ok(body);
     }
+    if status == 404 {
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no such object");
+        return Err(Error::NotFound(format!("Stripe: {message}")));
+    }
     // 401 and 403 are our key being wrong: not the caller's to fix.
     if status.is_client_error() && status != 401 && status != 403 {
         let message = body["error"]["message"].as_str().unwrap_or("refused");
@@ -353,4 +360,143 @@ async fn answer(response: reqwest::Result<reqwest::Response>) -> Result<Value> {
     Err(Error::ServiceUnavailable(
         "Stripe is unavailable; try again".into(),
     ))
+}
+
+/// What Stripe says of a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeSubscription {
+    pub id: String,
+    pub status: String,
+    pub cancel_at_period_end: bool,
+    pub current_period_end: Option<chrono::DateTime<chrono::Utc>>,
+    /// The first invoice's PaymentIntent secret, while the payer still has to act
+    /// (3-D Secure); the frontend confirms it with Stripe.js.
+    pub client_secret: Option<String>,
+}
+
+impl StripeSubscription {
+    /// A subscription object (with `latest_invoice.payment_intent` expanded or not).
+    pub fn from_object(object: &Value) -> Option<Self> {
+        let intent = &object["latest_invoice"]["payment_intent"];
+        let client_secret = match intent["status"].as_str() {
+            Some("requires_action" | "requires_payment_method" | "requires_confirmation") => {
+                intent["client_secret"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        };
+        Some(Self {
+            id: object["id"].as_str()?.to_owned(),
+            status: object["status"].as_str()?.to_owned(),
+            cancel_at_period_end: object["cancel_at_period_end"].as_bool().unwrap_or(false),
+            current_period_end: object["current_period_end"]
+                .as_i64()
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            client_secret,
+        })
+    }
+}
+
+impl Stripe {
+    /// A new customer for our member (by their documentId; Stripe's idempotency
+    /// makes a retry return the same one).
+    pub async fn customer(&self, member: &str) -> Result<String> {
+        let customer = self
+            .post(
+                "v1/customers",
+                &[("metadata[member]", member.to_owned())],
+                &format!("customer-{member}"),
+            )
+            .await?;
+        text(&customer, "id")
+    }
+
+    /// Makes the card the payer gave (a PaymentMethod from Stripe.js) the customer's
+    /// default for invoices.
+    pub async fn use_card(&self, customer: &str, payment_method: &str) -> Result<()> {
+        self.post(
+            &format!("v1/payment_methods/{payment_method}/attach"),
+            &[("customer", customer.to_owned())],
+            &format!("attach-{payment_method}-{customer}"),
+        )
+        .await?;
+        self.post(
+            &format!("v1/customers/{customer}"),
+            &[(
+                "invoice_settings[default_payment_method]",
+                payment_method.to_owned(),
+            )],
+            &format!("default-{payment_method}-{customer}"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The plan Stripe bills our price by, made the first time it is needed; named by
+    /// the price's documentId, which never changes what it charges.
+    pub async fn plan(
+        &self,
+        price: &str,
+        currency: Currency,
+        amount: Amount,
+        period: &str,
+        name: &str,
+    ) -> Result<String> {
+        let id = format!("bx-{price}");
+        match self.get(&format!("v1/plans/{id}")).await {
+            Ok(plan) => return text(&plan, "id"),
+            Err(Error::NotFound(_)) => {}
+            Err(err) => return Err(err),
+        }
+        let plan = self
+            .post(
+                "v1/plans",
+                &[
+                    ("id", id.clone()),
+                    ("amount", amount.minor().to_string()),
+                    ("currency", currency.as_str().to_ascii_lowercase()),
+                    ("interval", period.to_owned()),
+                    ("product[name]", name.to_owned()),
+                ],
+                &format!("plan-{id}"),
+            )
+            .await?;
+        text(&plan, "id")
+    }
+
+    /// Subscribes the customer to the plan for `order`, collecting the first invoice
+    /// with the customer's default card at once.
+    pub async fn subscribe(
+        &self,
+        customer: &str,
+        plan: &str,
+        order: &str,
+    ) -> Result<StripeSubscription> {
+        let subscription = self
+            .post(
+                "v1/subscriptions",
+                &[
+                    ("customer", customer.to_owned()),
+                    ("items[0][plan]", plan.to_owned()),
+                    ("metadata[order]", order.to_owned()),
+                    ("expand[]", "latest_invoice.payment_intent".to_owned()),
+                ],
+                &format!("checkout-{order}"),
+            )
+            .await?;
+        StripeSubscription::from_object(&subscription)
+            .ok_or_else(|| unexpected("a subscription without its id or status"))
+    }
+
+    /// Cancels at the end of the period already paid.
+    pub async fn cancel_at_period_end(&self, subscription: &str) -> Result<StripeSubscription> {
+        let updated = self
+            .post(
+                &format!("v1/subscriptions/{subscription}"),
+                &[("cancel_at_period_end", "true".to_owned())],
+                &format!("cancel-{subscription}"),
+            )
+            .await?;
+        StripeSubscription::from_object(&updated)
+            .ok_or_else(|| unexpected("a subscription without its id or status"))
+    }
 }

@@ -18,6 +18,8 @@ use crate::{
     money::{Amount, Currency},
     notification::{self, Signal},
     refunds::Settlement,
+    stripe::StripeSubscription,
+    subscriptions::Invoice,
 };
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -50,6 +52,8 @@ struct Paid<'a> {
 fn paid(event: &Event) -> Option<std::result::Result<Paid<'_>, &'static str>> {
     let object = &event.data.object;
     let amount_field = match event.kind.as_str() {
+        // A subscription invoice's payment: its invoice event carries it.
+        "payment_intent.succeeded" if object["invoice"].is_string() => return None,
         "payment_intent.succeeded" => "amount_received",
         "checkout.session.completed" | "checkout.session.async_payment_succeeded"
             if object["payment_status"] == "paid" =>
@@ -82,6 +86,58 @@ fn paid(event: &Event) -> Option<std::result::Result<Paid<'_>, &'static str>> {
             amount,
         })
     })())
+}
+
+/// What a subscription's events say: an invoice paid or not, the subscription
+/// changed; `None` for other events.
+fn subscription_signal(event: &Event) -> Option<Signal<'_>> {
+    let object = &event.data.object;
+    match event.kind.as_str() {
+        "invoice.paid" | "invoice.payment_succeeded" => {
+            let Some(subscription) = invoice_subscription(object) else {
+                return Some(Signal::Ignored);
+            };
+            Some(match invoice(object, subscription) {
+                Some(invoice) => Signal::InvoicePaid(invoice),
+                None => Signal::Unusable("a paid invoice without its id, amount or currency"),
+            })
+        }
+        "invoice.payment_failed" => Some(match invoice_subscription(object) {
+            Some(subscription) => Signal::InvoiceFailed { subscription },
+            None => Signal::Ignored,
+        }),
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted" => Some(StripeSubscription::from_object(object).map_or(
+            Signal::Unusable("a subscription without its id or status"),
+            Signal::SubscriptionChanged,
+        )),
+        _ => None,
+    }
+}
+
+/// The subscription an invoice bills: `subscription`, or in newer API versions
+/// `parent.subscription_details.subscription`.
+fn invoice_subscription(object: &Value) -> Option<&str> {
+    object["subscription"]
+        .as_str()
+        .or(object["parent"]["subscription_details"]["subscription"].as_str())
+}
+
+fn invoice<'a>(object: &'a Value, subscription: &'a str) -> Option<Invoice<'a>> {
+    Some(Invoice {
+        id: object["id"].as_str()?,
+        subscription,
+        payment_intent: object["payment_intent"].as_str(),
+        currency: Currency::parse(&object["currency"].as_str()?.to_ascii_uppercase()).ok()?,
+        amount: Amount::new(object["amount_paid"].as_i64()?).ok()?,
+        period_end: object["lines"]["data"][0]["period"]["end"]
+            .as_i64()
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+        created: object["created"]
+            .as_i64()
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))?,
+    })
 }
 
 /// A refund of ours ending: `refund.*` events (and `charge.refund.updated`) carry
@@ -148,7 +204,7 @@ pub async fn handle(
     let event: Event =
         serde_json::from_slice(body).map_err(|_| Error::invalid("body", "not a Stripe event"))?;
     let signal = match paid(&event) {
-        None => refunded(&event),
+        None => subscription_signal(&event).unwrap_or_else(|| refunded(&event)),
         Some(Err(why)) => Signal::Unusable(why),
         Some(Ok(paid)) => Signal::Paid(Payment {
             order: paid.order,
