@@ -6,6 +6,9 @@
 //! bianxian-local sims [--alipay 127.0.0.1:8431] [--wechat 127.0.0.1:8432] --env-file FILE
 //!                (the Alipay and WeChat Pay simulators on fresh keys; FILE gets the
 //!                ALIPAY_* and WECHATPAY_* settings that point the functions at them)
+//! bianxian-local bench-payments --orders N --dir DIR
+//!                (scripts/bench payments: N pending orders per provider and their
+//!                signed notifications, one request per line, and the gateway's settings)
 //! bianxian-local migrate
 //! bianxian-local seed [--articles 60] [--reset]
 //! bianxian-local admin create-user --email EMAIL --role admin|editor|author|finance [--name NAME]
@@ -26,7 +29,7 @@ use identity::{access::Role, email::Email, password::Password, staff};
 use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--articles N] [--reset] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--articles N] [--reset] [--email E --role R --name N]";
 
 /// Flags that take no value: present means `true`.
 const SWITCHES: [&str; 1] = ["reset"];
@@ -196,6 +199,16 @@ async fn run(args: Args) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
             }
             Ok(())
+        }
+        "bench-payments" => {
+            let raw = args.required("orders")?;
+            let orders = raw
+                .parse()
+                .map_err(|_| format!("--orders: `{raw}` is not a number"))?;
+            let dir = args.required("dir")?;
+            let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
+            bianxian_local::bench_payments::prepare(&platform, orders, std::path::Path::new(&dir))
+                .await
         }
         "migrate" => {
             let (config, ()) = load_config();
