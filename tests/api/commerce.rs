@@ -419,6 +419,48 @@ async fn a_payment_that_is_not_the_orders_grants_nothing() {
     assert_eq!(unknown.unwrap_err().to_response().status(), 404);
 }
 
+/// A second, different payment of an order already paid (money taken twice) is
+/// flagged for finance, never granted again; the same payment again is a duplicate.
+#[tokio::test]
+async fn a_second_payment_of_a_paid_order_is_flagged_not_granted() {
+    let Purchase {
+        stack,
+        order,
+        fulfilment,
+        member_id,
+        ..
+    } = purchase().await;
+    let first = paid(&order, 9900, Currency::Cny);
+    assert!(matches!(
+        fulfilment.fulfil(&first).await.unwrap(),
+        Outcome::Fulfilled { .. }
+    ));
+    assert_eq!(
+        fulfilment.fulfil(&first).await.unwrap(),
+        Outcome::AlreadyPaid
+    );
+    let other = Payment {
+        provider_ref: "2026112822999",
+        ..paid(&order, 9900, Currency::Cny)
+    };
+    assert_eq!(
+        fulfilment.fulfil(&other).await.unwrap(),
+        Outcome::SecondPayment
+    );
+    let client = stack.platform.db.client().await.unwrap();
+    let held = identity::entitlements::held(&**client, member_id)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    let kinds: Vec<String> = orders::events(&**client, &order)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(kind, _, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["created", "paid", "duplicate", "second_payment"]);
+}
+
 /// Prepaid periods add up: a second month bought while the first runs starts when
 /// the first ends.
 #[tokio::test]
@@ -703,9 +745,12 @@ fn stripe_event(id: &str, kind: &str, order: &str, amount: i64, currency: &str) 
             "id": "pi_3TestIntent", "object": "payment_intent", "amount_received": amount,
             "currency": currency, "metadata": { "order": order },
         }),
+        // A session is paid through its PaymentIntent: Stripe sends both events for
+        // one payment.
         _ => json!({
             "id": "cs_test_session", "object": "checkout.session", "amount_total": amount,
             "currency": currency, "payment_status": "paid", "metadata": { "order": order },
+            "payment_intent": "pi_3TestIntent",
         }),
     };
     serde_json::to_vec(&json!({

@@ -39,11 +39,20 @@ pub async fn prepare(platform: &Platform, orders: usize, dir: &Path) -> Result<(
             .await
             .map_err(|e| e.to_string())?;
     let mut env = vec![
-        ("STRIPE_WEBHOOK_SECRETS".to_owned(), STRIPE_SECRET.to_owned()),
+        (
+            "STRIPE_WEBHOOK_SECRETS".to_owned(),
+            STRIPE_SECRET.to_owned(),
+        ),
         ("ALIPAY_APP_ID".into(), ALIPAY_APP_ID.into()),
         ("ALIPAY_SELLER_ID".into(), ALIPAY_SELLER_ID.into()),
-        ("ALIPAY_PRIVATE_KEY".into(), alipay_keys.merchant_private_pem.clone()),
-        ("ALIPAY_PUBLIC_KEY".into(), alipay_keys.alipay_public_pem.clone()),
+        (
+            "ALIPAY_PRIVATE_KEY".into(),
+            alipay_keys.merchant_private_pem.clone(),
+        ),
+        (
+            "ALIPAY_PUBLIC_KEY".into(),
+            alipay_keys.alipay_public_pem.clone(),
+        ),
     ];
     env.extend(wechat_keys.merchant_env(SimMode::PublicKey, "http://127.0.0.1:9"));
     let settings: String = env
@@ -83,7 +92,10 @@ pub async fn prepare(platform: &Platform, orders: usize, dir: &Path) -> Result<(
                     .to_string();
                     let signed = signature::sign(&stripe_secret, now, body.as_bytes());
                     request(
-                        &[("Content-Type", "application/json"), ("Stripe-Signature", &signed)],
+                        &[
+                            ("Content-Type", "application/json"),
+                            ("Stripe-Signature", &signed),
+                        ],
                         &body,
                     )
                 }

@@ -48,8 +48,11 @@ pub struct Payment<'a> {
 pub enum Outcome {
     /// The order is paid now and access granted (the entitlement's documentId).
     Fulfilled { entitlement: String },
-    /// It was paid already: nothing more happened.
+    /// It was paid already, by this same payment: nothing more happened.
     AlreadyPaid,
+    /// It was paid already by another payment: money was taken twice. Recorded and
+    /// flagged for finance to refund; nothing more granted.
+    SecondPayment,
     /// The order had expired, failed or been canceled: recorded and flagged for
     /// finance, nothing granted.
     Late,
@@ -88,6 +91,8 @@ impl Fulfilment {
 /// What the order and its price say, read under the order's lock.
 struct Locked {
     id: i64,
+    /// The payment that paid it, once paid.
+    provider_ref: Option<String>,
     promotion_id: Option<i64>,
     member_id: i64,
     status: Status,
@@ -106,7 +111,8 @@ async fn lock(tx: &tokio_postgres::Transaction<'_>, order: &str) -> Result<Locke
     let rows = tx
         .query_typed(
             "SELECT o.id, o.member_id, o.status, o.currency, o.amount, p.kind, p.code, p.name,
-                    pr.billing, pr.period, p.access_days, m.email, m.display_name, o.promotion_id
+                    pr.billing, pr.period, p.access_days, m.email, m.display_name, o.promotion_id,
+                    o.provider_ref
              FROM orders o JOIN prices pr ON pr.id = o.price_id
              JOIN products p ON p.id = pr.product_id JOIN members m ON m.id = o.member_id
              WHERE o.document_id = $1 FOR UPDATE OF o",
@@ -118,6 +124,7 @@ async fn lock(tx: &tokio_postgres::Transaction<'_>, order: &str) -> Result<Locke
         .ok_or_else(|| Error::NotFound("no such order".into()))?;
     Ok(Locked {
         id: row.get(0),
+        provider_ref: row.get(14),
         promotion_id: row.get(13),
         member_id: row.get(1),
         status: Status::parse(row.get(2))
@@ -186,8 +193,17 @@ pub async fn record(
     match order.status {
         Status::Pending => {}
         status if status.was_paid() => {
-            orders::record_event(tx, order.id, "duplicate", payment.source, details).await?;
-            return Ok((Outcome::AlreadyPaid, None));
+            if order.provider_ref.as_deref() == Some(payment.provider_ref) {
+                orders::record_event(tx, order.id, "duplicate", payment.source, details).await?;
+                return Ok((Outcome::AlreadyPaid, None));
+            }
+            tracing::warn!(
+                order = payment.order,
+                source = payment.source,
+                "a second payment for an order already paid"
+            );
+            orders::record_event(tx, order.id, "second_payment", payment.source, details).await?;
+            return Ok((Outcome::SecondPayment, None));
         }
         _ => {
             tracing::warn!(

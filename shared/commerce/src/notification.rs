@@ -117,6 +117,7 @@ pub async fn process(db: &Db, fulfilment: &Fulfilment, event: Event<'_>) -> Resu
                 match outcome {
                     Outcome::Fulfilled { .. } => "fulfilled",
                     Outcome::AlreadyPaid => "already_paid",
+                    Outcome::SecondPayment => "second_payment",
                     Outcome::Late => "late",
                     Outcome::Mismatch => "mismatch",
                 },

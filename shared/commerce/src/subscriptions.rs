@@ -314,6 +314,7 @@ pub async fn invoice_paid(
         match outcome {
             Outcome::Fulfilled { .. } => "fulfilled",
             Outcome::AlreadyPaid => "already_paid",
+            Outcome::SecondPayment => "second_payment",
             Outcome::Late => "late",
             Outcome::Mismatch => "mismatch",
         },
