@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bianxian_e2e::{STRIPE_WEBHOOK_SECRETS, TestStack, spawn_stack};
+use bianxian_e2e::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS, TestStack, spawn_stack};
 use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -104,29 +104,13 @@ pub(crate) async fn pay_with_card(
     card: &str,
 ) -> StatusCode {
     let stripe = require_localstripe(stack);
-    let key = "sk_test_bianxian";
-    let method: Value = stack
-        .http
-        .post(format!("{stripe}/v1/payment_methods"))
-        .bearer_auth(key)
-        .form(&[
-            ("type", "card"),
-            ("card[number]", card),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2030"),
-            ("card[cvc]", "123"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key = STRIPE_SECRET_KEY;
+    let method = card_of(stack, card).await;
     let attached = stack
         .http
         .post(format!("{stripe}/v1/payment_intents/{payment_intent}"))
         .bearer_auth(key)
-        .form(&[("payment_method", method["id"].as_str().unwrap())])
+        .form(&[("payment_method", method.as_str())])
         .send()
         .await
         .unwrap();
@@ -141,6 +125,30 @@ pub(crate) async fn pay_with_card(
         .await
         .unwrap()
         .status()
+}
+
+/// What Stripe.js's `createPaymentMethod` does with the card number the payer typed:
+/// the PaymentMethod's id.
+pub(crate) async fn card_of(stack: &TestStack, number: &str) -> String {
+    let stripe = require_localstripe(stack);
+    let method: Value = stack
+        .http
+        .post(format!("{stripe}/v1/payment_methods"))
+        .bearer_auth(STRIPE_SECRET_KEY)
+        .form(&[
+            ("type", "card"),
+            ("card[number]", number),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2030"),
+            ("card[cvc]", "123"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    method["id"].as_str().unwrap().to_owned()
 }
 
 /// Polls the order as the return page does, until it leaves `pending` or 20 s pass.

@@ -5,41 +5,16 @@
 
 use std::time::Duration;
 
-use bianxian_e2e::{STRIPE_WEBHOOK_SECRETS, TestStack};
+use bianxian_e2e::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS, TestStack};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    checkout::{checkout, listen_to_localstripe, poll, require_localstripe, shop},
+    checkout::{card_of, checkout, listen_to_localstripe, poll, require_localstripe, shop},
     commerce::{deliver, stripe_signature},
     content_admin::call,
     content_api::member_token,
 };
-
-const KEY: &str = "sk_test_bianxian";
-
-/// What Stripe.js's `createPaymentMethod` does with the card the payer typed.
-async fn card(stack: &TestStack, number: &str) -> String {
-    let stripe = require_localstripe(stack);
-    let method: Value = stack
-        .http
-        .post(format!("{stripe}/v1/payment_methods"))
-        .bearer_auth(KEY)
-        .form(&[
-            ("type", "card"),
-            ("card[number]", number),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2030"),
-            ("card[cvc]", "123"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    method["id"].as_str().unwrap().to_owned()
-}
 
 /// Stripe's next billing cycle, as its clock would run it: an invoice for the
 /// subscription, collected from the customer's default card (paying a draft
@@ -49,7 +24,7 @@ async fn bill_next_period(stack: &TestStack, customer: &str, subscription: &str)
     let invoice: Value = stack
         .http
         .post(format!("{stripe}/v1/invoices"))
-        .bearer_auth(KEY)
+        .bearer_auth(STRIPE_SECRET_KEY)
         .form(&[("customer", customer), ("subscription", subscription)])
         .send()
         .await
@@ -61,7 +36,7 @@ async fn bill_next_period(stack: &TestStack, customer: &str, subscription: &str)
     stack
         .http
         .post(format!("{stripe}/v1/invoices/{id}/pay"))
-        .bearer_auth(KEY)
+        .bearer_auth(STRIPE_SECRET_KEY)
         .send()
         .await
         .unwrap()
@@ -122,7 +97,7 @@ async fn a_subscription_renews_through_stripe_and_a_failed_renewal_extends_nothi
     let (member, member_id) = member_token(&stack).await;
 
     // The wrong ways first.
-    let pm = card(&stack, "4242424242424242").await;
+    let pm = card_of(&stack, "4242424242424242").await;
     let wrong = [
         (
             json!({ "price": usd, "channel": "stripe", "method": "payment_intent" }),

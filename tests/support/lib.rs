@@ -312,7 +312,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     let stripe_api = stripe_api_base();
     if let Some(stripe) = &stripe_api {
         env.extend([
-            ("STRIPE_SECRET_KEY", "sk_test_bianxian".into()),
+            ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY.into()),
             ("STRIPE_API_BASE", stripe.clone()),
         ]);
     }
@@ -651,6 +651,9 @@ fn config_of(env: &HashMap<&'static str, String>) -> Config {
 }
 
 pub const STAFF_PASSWORD: &str = "staff password 1";
+
+/// The Stripe secret key of every test stack that has localstripe.
+pub const STRIPE_SECRET_KEY: &str = "sk_test_bianxian";
 
 /// The Stripe endpoint secrets of every test stack: the current one and one being
 /// rotated out.

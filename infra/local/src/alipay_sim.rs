@@ -55,10 +55,7 @@ use rsa::{
     pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding},
 };
 use serde_json::{Value, json};
-use tokio::{
-    net::{TcpListener, TcpStream},
-    task::JoinSet,
-};
+use tokio::net::{TcpListener, TcpStream};
 use url::{Url, form_urlencoded};
 
 /// The gateway takes forms of a few kilobytes; this only stops a runaway client.
@@ -150,25 +147,10 @@ pub async fn serve(listener: TcpListener, config: AlipaySimConfig) -> io::Result
             .build()
             .map_err(io::Error::other)?,
     });
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) if is_per_connection(&error) => continue,
-            Err(error) => return Err(error),
-        };
-        while connections.try_join_next().is_some() {}
-        connections.spawn(serve_connection(stream, Arc::clone(&sim)));
-    }
-}
-
-fn is_per_connection(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    )
+    crate::listen::accept(listener, |stream| {
+        serve_connection(stream, Arc::clone(&sim))
+    })
+    .await
 }
 
 async fn serve_connection(stream: TcpStream, sim: Arc<Sim>) {

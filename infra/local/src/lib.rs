@@ -8,6 +8,7 @@ pub mod alipay_sim;
 pub mod bench_payments;
 pub mod functions;
 pub mod gateway;
+pub mod listen;
 pub mod mail;
 pub mod media;
 pub mod openapi;

@@ -39,7 +39,6 @@ use rand::Rng;
 use rand::distr::{Alphanumeric, Uniform};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
 /// WeChat Pay's requests are a few hundred bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -433,25 +432,10 @@ pub async fn serve(listener: TcpListener, config: WechatSimConfig) -> io::Result
         refunds: Mutex::default(),
         http,
     });
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
-            Err(error) => return Err(error),
-        };
-        while connections.try_join_next().is_some() {}
-        connections.spawn(serve_connection(stream, Arc::clone(&state)));
-    }
+    crate::listen::accept(listener, |stream| {
+        serve_connection(stream, Arc::clone(&state))
+    })
+    .await
 }
 
 async fn serve_connection(stream: TcpStream, state: Arc<State>) {

@@ -46,7 +46,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value as Json, json};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
 use resp::{Command, Pool, Value};
 use scripts::Scripts;
@@ -96,35 +95,18 @@ pub struct UpstashServerConfig {
     pub token: String,
 }
 
-/// Serves the REST API on `listener` until this future is dropped. Connections are tasks of a
-/// `JoinSet` owned here, so dropping the server also ends every keep-alive connection instead
-/// of leaving them to answer from a server that is supposedly gone.
+/// Serves the REST API on `listener` until this future is dropped (with its connections,
+/// see [`crate::listen::accept`]).
 pub async fn serve(listener: TcpListener, config: UpstashServerConfig) -> io::Result<()> {
     let state = Arc::new(State {
         pool: Pool::new(config.redis_addr),
         token: config.token,
         scripts: Scripts::default(),
     });
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) if is_per_connection(&error) => continue,
-            Err(error) => return Err(error),
-        };
-        while connections.try_join_next().is_some() {}
-        connections.spawn(serve_connection(stream, Arc::clone(&state)));
-    }
-}
-
-/// Accept errors that concern only the connection being accepted, not the listener.
-fn is_per_connection(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    )
+    crate::listen::accept(listener, |stream| {
+        serve_connection(stream, Arc::clone(&state))
+    })
+    .await
 }
 
 struct State {
