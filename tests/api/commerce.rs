@@ -461,6 +461,92 @@ async fn a_second_payment_of_a_paid_order_is_flagged_not_granted() {
     assert_eq!(kinds, ["created", "paid", "duplicate", "second_payment"]);
 }
 
+/// A hosted session that expires, or whose delayed payment fails, ends its order
+/// unpaid; the same news about an order already paid changes nothing.
+#[tokio::test]
+async fn a_session_that_ends_unpaid_ends_its_order_and_never_a_paid_one() {
+    let Purchase {
+        stack,
+        order,
+        fulfilment,
+        member_id,
+        ..
+    } = purchase().await;
+    let session = |id: &str, kind: &str, order: &str| {
+        serde_json::to_vec(&json!({
+            "id": id, "object": "event", "type": kind, "created": now(),
+            "data": { "object": {
+                "id": "cs_test_ended", "object": "checkout.session", "status": "expired",
+                "payment_status": "unpaid", "metadata": { "order": order },
+            }},
+        }))
+        .unwrap()
+    };
+    let secret = "whsec_test_current";
+    let expired = session("evt_expired", "checkout.session.expired", &order);
+    let (status, answer) = deliver(
+        &stack,
+        &expired,
+        Some(&stripe_signature(secret, &expired, now())),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["data"]["outcome"].clone()),
+        (StatusCode::OK, json!("ended"))
+    );
+    let client = stack.platform.db.client().await.unwrap();
+    assert_eq!(
+        orders::by_document_id(&**client, &order)
+            .await
+            .unwrap()
+            .status,
+        Status::Expired
+    );
+
+    let paid_order = order_of(&stack, member_id, &monthly_price(&stack).await).await;
+    assert!(matches!(
+        fulfilment
+            .fulfil(&paid(&paid_order, 9900, Currency::Cny))
+            .await
+            .unwrap(),
+        Outcome::Fulfilled { .. }
+    ));
+    let failed = session(
+        "evt_failed",
+        "checkout.session.async_payment_failed",
+        &paid_order,
+    );
+    let (status, answer) = deliver(
+        &stack,
+        &failed,
+        Some(&stripe_signature(secret, &failed, now())),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["data"]["outcome"].clone()),
+        (StatusCode::OK, json!("not_pending"))
+    );
+    assert_eq!(
+        orders::by_document_id(&**client, &paid_order)
+            .await
+            .unwrap()
+            .status,
+        Status::Paid
+    );
+}
+
+async fn monthly_price(stack: &TestStack) -> String {
+    let client = stack.platform.db.client().await.unwrap();
+    client
+        .query_one(
+            "SELECT document_id FROM prices WHERE currency = 'CNY' AND period = 'month'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// Prepaid periods add up: a second month bought while the first runs starts when
 /// the first ends.
 #[tokio::test]

@@ -43,6 +43,9 @@ pub enum Signal<'a> {
     InvoiceFailed { subscription: &'a str },
     /// The provider's word on a subscription's state.
     SubscriptionChanged(StripeSubscription),
+    /// The provider gave up on an unpaid order (`Expired`, `Failed`): it ends unpaid,
+    /// by compare-and-set, so an order paid meanwhile stays paid.
+    Ended(crate::orders::Status),
     /// Nothing we act on: acknowledged and recorded.
     Ignored,
 }
@@ -72,6 +75,14 @@ pub async fn process(db: &Db, fulfilment: &Fulfilment, event: Event<'_>) -> Resu
     let event_row: i64 = row.get(0);
     let (outcome, job) = match event.signal {
         Signal::Ignored => ("ignored", None),
+        Signal::Ended(status) => match event.order {
+            Some(order) => {
+                let source = format!("webhook:{}", event.provider);
+                let ended = crate::orders::end_unpaid(&*tx, order, status, &source).await?;
+                (if ended { "ended" } else { "not_pending" }, None)
+            }
+            None => ("unusable", None),
+        },
         Signal::Unusable(why) => {
             tracing::warn!(
                 provider = event.provider,

@@ -17,6 +17,7 @@ use crate::{
     fulfilment::{Fulfilment, Payment},
     money::{Amount, Currency},
     notification::{self, Signal},
+    orders::Status,
     refunds::Settlement,
     stripe::StripeSubscription,
     subscriptions::Invoice,
@@ -88,11 +89,14 @@ fn paid(event: &Event) -> Option<std::result::Result<Paid<'_>, &'static str>> {
     })())
 }
 
-/// What a subscription's events say: an invoice paid or not, the subscription
-/// changed; `None` for other events.
+/// What a hosted session's end and a subscription's events say (an invoice paid
+/// or not, the subscription changed); `None` for other events.
 fn subscription_signal(event: &Event) -> Option<Signal<'_>> {
     let object = &event.data.object;
     match event.kind.as_str() {
+        // A hosted session the payer never paid, or whose delayed payment failed.
+        "checkout.session.expired" => Some(Signal::Ended(Status::Expired)),
+        "checkout.session.async_payment_failed" => Some(Signal::Ended(Status::Failed)),
         "invoice.paid" | "invoice.payment_succeeded" => {
             let Some(subscription) = invoice_subscription(object) else {
                 return Some(Signal::Ignored);
