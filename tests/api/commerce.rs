@@ -503,7 +503,7 @@ async fn a_session_that_ends_unpaid_ends_its_order_and_never_a_paid_one() {
         Status::Expired
     );
 
-    let paid_order = order_of(&stack, member_id, &monthly_price(&stack).await).await;
+    let paid_order = order_of(&stack, member_id, &price_of(&stack, &order).await).await;
     assert!(matches!(
         fulfilment
             .fulfil(&paid(&paid_order, 9900, Currency::Cny))
@@ -535,12 +535,16 @@ async fn a_session_that_ends_unpaid_ends_its_order_and_never_a_paid_one() {
     );
 }
 
-async fn monthly_price(stack: &TestStack) -> String {
-    let client = stack.platform.db.client().await.unwrap();
-    client
+/// The price (its documentId) `order` buys.
+async fn price_of(stack: &TestStack, order: &str) -> String {
+    stack
+        .db
+        .client()
+        .await
         .query_one(
-            "SELECT document_id FROM prices WHERE currency = 'CNY' AND period = 'month'",
-            &[],
+            "SELECT pr.document_id FROM prices pr JOIN orders o ON o.price_id = pr.id
+             WHERE o.document_id = $1",
+            &[&order],
         )
         .await
         .unwrap()
@@ -559,15 +563,7 @@ async fn a_second_prepaid_month_starts_when_the_first_ends() {
         ..
     } = purchase().await;
     let client = stack.platform.db.client().await.unwrap();
-    let price: String = client
-        .query_one(
-            "SELECT pr.document_id FROM prices pr JOIN orders o ON o.price_id = pr.id
-             WHERE o.document_id = $1",
-            &[&order],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let price = price_of(&stack, &order).await;
     let second = order_of(&stack, member_id, &price).await;
     for order in [&order, &second] {
         let outcome = fulfilment
@@ -1045,16 +1041,7 @@ async fn finance_lists_orders_by_filter_and_reads_their_history() {
         ..
     } = purchase().await;
     let finance = stack.staff_token(Role::Finance).await;
-    let client = stack.platform.db.client().await.unwrap();
-    let price: String = client
-        .query_one(
-            "SELECT pr.document_id FROM prices pr JOIN orders o ON o.price_id = pr.id
-             WHERE o.document_id = $1",
-            &[&order],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let price = price_of(&stack, &order).await;
     let pending = order_of(&stack, member_id, &price).await;
     fulfilment
         .fulfil(&paid(&order, 9900, Currency::Cny))

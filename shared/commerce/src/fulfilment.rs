@@ -60,6 +60,19 @@ pub enum Outcome {
     Mismatch,
 }
 
+impl Outcome {
+    /// As `payment_events.outcome` keeps it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Fulfilled { .. } => "fulfilled",
+            Outcome::AlreadyPaid => "already_paid",
+            Outcome::SecondPayment => "second_payment",
+            Outcome::Late => "late",
+            Outcome::Mismatch => "mismatch",
+        }
+    }
+}
+
 pub struct Fulfilment {
     db: Db,
     mail: Queue,

@@ -7,7 +7,7 @@ use platform::{db::Db, error::Result};
 use tokio_postgres::types::Type;
 
 use crate::{
-    fulfilment::{self, Fulfilment, Outcome, Payment},
+    fulfilment::{self, Fulfilment, Payment},
     refunds::{self, Settlement},
     stripe::StripeSubscription,
     subscriptions::{self, Invoice},
@@ -124,16 +124,7 @@ pub async fn process(db: &Db, fulfilment: &Fulfilment, event: Event<'_>) -> Resu
             (subscriptions::update(&*tx, &subscription).await?, None)
         }
         Signal::Paid(payment) => match fulfilment::record(&tx, &payment).await {
-            Ok((outcome, job)) => (
-                match outcome {
-                    Outcome::Fulfilled { .. } => "fulfilled",
-                    Outcome::AlreadyPaid => "already_paid",
-                    Outcome::SecondPayment => "second_payment",
-                    Outcome::Late => "late",
-                    Outcome::Mismatch => "mismatch",
-                },
-                job,
-            ),
+            Ok((outcome, job)) => (outcome.as_str(), job),
             Err(platform::Error::NotFound(_)) => ("unknown_order", None),
             Err(err) => return Err(err),
         },

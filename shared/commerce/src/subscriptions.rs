@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio_postgres::{GenericClient, Row, Transaction, types::Type};
 
 use crate::{
-    fulfilment::{self, Outcome, Payment as Paid},
+    fulfilment::{self, Payment as Paid},
     money::{Amount, Currency},
     orders::{self, Order, PAYMENT_WINDOW},
     provider::{Payment, Started},
@@ -310,16 +310,7 @@ pub async fn invoice_paid(
         ],
     )
     .await?;
-    Ok((
-        match outcome {
-            Outcome::Fulfilled { .. } => "fulfilled",
-            Outcome::AlreadyPaid => "already_paid",
-            Outcome::SecondPayment => "second_payment",
-            Outcome::Late => "late",
-            Outcome::Mismatch => "mismatch",
-        },
-        job,
-    ))
+    Ok((outcome.as_str(), job))
 }
 
 /// A renewal's order: the subscription's price, charged what the invoice says.
