@@ -21,3 +21,4 @@ mod routes;
 mod subscriptions;
 mod uploads;
 mod webhooks;
+mod wechat_login;

@@ -339,7 +339,11 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     }
     let gateway = Gateway::new(routes, mounted, platform.clone()).expect("gateway");
     let gateway_task = tokio::spawn(gateway::serve(listener, Arc::new(gateway)));
-    let http = reqwest::Client::new();
+    // A redirect is an answer to check, not to follow.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
 
     TestStack {
         base_url,

@@ -19,20 +19,22 @@ use std::{sync::Arc, time::Duration};
 
 use http::{HeaderValue, StatusCode, header};
 use identity::{
-    access::{LoginBody, MEMBER_COOKIE, MEMBER_SESSION_TTL, MemberAccess},
+    access::{LoginBody, MEMBER_COOKIE, MEMBER_SESSION_TTL, MemberAccess, cookie},
     email::Email,
     entitlements,
+    identities::{self, Identity},
     lockout::{Lockout, LockoutPolicy},
     members::{self, Member, Purpose, Registration},
     password::{self, Password},
     route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
     session::{Session, SessionStore},
+    wechat::{self, Intent, WechatLogin, WechatLoginConfig},
 };
 use lambda_http::{Body, Response};
 use mail::{MailConfig, MailJob};
 use platform::{
     Error, Platform, Result,
-    http::{client_ip, data, no_content, parse_json},
+    http::{client_ip, data, no_content, parse_json, query_param},
     outbox::Queue,
     ratelimit::Policy,
     secret::Secret,
@@ -68,6 +70,8 @@ const TOKEN_PER_IP: Policy = policy("token-ip", 30, 3600);
 /// Checks of a signed-in member's current password (change, delete): a stolen
 /// session must not become a password oracle.
 const PASSWORD_CHECK_PER_MEMBER: Policy = policy("password-check-member", 5, 900);
+/// WeChat flows started or completed from one address.
+const WECHAT_PER_IP: Policy = policy("wechat-ip", 60, 3600);
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -107,7 +111,9 @@ struct ChangeBody {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteBody {
-    password: String,
+    /// Required when the account has a password (not for WeChat-only accounts).
+    #[serde(default)]
+    password: Option<String>,
 }
 
 fn session_cookie(token: &str, max_age: u64) -> HeaderValue {
@@ -115,6 +121,28 @@ fn session_cookie(token: &str, max_age: u64) -> HeaderValue {
         "{MEMBER_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
     );
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The cookie binding a WeChat flow to this browser, for the callback's path only.
+fn state_cookie(state: &str, max_age: u64) -> HeaderValue {
+    let value = format!(
+        "{}={state}; Path=/auth/wechat/callback; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax",
+        wechat::STATE_COOKIE
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn redirect(to: &url::Url) -> Result<Response<Body>> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::FOUND;
+    response.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(to.as_str()).map_err(Error::internal)?,
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 fn signed_in(status: StatusCode, token: &Secret, member: &Member) -> Response<Body> {
@@ -144,6 +172,7 @@ pub struct Auth {
     members: MemberAccess,
     lockout: Lockout,
     mail: Queue,
+    wechat: Option<WechatLogin>,
 }
 
 impl Auth {
@@ -197,7 +226,7 @@ impl Auth {
         };
         let link = self.link(path, &token)?;
         let variables = json!({ "name": member.display_name, "link": link });
-        self.mail(tx, template, &member.email, variables).await
+        self.mail(tx, template, mailbox(member)?, variables).await
     }
 
     async fn register(self: Arc<Self>, call: Call) -> Answer {
@@ -231,7 +260,7 @@ impl Auth {
                     "login_link": self.page("login")?.as_str(),
                     "reset_link": self.page("forgot-password")?.as_str(),
                 });
-                self.mail(&tx, "account-exists", &member.email, variables)
+                self.mail(&tx, "account-exists", mailbox(&member)?, variables)
                     .await?
             }
         };
@@ -304,6 +333,9 @@ impl Auth {
 
     async fn send_verification(self: Arc<Self>, call: Call) -> Answer {
         let (_, member) = call.member()?;
+        if member.email.is_none() {
+            return Err(Error::Conflict("this account has no email".into()));
+        }
         if member.email_verified {
             return Err(Error::Conflict("this email is already verified".into()));
         }
@@ -345,7 +377,7 @@ impl Auth {
         let (token, _) = self.sessions().create(&member.subject()).await?;
         tracing::info!(member = %member.document_id, "member verified their email");
         let mut response = signed_in(StatusCode::OK, &token, &member);
-        let device = self.lockout.trust(&member.email).await?;
+        let device = self.lockout.trust(mailbox(&member)?).await?;
         response.headers_mut().append(header::SET_COOKIE, device);
         Ok(response)
     }
@@ -393,7 +425,7 @@ impl Auth {
     ) -> Result<i64> {
         let hash = password::hash(new).await?;
         members::set_password_hash(tx, member.id, &hash).await?;
-        let to = Email::parse(&member.email).map_err(Error::internal)?;
+        let to = Email::parse(mailbox(member)?).map_err(Error::internal)?;
         let job = mail::enqueue(
             tx,
             &MailJob {
@@ -427,7 +459,7 @@ impl Auth {
         // The mailbox's owner is the account's: their browser gets in even while
         // strangers' guesses keep the account closed to unknown clients.
         let mut response = signed_out();
-        let device = self.lockout.trust(&member.email).await?;
+        let device = self.lockout.trust(mailbox(&member)?).await?;
         response.headers_mut().append(header::SET_COOKIE, device);
         Ok(response)
     }
@@ -462,9 +494,10 @@ impl Auth {
         let (_, member) = call.member()?;
         let client = self.platform.db.client().await?;
         let entitlements = entitlements::list(&**client, member.id).await?;
+        let identities = identities::of_member(&**client, member.id).await?;
         let mut response = data(
             StatusCode::OK,
-            json!({ "member": member, "entitlements": entitlements }),
+            json!({ "member": member, "entitlements": entitlements, "identities": identities }),
         );
         response.headers_mut().insert(
             header::CONTENT_DISPOSITION,
@@ -478,13 +511,17 @@ impl Auth {
         let (_, member) = call.member()?;
         self.check_password_budget(member).await?;
         let body: DeleteBody = parse_json(req, MAX_BODY)?;
-        let attempt = Password::parse_attempt(&body.password)
-            .map_err(|_| Error::invalid("password", "the password is wrong"))?;
         let mut client = self.platform.db.client().await?;
         let tx = client.transaction().await?;
-        let stored = members::password_hash(&*tx, member.id).await?;
-        if !password::verify(&attempt, stored.as_deref()).await {
-            return Err(Error::invalid("password", "the password is wrong"));
+        // An account without a password (signed in with WeChat) has nothing more to
+        // ask: its session is how its owner proves themselves.
+        if let Some(stored) = members::password_hash(&*tx, member.id).await? {
+            let wrong = || Error::invalid("password", "the password is wrong");
+            let attempt = Password::parse_attempt(body.password.as_deref().unwrap_or(""))
+                .map_err(|_| wrong())?;
+            if !password::verify(&attempt, Some(&stored)).await {
+                return Err(wrong());
+            }
         }
         members::anonymise(&*tx, member.id).await?;
         tx.commit().await?;
@@ -492,6 +529,125 @@ impl Auth {
         tracing::info!(member = %member.document_id, "member deleted their account");
         Ok(signed_out())
     }
+}
+
+/// Signing in with WeChat and linking it.
+impl Auth {
+    fn wechat(&self) -> Result<&WechatLogin> {
+        self.wechat
+            .as_ref()
+            .ok_or_else(|| Error::NotFound("signing in with WeChat is not available".into()))
+    }
+
+    /// Sends the browser to WeChat for `intent`, binding the flow to it by cookie.
+    async fn start_wechat(&self, call: &Call, intent: Intent) -> Answer {
+        let wechat = self.wechat()?;
+        self.platform
+            .limiter
+            .hit(WECHAT_PER_IP, &client_ip(&call.req))
+            .await?
+            .check()?;
+        let next = wechat::next_path(query_param(&call.req, "next"))?;
+        let callback = self
+            .platform
+            .config
+            .api_url
+            .join("auth/wechat/callback")
+            .map_err(Error::internal)?;
+        let started = wechat.start(intent, next, &callback).await?;
+        let mut response = redirect(&started.authorize_url)?;
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            state_cookie(started.state.expose(), wechat::STATE_TTL.as_secs()),
+        );
+        Ok(response)
+    }
+
+    async fn wechat_login(self: Arc<Self>, call: Call) -> Answer {
+        self.start_wechat(&call, Intent::SignIn).await
+    }
+
+    async fn wechat_link(self: Arc<Self>, call: Call) -> Answer {
+        let (_, member) = call.member()?;
+        let intent = Intent::Link {
+            member: member.document_id.clone(),
+        };
+        self.start_wechat(&call, intent).await
+    }
+
+    /// Where WeChat sends the browser back: signs in (a new member for a WeChat
+    /// identity nobody has) or links, then sends the browser on to the site.
+    async fn wechat_callback(self: Arc<Self>, call: Call) -> Answer {
+        let wechat = self.wechat()?;
+        let req = &call.req;
+        self.platform
+            .limiter
+            .hit(WECHAT_PER_IP, &client_ip(req))
+            .await?
+            .check()?;
+        let state = query_param(req, "state").unwrap_or("");
+        let code = query_param(req, "code").unwrap_or("");
+        let returned = wechat
+            .finish(state, cookie(req, wechat::STATE_COOKIE).as_deref(), code)
+            .await?;
+        let to = wechat::return_url(&self.platform.config.site_url, &returned.next)?;
+        let mut response = redirect(&to)?;
+        match returned.intent {
+            Intent::SignIn => {
+                let mut client = self.platform.db.client().await?;
+                let (member, created) =
+                    identities::sign_in_with_wechat(&mut client, wechat.app_id(), &returned.openid)
+                        .await?;
+                if created {
+                    tracing::info!(member = %member.document_id, "a member signed up with WeChat");
+                }
+                let (token, _) = self.sessions().create(&member.subject()).await?;
+                response.headers_mut().insert(
+                    header::SET_COOKIE,
+                    session_cookie(token.expose(), MEMBER_SESSION_TTL.as_secs()),
+                );
+            }
+            Intent::Link { member } => {
+                let client = self.platform.db.client().await?;
+                let member = members::by_document_id(&**client, &member)
+                    .await?
+                    .ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
+                identities::link_wechat(&**client, member.id, wechat.app_id(), &returned.openid)
+                    .await?;
+                tracing::info!(member = %member.document_id, "a member linked WeChat");
+            }
+        }
+        // The flow is over: its cookie goes.
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, state_cookie("", 0));
+        Ok(response)
+    }
+
+    async fn my_identities(self: Arc<Self>, call: Call) -> Answer {
+        let (_, member) = call.member()?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            identities::of_member(&**client, member.id).await?,
+        ))
+    }
+
+    async fn unlink_wechat(self: Arc<Self>, call: Call) -> Answer {
+        let (_, member) = call.member()?;
+        let client = self.platform.db.client().await?;
+        identities::unlink_wechat(&**client, member.id).await?;
+        Ok(no_content())
+    }
+}
+
+/// The address of a member reached through a mailed link or by email, which such a
+/// member has.
+fn mailbox(member: &Member) -> Result<&str> {
+    member
+        .email
+        .as_deref()
+        .ok_or_else(|| Error::internal("a member reached by email has no email"))
 }
 
 type Answer = Result<Response<Body>>;
@@ -526,6 +682,19 @@ pub static ROUTES: &[Route<Auth>] = &[
     identity::route!(POST "/auth/reset-password", Guard::Public, Auth::reset_password,
         Doc::empty("Set a new password with the mailed token; every session ends")
             .body(schema_of::<ResetBody>)),
+    identity::route!(GET "/auth/wechat/login", Guard::Public, Auth::wechat_login,
+        Doc::redirect("Sign in with WeChat (inside WeChat's browser): sends the browser to WeChat's web authorisation; a WeChat account nobody has linked becomes a new member")
+            .query(next_query)),
+    identity::route!(GET "/auth/wechat/link", Guard::Member, Auth::wechat_link,
+        Doc::redirect("Link the signed-in member's WeChat account (inside WeChat's browser), so WeChat Pay's JSAPI and signing in with WeChat work")
+            .query(next_query)),
+    identity::route!(GET "/auth/wechat/callback", Guard::Public, Auth::wechat_callback,
+        Doc::redirect("Where WeChat sends the browser back: completes the flow this browser started (once), then goes on to the site")
+            .query(callback_query)),
+    identity::route!(GET "/auth/me/identities", Guard::Member, Auth::my_identities,
+        Doc::new("The signed-in member's linked sign-in identities (WeChat)", schema_of::<Vec<Identity>>)),
+    identity::route!(DELETE "/auth/me/wechat", Guard::Member, Auth::unlink_wechat,
+        Doc::empty("Unlink the member's WeChat account (409 when it is the account's only way in)")),
     identity::route!(POST "/auth/change-password", Guard::Member, Auth::change_password,
         Doc::new("Change the password; other sessions end, a fresh one is returned", signed_in_schema)
             .body(schema_of::<ChangeBody>)),
@@ -540,6 +709,25 @@ fn signed_in_schema(generator: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// `GET /auth/wechat/login` and `/auth/wechat/link`.
+fn next_query(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "next": { "type": "string", "description": "a path of the site to come back to, like /pricing (default: its home)" },
+        },
+    })
+}
+
+/// `GET /auth/wechat/callback`, as WeChat sends the browser back.
+fn callback_query(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": ["code", "state"],
+        "properties": { "code": { "type": "string" }, "state": { "type": "string" } },
+    })
+}
+
 fn accepted_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "object", "required": ["ok"], "properties": { "ok": { "const": true } } })
 }
@@ -547,23 +735,38 @@ fn accepted_schema(_: &mut SchemaGenerator) -> Schema {
 fn export_schema(generator: &mut SchemaGenerator) -> Schema {
     let member = generator.subschema_for::<Member>();
     let entitlements = generator.subschema_for::<Vec<entitlements::Entitlement>>();
+    let identities = generator.subschema_for::<Vec<Identity>>();
     json_schema!({
         "type": "object",
-        "required": ["member", "entitlements"],
-        "properties": { "member": member, "entitlements": entitlements },
+        "required": ["member", "entitlements", "identities"],
+        "properties": { "member": member, "entitlements": entitlements, "identities": identities },
     })
 }
 
 /// The handler the Lambda runtime and the local gateway mount.
-pub fn handler(platform: Arc<Platform>, mail: Settings) -> Result<impl platform::runtime::Handler> {
+pub fn handler(
+    platform: Arc<Platform>,
+    (mail, wechat): Settings,
+) -> Result<impl platform::runtime::Handler> {
+    let wechat = wechat
+        .app
+        .map(|app| {
+            WechatLogin::new(
+                app,
+                platform.redis.clone(),
+                &platform.config.redis.key_prefix,
+            )
+        })
+        .transpose()?;
     let auth = Auth {
         members: MemberAccess::new(&platform),
         lockout: Lockout::new(&platform, LOCKOUT),
         mail: mail::queue(&platform, &mail),
         platform: platform.clone(),
+        wechat,
     };
     Router::new(&platform, auth, ROUTES)
 }
 
 /// The settings this function reads besides the core.
-pub type Settings = MailConfig;
+pub type Settings = (MailConfig, WechatLoginConfig);

@@ -74,7 +74,6 @@ async fn start_checkout(shop: Arc<Shop>, call: Call) -> Result<Response<Body>> {
         site_url: &config.site_url,
         api_url: &config.api_url,
         client_ip: source_ip(&call.req),
-        openid: None,
     };
     let checkout = checkout::checkout(
         &shop.platform.db,

@@ -2,7 +2,8 @@
 //! what `scripts/dev` and the test stacks run so checkout can pay end to end through
 //! Alipay and WeChat Pay.
 //! [`start`] serves them and answers the merchant-side settings (`ALIPAY_*`,
-//! `WECHATPAY_*`) that point our functions at them.
+//! `WECHATPAY_*`, and `WECHAT_*` for signing in with WeChat) that point our
+//! functions at them.
 
 use std::sync::OnceLock;
 
@@ -51,7 +52,11 @@ pub async fn start(alipay: TcpListener, wechat: TcpListener) -> std::io::Result<
         ("ALIPAY_PUBLIC_KEY", alipay_keys.alipay_public_pem.clone()),
         ("ALIPAY_GATEWAY_URL", format!("{alipay_url}/gateway.do")),
     ];
-    for (name, value) in wechat_keys.merchant_env(SimMode::PublicKey, &wechat_url) {
+    let wechat_env = wechat_keys
+        .merchant_env(SimMode::PublicKey, &wechat_url)
+        .into_iter()
+        .chain(wechat_keys.login_env(&wechat_url));
+    for (name, value) in wechat_env {
         let name = WECHAT_SETTINGS
             .iter()
             .find(|known| **known == name)
@@ -78,7 +83,7 @@ pub async fn start(alipay: TcpListener, wechat: TcpListener) -> std::io::Result<
     })
 }
 
-const WECHAT_SETTINGS: [&str; 9] = [
+const WECHAT_SETTINGS: [&str; 13] = [
     "WECHATPAY_MCH_ID",
     "WECHATPAY_APP_ID",
     "WECHATPAY_APIV3_KEY",
@@ -88,6 +93,10 @@ const WECHAT_SETTINGS: [&str; 9] = [
     "WECHATPAY_PLATFORM_CERTS",
     "WECHATPAY_PUBLIC_KEY",
     "WECHATPAY_PUBLIC_KEY_ID",
+    "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET",
+    "WECHAT_AUTHORIZE_URL",
+    "WECHAT_API_BASE",
 ];
 
 /// Text as HTML content or an attribute value, for the simulators' cashier pages:

@@ -79,8 +79,6 @@ pub struct Context<'a> {
     /// `API_URL`: where providers notify us.
     pub api_url: &'a Url,
     pub client_ip: Option<&'a str>,
-    /// The member's openid for our WeChat app, when they linked WeChat.
-    pub openid: Option<&'a str>,
 }
 
 /// Starts (or, for a repeated idempotency key, resumes) a checkout for `member_id`.
@@ -109,6 +107,7 @@ pub async fn checkout(
             format!("{} is not available", request.channel.as_str()),
         ));
     }
+    let openid = payer_openid(db, providers, member_id, request.method).await?;
     let order = open_order(db, member_id, key, request).await?;
     let client = db.client().await?;
     if let Some(payment) = stored_payment(&**client, &order.document_id).await? {
@@ -138,7 +137,7 @@ pub async fn checkout(
         return_url: &return_url,
         notify_url: &notify_url,
         client_ip: context.client_ip,
-        openid: context.openid,
+        openid: openid.as_deref(),
     };
     let started = match (request.method, &providers.stripe, card) {
         (Method::Subscription, Some(stripe), Some(card)) => {
@@ -148,6 +147,28 @@ pub async fn checkout(
     };
     let payment = keep(db, &order.document_id, &started).await?;
     Ok(Checkout { order, payment })
+}
+
+/// The member's openid for WeChat Pay's app, which JSAPI pays with (`None` for
+/// other methods), checked before any order is made.
+async fn payer_openid(
+    db: &Db,
+    providers: &Providers,
+    member_id: i64,
+    method: Method,
+) -> Result<Option<String>> {
+    let (Method::Jsapi, Some(wechat)) = (method, &providers.wechat) else {
+        return Ok(None);
+    };
+    let client = db.client().await?;
+    let app_id = &wechat.account().app_id;
+    match identity::identities::wechat_openid(&**client, member_id, app_id).await? {
+        Some(openid) => Ok(Some(openid)),
+        None => Err(Error::invalid(
+            "openid",
+            "paying inside WeChat needs your WeChat account: link it first (GET /auth/wechat/link)",
+        )),
+    }
 }
 
 /// The card a subscription is billed to (`None` for other methods), checked before

@@ -118,7 +118,9 @@ struct Locked {
     billing: Billing,
     period: Option<Period>,
     access_days: Option<i32>,
-    email: String,
+    /// None for a member who signed in with WeChat alone: WeChat itself tells the
+    /// payer, and there is no mailbox for a receipt.
+    email: Option<String>,
     display_name: String,
 }
 
@@ -256,17 +258,29 @@ pub async fn record(
     )
     .await?
     .ok_or_else(|| Error::internal("a pending order already has its entitlement"))?;
-    let to = identity::email::Email::parse(&order.email).map_err(Error::internal)?;
-    let receipt = MailJob {
-        template: "receipt",
-        to,
-        variables: json!({
-            "name": order.display_name,
-            "product": order.product_name,
-            "amount": format!("{} {}", payment.currency.as_str(), payment.amount.to_decimal()),
-            "access_until": until.map_or_else(|| "长期有效".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
-            "order": payment.order,
-        }),
+    let receipt = order
+        .email
+        .as_deref()
+        .map(|email| {
+            let to = identity::email::Email::parse(email).map_err(Error::internal)?;
+            Ok::<_, Error>(MailJob {
+                template: "receipt",
+                to,
+                variables: json!({
+                    "name": order.display_name,
+                    "product": order.product_name,
+                    "amount": format!("{} {}", payment.currency.as_str(), payment.amount.to_decimal()),
+                    "access_until": until.map_or_else(|| "长期有效".to_owned(), |t| t.format("%Y-%m-%d").to_string()),
+                    "order": payment.order,
+                }),
+            })
+        })
+        .transpose()?;
+    let send_receipt = async {
+        match &receipt {
+            Some(receipt) => mail::enqueue(tx, receipt).await.map(Some),
+            None => Ok(None),
+        }
     };
     // Independent writes under the locks already held: sent together, pipelined on
     // the transaction's connection, instead of one round trip each.
@@ -283,7 +297,7 @@ pub async fn record(
     let (changed, (), job) = futures_util::try_join!(
         mark_paid,
         orders::record_event(tx, order.id, "paid", payment.source, details),
-        mail::enqueue(tx, &receipt),
+        send_receipt,
     )?;
     if changed.is_empty() {
         return Err(Error::internal("the order changed under its lock"));
@@ -310,6 +324,6 @@ pub async fn record(
         Outcome::Fulfilled {
             entitlement: granted.document_id,
         },
-        Some(job),
+        job,
     ))
 }

@@ -23,7 +23,8 @@ pub struct Member {
     #[serde(skip)]
     pub id: i64,
     pub document_id: String,
-    pub email: String,
+    /// None for a member who signed in with WeChat alone.
+    pub email: Option<String>,
     pub display_name: String,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
@@ -361,5 +362,5 @@ pub async fn anonymise(client: &impl GenericClient, member_id: i64) -> Result<()
             &[(&member_id, Type::INT8)],
         )
         .await?;
-    Ok(())
+    crate::identities::forget(client, member_id).await
 }

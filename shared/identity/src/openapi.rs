@@ -102,6 +102,13 @@ fn describe(operation: &Operation, generator: &mut SchemaGenerator) -> Value {
             json!({ "description": "Success", "content": { media_type: { "schema": text(generator).to_value() } } }),
         ),
         Answer::Empty(status) => (status, json!({ "description": "Success, no body" })),
+        Answer::Redirect => (
+            302,
+            json!({
+                "description": "Go on at Location",
+                "headers": { "Location": { "required": true, "schema": { "type": "string", "format": "uri" } } },
+            }),
+        ),
     };
     if let Some(also) = doc.also {
         responses.insert(also.to_string(), answer.clone());

@@ -107,6 +107,8 @@ pub enum Answer {
     Text(u16, &'static str, SchemaFn),
     /// No body.
     Empty(u16),
+    /// `302 Found` to the `Location` given (a browser's way through a sign-in flow).
+    Redirect,
 }
 
 /// What the OpenAPI document says about a route.
@@ -154,6 +156,14 @@ impl Doc {
         }
     }
 
+    /// A route answering `302 Found` with a `Location`, for a browser to follow.
+    pub const fn redirect(summary: &'static str) -> Self {
+        Self {
+            answer: Answer::Redirect,
+            ..Self::empty(summary)
+        }
+    }
+
     pub const fn body(mut self, body: SchemaFn) -> Self {
         self.body = Some(body);
         self
@@ -190,6 +200,7 @@ impl Doc {
             Answer::Raw(_, data) => Answer::Raw(status, data),
             Answer::Text(_, media_type, text) => Answer::Text(status, media_type, text),
             Answer::Empty(_) => Answer::Empty(status),
+            Answer::Redirect => Answer::Redirect,
         };
         self
     }

@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_checkout"),
     migration!(16, "0016_refunds"),
     migration!(17, "0017_subscriptions"),
+    migration!(18, "0018_member_identities"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

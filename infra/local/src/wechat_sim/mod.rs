@@ -15,6 +15,11 @@
 //! refund a moment after it is accepted, is notified to its `notify_url` as WeChat
 //! Pay does it: sealed under the APIv3 key, signed, and delivered again after 1, 2, 4,
 //! 8 and 16 s until the answer is a 2xx.
+//!
+//! It also plays WeChat's web authorisation ([`oauth`]), which gives the openids
+//! JSAPI payments and signing in with WeChat need.
+
+mod oauth;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -63,6 +68,8 @@ pub struct WechatSimConfig {
     pub platform_private_key_pem: String,
     /// `Wechatpay-Serial`: the platform certificate's serial, or a `PUB_KEY_ID_…`.
     pub platform_serial: String,
+    /// The official account's AppSecret, which trades authorisation codes.
+    pub app_secret: String,
     /// Where a browser reaches this server (`http://127.0.0.1:4010`).
     pub public_url: String,
 }
@@ -92,6 +99,7 @@ pub enum SimMode {
 pub struct SimKeys {
     pub mch_id: String,
     pub app_id: String,
+    pub app_secret: String,
     pub apiv3_key: String,
     pub merchant_serial: String,
     /// PKCS#8 PEM.
@@ -132,6 +140,7 @@ impl SimKeys {
             merchant_serial: self.merchant_serial.clone(),
             merchant_public_key_pem: self.merchant_public_key_pem.clone(),
             platform_private_key_pem: self.platform_private_key_pem.clone(),
+            app_secret: self.app_secret.clone(),
             platform_serial: match mode {
                 SimMode::Certificate => self.platform_certificate_serial.clone(),
                 SimMode::PublicKey => self.public_key_id.clone(),
@@ -167,6 +176,21 @@ impl SimKeys {
             }
         }
         vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// The official account's side: the `WECHAT_*` variables of `identity::wechat`
+    /// for a simulator at `base`.
+    pub fn login_env(&self, base: &str) -> Vec<(String, String)> {
+        let base = base.trim_end_matches('/');
+        vec![
+            ("WECHAT_APP_ID".into(), self.app_id.clone()),
+            ("WECHAT_APP_SECRET".into(), self.app_secret.clone()),
+            (
+                "WECHAT_AUTHORIZE_URL".into(),
+                format!("{base}/connect/oauth2/authorize"),
+            ),
+            ("WECHAT_API_BASE".into(), format!("{base}/")),
+        ]
     }
 }
 
@@ -219,6 +243,7 @@ pub fn generate_keys() -> SimKeys {
     SimKeys {
         mch_id: "1900000109".into(),
         app_id: "wxd678efh567hg6787".into(),
+        app_secret: random_text(32),
         apiv3_key: random_text(32),
         merchant_serial: upper_hex(&rand::random::<[u8; 20]>()),
         merchant_private_key_pem,
@@ -390,6 +415,7 @@ struct State {
     merchant: RsaVerifier,
     trades: Mutex<HashMap<String, Trade>>,
     refunds: Mutex<HashMap<String, Refund>>,
+    codes: oauth::Codes,
     http: reqwest::Client,
 }
 
@@ -430,6 +456,7 @@ pub async fn serve(listener: TcpListener, config: WechatSimConfig) -> io::Result
         merchant,
         trades: Mutex::default(),
         refunds: Mutex::default(),
+        codes: oauth::Codes::default(),
         http,
     });
     crate::listen::accept(listener, |stream| {
@@ -503,6 +530,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Full<
     let path = parts.uri.path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (&parts.method, segments.as_slice()) {
+        (&Method::GET, ["connect", "oauth2", "authorize"]) => {
+            oauth::authorize(&state, parts.uri.query(), &parts.headers)
+        }
+        (&Method::GET, ["sns", "oauth2", "access_token"]) => {
+            oauth::access_token(&state, parts.uri.query())
+        }
         (&Method::GET, ["pay", out_trade_no]) => page(&state, out_trade_no),
         (&Method::POST, ["_sim", "pay", out_trade_no]) => {
             let html = parts
