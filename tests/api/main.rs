@@ -15,6 +15,7 @@ mod content_taxonomy;
 mod errors;
 mod health;
 mod mail;
+mod newsletter;
 mod platform;
 mod refunds;
 mod routes;

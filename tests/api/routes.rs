@@ -37,6 +37,8 @@ fn every_function_serves_exactly_its_template_routes() {
         ("content-admin".to_owned(), keys(content_admin::ROUTES)),
         ("commerce-admin".to_owned(), keys(commerce_admin::ROUTES)),
         ("commerce-api".to_owned(), keys(commerce_api::ROUTES)),
+        ("newsletter".to_owned(), keys(newsletter::ROUTES)),
+        ("campaigns".to_owned(), keys(campaigns::ROUTES)),
         ("payment-webhook".to_owned(), keys(payment_webhook::ROUTES)),
         ("content-api".to_owned(), keys(content_api::ROUTES)),
         ("health".to_owned(), keys(health::ROUTES)),
@@ -161,7 +163,15 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         "POST /webhooks/stripe" | "POST /webhooks/alipay" | "POST /webhooks/wechat" => {
             S::BAD_REQUEST
         }
+        // The newsletter: public; without a token or with a wrong body, refused.
+        "POST /newsletter/subscribe"
+        | "POST /newsletter/confirm"
+        | "GET /newsletter/unsubscribe"
+        | "POST /newsletter/unsubscribe"
+        | "GET /newsletter/preferences"
+        | "PUT /newsletter/preferences" => S::BAD_REQUEST,
         "GET /health"
+        | "GET /newsletter/lists"
         | "GET /openapi.json"
         | "GET /products"
         | "GET /api/articles"
@@ -230,6 +240,21 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "POST /admin/orders/{documentId}/refunds" => {
             only(&["admin", "full-access"], S::NOT_FOUND)
         }
+        // Marketing: admins and full-access tokens (read-only tokens never see
+        // subscribers; the custom token lacks the scopes).
+        "GET /admin/lists" | "GET /admin/subscribers" | "GET /admin/suppressions" => {
+            only(&["admin", "full-access"], S::OK)
+        }
+        "GET /admin/lists/{documentId}"
+        | "GET /admin/subscribers/{documentId}"
+        | "DELETE /admin/lists/{documentId}"
+        | "DELETE /admin/subscribers/{documentId}"
+        | "DELETE /admin/suppressions/{email}" => only(&["admin", "full-access"], S::NOT_FOUND),
+        "POST /admin/lists"
+        | "POST /admin/subscribers"
+        | "POST /admin/suppressions"
+        | "PUT /admin/lists/{documentId}"
+        | "PUT /admin/subscribers/{documentId}" => only(&["admin", "full-access"], S::BAD_REQUEST),
         // Members only.
         "POST /auth/logout" | "POST /auth/logout-all" => member_only(S::NO_CONTENT),
         "GET /auth/me" | "GET /auth/me/export" | "GET /me/orders" | "GET /me/subscriptions" => {
@@ -252,7 +277,9 @@ fn expected(key: &str, caller: &str) -> StatusCode {
 /// The path (with a documentId nobody has) and body `key` is called with.
 fn request(key: &str) -> (Method, String, Option<Value>) {
     let (method, pattern) = key.split_once(' ').expect("METHOD /path");
-    let path = pattern.replace("{documentId}", "nobody0000000000000000");
+    let path = pattern
+        .replace("{documentId}", "nobody0000000000000000")
+        .replace("{email}", "nobody@example.com");
     let unique = random_suffix();
     let body = match key {
         // Unique, so the per-account limits never answer instead.
@@ -267,6 +294,8 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         "POST /auth/forgot-password" => Some(json!({ "email": format!("{unique}@example.com") })),
         "DELETE /auth/me" => Some(json!({ "password": "wrong password 1" })),
         "POST /admin/orders/{documentId}/refunds" => Some(json!({ "data": {} })),
+        "POST /newsletter/subscribe" => Some(json!({ "email": "not-an-email" })),
+        "POST /newsletter/confirm" => Some(json!({ "token": "bogus" })),
         // A price nobody sells.
         "POST /checkout" => Some(json!({
             "price": "nobody0000000000000000", "channel": "stripe", "method": "payment_intent",
@@ -296,7 +325,12 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         "POST /admin/products"
         | "PUT /admin/products/{documentId}"
         | "POST /admin/promotions"
-        | "PUT /admin/promotions/{documentId}" => Some(json!({ "data": {} })),
+        | "PUT /admin/promotions/{documentId}"
+        | "POST /admin/lists"
+        | "PUT /admin/lists/{documentId}"
+        | "POST /admin/subscribers"
+        | "PUT /admin/subscribers/{documentId}"
+        | "POST /admin/suppressions" => Some(json!({ "data": {} })),
         _ => None,
     };
     (method.parse().expect("method"), path, body)
@@ -329,6 +363,8 @@ async fn every_route_answers_every_kind_of_caller_exactly() {
         keys(auth::ROUTES),
         keys(commerce_admin::ROUTES),
         keys(commerce_api::ROUTES),
+        keys(newsletter::ROUTES),
+        keys(campaigns::ROUTES),
         keys(payment_webhook::ROUTES),
         keys(content_api::ROUTES),
         keys(health::ROUTES),

@@ -277,6 +277,10 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         ("STRIPE_WEBHOOK_SECRETS", STRIPE_WEBHOOK_SECRETS.into()),
         ("API_URL", base_url.clone()),
         (
+            "LINK_SIGNING_KEY",
+            format!("test-link-key-{}", random_suffix().repeat(3)),
+        ),
+        (
             "WEBHOOK_SIGNING_KEY",
             format!("test-signing-key-{}", random_suffix().repeat(3)),
         ),
@@ -530,7 +534,7 @@ impl SentMail {
             .unwrap_or_else(|| panic!("no {path} link in: {}", self.text));
         self.text[start + path.len() + "?token=".len()..]
             .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
             .collect()
     }
 }

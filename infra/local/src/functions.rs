@@ -20,6 +20,8 @@ pub fn mount(platform: &Arc<Platform>) -> Result<HashMap<String, Arc<dyn Handler
     mounted.add("content-admin", content_admin::handler);
     mounted.add("commerce-admin", commerce_admin::handler);
     mounted.add("commerce-api", commerce_api::handler);
+    mounted.add("newsletter", newsletter::handler);
+    mounted.add("campaigns", campaigns::handler);
     mounted.add("payment-webhook", payment_webhook::handler);
     mounted.add("fallback", fallback::handler);
     mounted.add("openapi", openapi::handler);

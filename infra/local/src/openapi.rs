@@ -15,6 +15,8 @@ pub fn operations() -> Vec<Operation> {
         openapi::operations("content-admin", content_admin::ROUTES),
         openapi::operations("commerce-admin", commerce_admin::ROUTES),
         openapi::operations("commerce-api", commerce_api::ROUTES),
+        openapi::operations("newsletter", newsletter::ROUTES),
+        openapi::operations("campaigns", campaigns::ROUTES),
         openapi::operations("payment-webhook", payment_webhook::ROUTES),
         openapi::operations("openapi", ::openapi::ROUTES),
     ]

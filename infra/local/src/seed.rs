@@ -274,6 +274,29 @@ async fn seed_catalogue(tx: &Transaction<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// The newsletter's lists, written as an admin would; left alone when there are lists.
+async fn seed_lists(tx: &Transaction<'_>) -> Result<(), String> {
+    let existing: i64 = tx
+        .query_one("SELECT count(*) FROM mailing_lists", &[])
+        .await
+        .map_err(db)?
+        .get(0);
+    if existing > 0 {
+        return Ok(());
+    }
+    for list in [
+        serde_json::json!({ "name": "每周精选", "description": "每周五，一周最值得读的 AI 变现文章", "visibility": "public", "optin": "double" }),
+        serde_json::json!({ "name": "产品更新", "description": "新课程与会员权益", "visibility": "public", "optin": "single" }),
+        serde_json::json!({ "name": "付费会员通知", "visibility": "private", "optin": "single" }),
+    ] {
+        let input = serde_json::from_value(list).map_err(|e| e.to_string())?;
+        marketing::lists::create(tx, "cli", input)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// One generated article, before it has an id.
 struct Article {
     title: String,
@@ -358,6 +381,7 @@ pub async fn seed(platform: &Platform, articles: usize, reset: bool) -> Result<(
     }
     eprintln!();
     seed_catalogue(&tx).await?;
+    seed_lists(&tx).await?;
     // Revision 1 of every article, as if each had been saved once through the admin API.
     tx.execute(
         "INSERT INTO article_revisions (article_id, revision, title, body)

@@ -95,6 +95,9 @@ pub enum Permission {
     ReadPayments,
     /// Change the catalogue, refund orders.
     ManagePayments,
+    /// Subscribers, lists and suppressions (and, as they land, campaigns).
+    ReadMarketing,
+    ManageMarketing,
     ManageMail,
     ManageStaff,
     ManageTokens,
@@ -103,7 +106,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ReadContent,
         Permission::WriteOwnContent,
         Permission::WriteAnyContent,
@@ -113,6 +116,8 @@ impl Permission {
         Permission::ReadAudit,
         Permission::ReadPayments,
         Permission::ManagePayments,
+        Permission::ReadMarketing,
+        Permission::ManageMarketing,
         Permission::ManageMail,
         Permission::ManageStaff,
         Permission::ManageTokens,
@@ -131,6 +136,8 @@ impl Permission {
             Permission::ReadAudit => "audit.read",
             Permission::ReadPayments => "payments.read",
             Permission::ManagePayments => "payments.write",
+            Permission::ReadMarketing => "marketing.read",
+            Permission::ManageMarketing => "marketing.write",
             Permission::ManageMail => "mail.write",
             Permission::ManageStaff => "staff.write",
             Permission::ManageTokens => "tokens.write",

@@ -19,6 +19,7 @@ pub const NAMES: &[&str] = &[
     "account-exists",
     "no-account",
     "receipt",
+    "newsletter-confirm",
 ];
 
 macro_rules! parts {
@@ -47,6 +48,7 @@ const SOURCES: &[[(&str, &str); 3]] = &[
     parts!("account-exists"),
     parts!("no-account"),
     parts!("receipt"),
+    parts!("newsletter-confirm"),
 ];
 
 const LAYOUTS: [(&str, &str); 2] = [
@@ -130,6 +132,7 @@ mod tests {
             "amount": "CNY 99.00",
             "access_until": "2026-12-28",
             "order": "o1",
+            "lists": "每周精选",
         });
         for name in NAMES {
             let rendered = render(name, &variables).unwrap();

@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(16, "0016_refunds"),
     migration!(17, "0017_subscriptions"),
     migration!(18, "0018_member_identities"),
+    migration!(19, "0019_marketing"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

@@ -1,0 +1,297 @@
+//! The admin API of email marketing: mailing lists (`/admin/lists`), subscribers
+//! (`/admin/subscribers`, filtered by list, status and text) and the suppression
+//! list (`/admin/suppressions`); campaigns, templates and their stats join as issue
+//! 12 lands. `marketing.read` reads, `marketing.write` writes: admins, and tokens
+//! granted those scopes (read-only tokens never: subscribers are personal data).
+//!
+//! [`ROUTES`] is the function (deny by default; tests/api/routes.rs walks every route
+//! with every kind of caller). Every write records an audit entry in its transaction.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use identity::{
+    access::Permission,
+    email::Email,
+    route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
+};
+use lambda_http::{Body, Response};
+use marketing::{
+    lists::{self, ListInput, MailingList},
+    subscribers::{self, Filter, Status, Subscriber, SubscriberInput},
+    suppressions::{self, Suppression},
+};
+use platform::{
+    Error, Platform, Result,
+    http::{data, no_content, page_param, parse_json, path_param, query_param},
+};
+use schemars::json_schema;
+use serde::Deserialize;
+use serde_json::json;
+
+const MAX_BODY: usize = 64 * 1024;
+const MAX_PAGE_SIZE: i64 = 100;
+
+const READ: Guard = Guard::needs(&[Permission::ReadMarketing]);
+const MANAGE: Guard = Guard::needs(&[Permission::ManageMarketing]);
+
+/// A write's body, in the admin API's `{"data": {...}}` envelope.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Envelope<T> {
+    data: T,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SuppressionInput {
+    email: Email,
+}
+
+/// The function's state.
+pub struct Campaigns {
+    platform: Arc<Platform>,
+}
+
+type Answer = Result<Response<Body>>;
+
+/// Every route of the function, as template.yaml lists them.
+pub static ROUTES: &[Route<Campaigns>] = &[
+    identity::route!(GET "/admin/lists", READ, Campaigns::lists,
+        Doc::new("Every mailing list with its subscription counts, oldest first", schema_of::<Vec<MailingList>>)),
+    identity::route!(POST "/admin/lists", MANAGE, Campaigns::create_list,
+        Doc::new("Add a list: public (offered on the site) or private, single or double opt-in", schema_of::<MailingList>)
+            .body(schema_of::<Envelope<ListInput>>).status(201)),
+    identity::route!(GET "/admin/lists/{documentId}", READ, Campaigns::list,
+        Doc::new("One list", schema_of::<MailingList>)),
+    identity::route!(PUT "/admin/lists/{documentId}", MANAGE, Campaigns::update_list,
+        Doc::new("Change a list", schema_of::<MailingList>)
+            .body(schema_of::<Envelope<ListInput>>)),
+    identity::route!(DELETE "/admin/lists/{documentId}", MANAGE, Campaigns::delete_list,
+        Doc::empty("Delete a list and its subscriptions (the subscribers stay)")),
+    identity::route!(GET "/admin/subscribers", READ, Campaigns::subscribers,
+        Doc::new("Subscribers, newest first, by list, status and text in the email or name", subscribers_page)
+            .query(subscribers_query)),
+    identity::route!(POST "/admin/subscribers", MANAGE, Campaigns::create_subscriber,
+        Doc::new("Add a subscriber to lists (unconfirmed on double opt-in lists unless preconfirmed)", schema_of::<Subscriber>)
+            .body(schema_of::<Envelope<SubscriberInput>>).status(201)),
+    identity::route!(GET "/admin/subscribers/{documentId}", READ, Campaigns::subscriber,
+        Doc::new("One subscriber with their lists", schema_of::<Subscriber>)),
+    identity::route!(PUT "/admin/subscribers/{documentId}", MANAGE, Campaigns::update_subscriber,
+        Doc::new("Change a subscriber; `lists` is the whole set they are on afterwards", schema_of::<Subscriber>)
+            .body(schema_of::<Envelope<SubscriberInput>>)),
+    identity::route!(DELETE "/admin/subscribers/{documentId}", MANAGE, Campaigns::delete_subscriber,
+        Doc::empty("Delete a subscriber and their subscriptions (a suppression of the address stays)")),
+    identity::route!(GET "/admin/suppressions", READ, Campaigns::suppressions,
+        Doc::new("Addresses never mailed again (bounces, complaints, unsubscribing from everything, staff), newest first", suppressions_page)
+            .query(page_query)),
+    identity::route!(POST "/admin/suppressions", MANAGE, Campaigns::suppress,
+        Doc::empty("Suppress an address by hand")
+            .body(schema_of::<Envelope<SuppressionInput>>)),
+    identity::route!(DELETE "/admin/suppressions/{email}", MANAGE, Campaigns::unsuppress,
+        Doc::empty("Lift a suppression")),
+];
+
+/// Runs one audited write as the caller, in a transaction.
+async fn write<T, F>(platform: &Platform, call: &Call, work: F) -> Result<T>
+where
+    F: AsyncFnOnce(&tokio_postgres::Transaction<'_>, &str) -> Result<T>,
+{
+    let actor = call.principal()?.actor();
+    let mut client = platform.db.client().await?;
+    let tx = client.transaction().await?;
+    let written = work(&tx, &actor).await?;
+    tx.commit().await?;
+    Ok(written)
+}
+
+impl Campaigns {
+    async fn lists(self: Arc<Self>, _: Call) -> Answer {
+        let client = self.platform.db.client().await?;
+        Ok(data(StatusCode::OK, lists::list(&**client).await?))
+    }
+
+    async fn list(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            lists::by_document_id(&**client, document_id).await?,
+        ))
+    }
+
+    async fn create_list(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let list = write(&self.platform, &call, async |tx, actor| {
+            lists::create(tx, actor, input).await
+        })
+        .await?;
+        Ok(data(StatusCode::CREATED, list))
+    }
+
+    async fn update_list(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let list = write(&self.platform, &call, async |tx, actor| {
+            lists::update(tx, actor, document_id, input).await
+        })
+        .await?;
+        Ok(data(StatusCode::OK, list))
+    }
+
+    async fn delete_list(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        write(&self.platform, &call, async |tx, actor| {
+            lists::delete(tx, actor, document_id).await
+        })
+        .await?;
+        Ok(no_content())
+    }
+
+    async fn subscribers(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
+        let status = match query_param(req, "status") {
+            None => None,
+            Some("enabled") => Some(Status::Enabled),
+            Some("blocklisted") => Some(Status::Blocklisted),
+            Some(_) => {
+                return Err(Error::invalid("status", "must be enabled or blocklisted"));
+            }
+        };
+        let filter = Filter {
+            list: query_param(req, "list").map(str::to_owned),
+            query: query_param(req, "q")
+                .map(|q| platform::http::bounded(q, "q", 200))
+                .transpose()?,
+            status,
+        };
+        let page = page_param(req, "page", 1, i64::from(i32::MAX))?;
+        let page_size = page_param(req, "pageSize", 25, MAX_PAGE_SIZE)?;
+        let client = self.platform.db.client().await?;
+        let (subscribers, total) = subscribers::page(&**client, &filter, page, page_size).await?;
+        Ok(data(
+            StatusCode::OK,
+            json!({ "subscribers": subscribers, "total": total }),
+        ))
+    }
+
+    async fn subscriber(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            subscribers::by_document_id(&**client, document_id).await?,
+        ))
+    }
+
+    async fn create_subscriber(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let subscriber = write(&self.platform, &call, async |tx, actor| {
+            subscribers::create(tx, actor, input).await
+        })
+        .await?;
+        Ok(data(StatusCode::CREATED, subscriber))
+    }
+
+    async fn update_subscriber(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let subscriber = write(&self.platform, &call, async |tx, actor| {
+            subscribers::update(tx, actor, document_id, input).await
+        })
+        .await?;
+        Ok(data(StatusCode::OK, subscriber))
+    }
+
+    async fn delete_subscriber(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        write(&self.platform, &call, async |tx, actor| {
+            subscribers::delete(tx, actor, document_id).await
+        })
+        .await?;
+        Ok(no_content())
+    }
+
+    async fn suppressions(self: Arc<Self>, call: Call) -> Answer {
+        let page = page_param(&call.req, "page", 1, i64::from(i32::MAX))?;
+        let page_size = page_param(&call.req, "pageSize", 25, MAX_PAGE_SIZE)?;
+        let client = self.platform.db.client().await?;
+        let (suppressions, total) = suppressions::page(&**client, page, page_size).await?;
+        Ok(data(
+            StatusCode::OK,
+            json!({ "suppressions": suppressions, "total": total }),
+        ))
+    }
+
+    async fn suppress(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope {
+            data: SuppressionInput { email },
+        } = parse_json(&call.req, MAX_BODY)?;
+        write(&self.platform, &call, async |tx, actor| {
+            suppressions::add(tx, actor, &email).await
+        })
+        .await?;
+        Ok(no_content())
+    }
+
+    async fn unsuppress(self: Arc<Self>, call: Call) -> Answer {
+        let email = path_param(&call.req, "email")?.to_lowercase();
+        write(&self.platform, &call, async |tx, actor| {
+            suppressions::remove(tx, actor, &email).await
+        })
+        .await?;
+        Ok(no_content())
+    }
+}
+
+fn subscribers_page(generator: &mut SchemaGenerator) -> Schema {
+    let subscribers = generator.subschema_for::<Vec<Subscriber>>();
+    json_schema!({
+        "type": "object",
+        "required": ["subscribers", "total"],
+        "properties": { "subscribers": subscribers, "total": { "type": "integer" } },
+    })
+}
+
+fn suppressions_page(generator: &mut SchemaGenerator) -> Schema {
+    let suppressions = generator.subschema_for::<Vec<Suppression>>();
+    json_schema!({
+        "type": "object",
+        "required": ["suppressions", "total"],
+        "properties": { "suppressions": suppressions, "total": { "type": "integer" } },
+    })
+}
+
+fn page_query(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "page": { "type": "integer", "minimum": 1 },
+            "pageSize": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE },
+        },
+    })
+}
+
+fn subscribers_query(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "list": { "type": "string", "description": "a list's documentId" },
+            "status": { "enum": ["enabled", "blocklisted"] },
+            "q": { "type": "string", "description": "text in the email or name" },
+            "page": { "type": "integer", "minimum": 1 },
+            "pageSize": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE },
+        },
+    })
+}
+
+/// The settings this function reads besides the core.
+pub type Settings = ();
+
+/// The handler the Lambda runtime and the local gateway mount.
+pub fn handler(platform: Arc<Platform>, (): Settings) -> Result<impl platform::runtime::Handler> {
+    let campaigns = Campaigns {
+        platform: platform.clone(),
+    };
+    Router::new(&platform, campaigns, ROUTES)
+}

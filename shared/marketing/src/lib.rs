@@ -1,0 +1,18 @@
+//! Email marketing (replaces BillionMail; learns from listmonk), landing in steps:
+//! subscribers ([`subscribers`]), mailing lists ([`lists`]) with per-list status,
+//! the public newsletter flows ([`newsletter`]: double opt-in, RFC 8058 one-click
+//! unsubscribe, preferences) on signed links ([`links`]), and the suppression list
+//! ([`suppressions`]). Mail goes through the `mail` crate's outbox, written in the
+//! transaction that causes it.
+//!
+//! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions` and
+//! `suppressions`.
+
+pub mod config;
+pub mod links;
+pub mod lists;
+pub mod newsletter;
+pub mod subscribers;
+pub mod suppressions;
+
+pub use config::MarketingConfig;

@@ -1,0 +1,596 @@
+//! The newsletter through the gateway: lists made by staff, a reader subscribing
+//! from the site with double opt-in (the confirmation mail read from moto), one-click
+//! unsubscribe as RFC 8058 has mail providers do it, preferences, and the
+//! suppression list, with nothing telling a stranger whether an address is known.
+
+use bianxian_e2e::{TestStack, json, random_suffix, spawn_stack};
+use identity::access::Role;
+use marketing::{
+    MarketingConfig,
+    links::{Link, LinkKey, Purpose},
+};
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::content_admin::call;
+
+/// The stack's link key, to sign links as a campaign mail will carry them.
+fn key(stack: &TestStack) -> LinkKey {
+    stack
+        .platform
+        .config
+        .section::<MarketingConfig>()
+        .unwrap()
+        .link_key
+        .expect("test stacks set LINK_SIGNING_KEY")
+}
+
+fn link(stack: &TestStack, purpose: Purpose, subscriber: &str, list: Option<&str>) -> String {
+    key(stack).sign(&Link {
+        purpose,
+        subscriber: subscriber.to_owned(),
+        list: list.map(str::to_owned),
+        expires: None,
+    })
+}
+
+async fn make_list(
+    stack: &TestStack,
+    admin: &str,
+    name: &str,
+    visibility: &str,
+    optin: &str,
+) -> String {
+    let body = json!({ "data": { "name": name, "visibility": visibility, "optin": optin } });
+    let (status, list) = call(stack, Method::POST, "/admin/lists", Some(admin), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{list}");
+    list["data"]["documentId"].as_str().unwrap().to_owned()
+}
+
+async fn subscribe(stack: &TestStack, body: Value) -> (StatusCode, Value) {
+    call(
+        stack,
+        Method::POST,
+        "/newsletter/subscribe",
+        None,
+        Some(body),
+    )
+    .await
+}
+
+/// The subscriber with `email`, as staff see them.
+async fn subscriber(stack: &TestStack, admin: &str, email: &str) -> Value {
+    let (status, page) = call(
+        stack,
+        Method::GET,
+        &format!("/admin/subscribers?q={email}"),
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["data"]["total"], 1, "{page}");
+    page["data"]["subscribers"][0].clone()
+}
+
+fn statuses(subscriber: &Value) -> Vec<(String, String)> {
+    subscriber["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap().to_owned(),
+                l["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pair(name: &str, status: &str) -> (String, String) {
+    (name.to_owned(), status.to_owned())
+}
+
+#[tokio::test]
+async fn a_reader_subscribes_with_double_opt_in_and_confirms_once() {
+    let stack = spawn_stack().await;
+    if stack.aws_endpoint.is_none() {
+        return eprintln!("skipped: needs moto (TEST_AWS_ENDPOINT_URL)");
+    }
+    let admin = stack.staff_token(Role::Admin).await;
+    let weekly = make_list(&stack, &admin, "每周精选", "public", "double").await;
+    let news = make_list(&stack, &admin, "产品更新", "public", "single").await;
+    let private = make_list(&stack, &admin, "内部名单", "private", "single").await;
+
+    let (status, offered) = call(&stack, Method::GET, "/newsletter/lists", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = offered["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["每周精选", "产品更新"],
+        "private lists are not offered"
+    );
+
+    let email = format!("reader-{}@example.com", random_suffix());
+    let body = json!({ "email": email, "name": "小李", "lists": [weekly, news] });
+    let (status, answer) = subscribe(&stack, body.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let found = subscriber(&stack, &admin, &email).await;
+    assert_eq!(found["name"], "小李");
+    assert_eq!(
+        statuses(&found),
+        [
+            pair("每周精选", "unconfirmed"),
+            pair("产品更新", "confirmed")
+        ]
+    );
+    let mail = stack.wait_for_mail(&email, 1).await;
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0].subject.contains("请确认订阅"),
+        "{}",
+        mail[0].subject
+    );
+    assert!(mail[0].text.contains("每周精选"), "{}", mail[0].text);
+    let token = mail[0].link_token("newsletter/confirm");
+
+    let (status, confirmed) = call(
+        &stack,
+        Method::POST,
+        "/newsletter/confirm",
+        None,
+        Some(json!({ "token": token })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["data"]["lists"], json!(["每周精选"]));
+    let (_, again) = call(
+        &stack,
+        Method::POST,
+        "/newsletter/confirm",
+        None,
+        Some(json!({ "token": token })),
+    )
+    .await;
+    assert_eq!(
+        again["data"]["lists"],
+        json!([]),
+        "a used link confirms nothing more"
+    );
+    assert_eq!(
+        statuses(&subscriber(&stack, &admin, &email).await),
+        [pair("每周精选", "confirmed"), pair("产品更新", "confirmed")]
+    );
+
+    // Subscribing again changes nothing and mails nothing; a stranger cannot rename them.
+    let renamed = json!({ "email": email, "name": "别人", "lists": [weekly] });
+    assert_eq!(subscribe(&stack, renamed).await.0, StatusCode::ACCEPTED);
+    assert_eq!(subscriber(&stack, &admin, &email).await["name"], "小李");
+
+    // A forged or tampered confirmation is a 400.
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let (status, refused) = call(
+        &stack,
+        Method::POST,
+        "/newsletter/confirm",
+        None,
+        Some(json!({ "token": forged })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["error"]["details"]["errors"][0]["path"][0], "token");
+
+    // Wrong requests are precise 400s.
+    let (status, refused) = subscribe(&stack, json!({ "email": "not-an-email" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("email"),
+        "{refused}"
+    );
+    for lists in [json!([private]), json!(["nobody"]), json!([])] {
+        let (status, refused) = subscribe(&stack, json!({ "email": email, "lists": lists })).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(refused["error"]["details"]["errors"][0]["path"][0], "lists");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(stack.sent_mail(&email).await.len(), 1, "no second mail");
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_takes_effect_at_once_and_a_get_changes_nothing() {
+    let stack = spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let weekly = make_list(&stack, &admin, "每周精选", "public", "single").await;
+    let news = make_list(&stack, &admin, "产品更新", "public", "single").await;
+    let email = format!("reader-{}@example.com", random_suffix());
+    let body = json!({ "email": email, "lists": [weekly, news] });
+    assert_eq!(subscribe(&stack, body).await.0, StatusCode::ACCEPTED);
+    let id = subscriber(&stack, &admin, &email).await["documentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The List-Unsubscribe URL of a mail to 每周精选.
+    let token = link(&stack, Purpose::Unsubscribe, &id, Some(&weekly));
+    let url = stack.url(&format!("/newsletter/unsubscribe?token={token}"));
+    let page = stack.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("确认退订") && text.contains("每周精选"),
+        "{text}"
+    );
+    assert_eq!(
+        statuses(&subscriber(&stack, &admin, &email).await),
+        [pair("每周精选", "confirmed"), pair("产品更新", "confirmed")],
+        "a GET (a link scanner's) unsubscribes nobody"
+    );
+
+    // As a mail provider does it: a POST with the one-click body, no cookie.
+    for _ in 0..2 {
+        let done = stack
+            .http
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::OK, "answered, not redirected");
+        assert!(done.text().await.unwrap().contains("已退订"));
+    }
+    assert_eq!(
+        statuses(&subscriber(&stack, &admin, &email).await),
+        [
+            pair("每周精选", "unsubscribed"),
+            pair("产品更新", "confirmed")
+        ]
+    );
+
+    // A link for another purpose, or tampered, unsubscribes nobody.
+    for bad in [
+        link(&stack, Purpose::Confirm, &id, None),
+        format!("{token}x"),
+        "nothing".to_owned(),
+    ] {
+        let refused = stack
+            .http
+            .post(stack.url(&format!("/newsletter/unsubscribe?token={bad}")))
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(json(refused).await["error"]["status"], 400);
+    }
+
+    // Unsubscribing from everything suppresses the address: subscribing again
+    // answers the same and subscribes nothing.
+    let everything = link(&stack, Purpose::Unsubscribe, &id, None);
+    let done = stack
+        .http
+        .post(stack.url(&format!("/newsletter/unsubscribe?token={everything}")))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let (status, suppressed) = call(
+        &stack,
+        Method::GET,
+        "/admin/suppressions",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        suppressed["data"]["suppressions"][0]["email"],
+        email.as_str()
+    );
+    assert_eq!(
+        suppressed["data"]["suppressions"][0]["reason"],
+        "unsubscribe"
+    );
+    let again = json!({ "email": email, "lists": [weekly] });
+    assert_eq!(subscribe(&stack, again).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        statuses(&subscriber(&stack, &admin, &email).await),
+        [
+            pair("每周精选", "unsubscribed"),
+            pair("产品更新", "unsubscribed")
+        ]
+    );
+
+    // Staff lift the suppression; then subscribing works again.
+    let (status, _) = call(
+        &stack,
+        Method::DELETE,
+        &format!("/admin/suppressions/{email}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let again = json!({ "email": email, "lists": [weekly] });
+    assert_eq!(subscribe(&stack, again).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        statuses(&subscriber(&stack, &admin, &email).await),
+        [
+            pair("每周精选", "confirmed"),
+            pair("产品更新", "unsubscribed")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn preferences_choose_among_the_offered_lists() {
+    let stack = spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let weekly = make_list(&stack, &admin, "每周精选", "public", "double").await;
+    let news = make_list(&stack, &admin, "产品更新", "public", "single").await;
+    let private = make_list(&stack, &admin, "内部名单", "private", "single").await;
+    let email = format!("reader-{}@example.com", random_suffix());
+    let body = json!({ "data": { "email": email, "lists": [weekly] } });
+    let (status, created) = call(
+        &stack,
+        Method::POST,
+        "/admin/subscribers",
+        Some(&admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        statuses(&created["data"]),
+        [pair("每周精选", "unconfirmed")]
+    );
+    let id = created["data"]["documentId"].as_str().unwrap();
+    let token = link(&stack, Purpose::Preferences, id, None);
+    let path = format!("/newsletter/preferences?token={token}");
+
+    let (status, shown) = call(&stack, Method::GET, &path, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["data"]["email"], email.as_str());
+    let offered: Vec<(&str, bool)> = shown["data"]["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap(),
+                l["subscribed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(offered, [("每周精选", true), ("产品更新", false)]);
+
+    let (status, set) = call(
+        &stack,
+        Method::PUT,
+        &path,
+        None,
+        Some(json!({ "lists": [news] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(
+        statuses(&subscriber(&stack, &admin, &email).await),
+        [
+            pair("每周精选", "unsubscribed"),
+            pair("产品更新", "confirmed")
+        ]
+    );
+    // A private list they are not on is not theirs to choose.
+    let (status, refused) = call(
+        &stack,
+        Method::PUT,
+        &path,
+        None,
+        Some(json!({ "lists": [private] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    // Nor is a preferences page without its link.
+    let (status, _) = call(
+        &stack,
+        Method::GET,
+        "/newsletter/preferences?token=x.y",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn staff_manage_lists_subscribers_and_suppressions() {
+    let stack = spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let weekly = make_list(&stack, &admin, "每周精选", "public", "double").await;
+    let news = make_list(&stack, &admin, "产品更新", "public", "single").await;
+    let body = json!({ "data": { "name": "每周精选（新）", "description": "周五发", "visibility": "private", "optin": "single" } });
+    let (status, changed) = call(
+        &stack,
+        Method::PUT,
+        &format!("/admin/lists/{weekly}"),
+        Some(&admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["data"]["visibility"], "private");
+
+    let email = format!("Reader-{}@Example.com", random_suffix());
+    let body = json!({ "data": {
+        "email": email, "name": "王五", "attributes": { "city": "杭州", "plan": "pro" },
+        "lists": [weekly], "preconfirm": true,
+    } });
+    let (status, created) = call(
+        &stack,
+        Method::POST,
+        "/admin/subscribers",
+        Some(&admin),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let subscriber = &created["data"];
+    assert_eq!(subscriber["email"], email.to_lowercase());
+    assert_eq!(subscriber["attributes"]["city"], "杭州");
+    assert_eq!(statuses(subscriber), [pair("每周精选（新）", "confirmed")]);
+    let (status, _) = call(
+        &stack,
+        Method::POST,
+        "/admin/subscribers",
+        Some(&admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "one subscriber per address");
+
+    let (_, page) = call(
+        &stack,
+        Method::GET,
+        &format!("/admin/subscribers?list={weekly}&status=enabled"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(page["data"]["total"], 1);
+    let (_, page) = call(
+        &stack,
+        Method::GET,
+        "/admin/subscribers?status=blocklisted",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(page["data"]["total"], 0);
+    let (status, _) = call(
+        &stack,
+        Method::GET,
+        "/admin/subscribers?status=weird",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Blocklisted: subscribing from the site answers the same and changes nothing.
+    let id = subscriber["documentId"].as_str().unwrap();
+    let body = json!({ "data": { "email": email, "status": "blocklisted", "lists": [] } });
+    let (status, changed) = call(
+        &stack,
+        Method::PUT,
+        &format!("/admin/subscribers/{id}"),
+        Some(&admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["data"]["lists"], json!([]));
+    let from_site = json!({ "email": email, "lists": [news] });
+    assert_eq!(subscribe(&stack, from_site).await.0, StatusCode::ACCEPTED);
+    let (_, shown) = call(
+        &stack,
+        Method::GET,
+        &format!("/admin/subscribers/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(shown["data"]["lists"], json!([]));
+    assert_eq!(shown["data"]["status"], "blocklisted");
+
+    let bad = json!({ "data": { "email": "x@example.com", "attributes": { "": 1 } } });
+    let (status, _) = call(
+        &stack,
+        Method::POST,
+        "/admin/subscribers",
+        Some(&admin),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let suppress = json!({ "data": { "email": "Bounced@Example.com" } });
+    let (status, _) = call(
+        &stack,
+        Method::POST,
+        "/admin/suppressions",
+        Some(&admin),
+        Some(suppress),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = call(
+        &stack,
+        Method::GET,
+        "/admin/suppressions",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed["data"]["suppressions"][0]["email"],
+        "bounced@example.com"
+    );
+    assert_eq!(listed["data"]["suppressions"][0]["reason"], "manual");
+
+    let (status, _) = call(
+        &stack,
+        Method::DELETE,
+        &format!("/admin/subscribers/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(
+        &stack,
+        Method::DELETE,
+        &format!("/admin/lists/{weekly}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(
+        &stack,
+        Method::GET,
+        &format!("/admin/lists/{weekly}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Editors and finance have no say over the audience.
+    for role in [Role::Editor, Role::Finance] {
+        let token = stack.staff_token(role).await;
+        let (status, _) = call(
+            &stack,
+            Method::GET,
+            "/admin/subscribers",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+}
