@@ -594,3 +594,97 @@ async fn staff_manage_lists_subscribers_and_suppressions() {
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn templates_are_checked_when_saved_and_previewed_as_a_recipient_gets_them() {
+    let stack = spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let template = json!({
+        "name": "每周精选",
+        "subject": "{{ subscriber.name }}，本周精选",
+        "html": "<p>{{ subscriber.name }}，你好！</p>\n<p>{{ subscriber.attributes.city | default('各地') }}的读者都在看：</p>",
+        "text": "{{ subscriber.name }}，你好！",
+    });
+    let (status, created) = call(
+        &stack,
+        Method::POST,
+        "/admin/templates",
+        Some(&admin),
+        Some(json!({ "data": template })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["documentId"].as_str().unwrap().to_owned();
+
+    let variables = json!({ "subscriber": { "name": "<小李>", "attributes": { "city": "杭州" } } });
+    let (status, preview) = call(
+        &stack,
+        Method::POST,
+        "/admin/templates/preview",
+        Some(&admin),
+        Some(json!({ "data": { "template": template, "variables": variables } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    let rendered = &preview["data"];
+    assert_eq!(rendered["subject"], "<小李>，本周精选");
+    let html = rendered["html"].as_str().unwrap();
+    assert!(
+        html.contains("&lt;小李&gt;，你好！"),
+        "escaped in HTML: {html}"
+    );
+    assert!(html.contains("杭州的读者都在看"), "{html}");
+    assert!(
+        html.contains("newsletter/unsubscribe?token="),
+        "the layout's unsubscribe link: {html}"
+    );
+    assert!(rendered["text"].as_str().unwrap().contains("退订："));
+
+    // A template that does not compile is refused at save: the part, line and column.
+    let broken = json!({ "data": {
+        "name": "坏模板", "subject": "ok", "text": "ok",
+        "html": "<p>第一行</p>\n<p>{% if subscriber.name %}没有结束</p>",
+    } });
+    let (status, refused) = call(
+        &stack,
+        Method::PUT,
+        &format!("/admin/templates/{id}"),
+        Some(&admin),
+        Some(broken),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let error = &refused["error"]["details"]["errors"][0];
+    assert_eq!(error["path"][0], "html");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 2, column "),
+        "{error}"
+    );
+    let (_, kept) = call(
+        &stack,
+        Method::GET,
+        &format!("/admin/templates/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        kept["data"]["name"], "每周精选",
+        "a refused change changes nothing"
+    );
+
+    let (status, _) = call(
+        &stack,
+        Method::DELETE,
+        &format!("/admin/templates/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = call(&stack, Method::GET, "/admin/templates", Some(&admin), None).await;
+    assert_eq!(listed["data"], json!([]));
+}

@@ -242,19 +242,25 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         }
         // Marketing: admins and full-access tokens (read-only tokens never see
         // subscribers; the custom token lacks the scopes).
-        "GET /admin/lists" | "GET /admin/subscribers" | "GET /admin/suppressions" => {
-            only(&["admin", "full-access"], S::OK)
-        }
+        "GET /admin/lists"
+        | "GET /admin/subscribers"
+        | "GET /admin/suppressions"
+        | "GET /admin/templates" => only(&["admin", "full-access"], S::OK),
         "GET /admin/lists/{documentId}"
         | "GET /admin/subscribers/{documentId}"
         | "DELETE /admin/lists/{documentId}"
         | "DELETE /admin/subscribers/{documentId}"
-        | "DELETE /admin/suppressions/{email}" => only(&["admin", "full-access"], S::NOT_FOUND),
+        | "DELETE /admin/suppressions/{email}"
+        | "GET /admin/templates/{documentId}"
+        | "DELETE /admin/templates/{documentId}" => only(&["admin", "full-access"], S::NOT_FOUND),
         "POST /admin/lists"
         | "POST /admin/subscribers"
         | "POST /admin/suppressions"
         | "PUT /admin/lists/{documentId}"
-        | "PUT /admin/subscribers/{documentId}" => only(&["admin", "full-access"], S::BAD_REQUEST),
+        | "PUT /admin/subscribers/{documentId}"
+        | "POST /admin/templates"
+        | "POST /admin/templates/preview"
+        | "PUT /admin/templates/{documentId}" => only(&["admin", "full-access"], S::BAD_REQUEST),
         // Members only.
         "POST /auth/logout" | "POST /auth/logout-all" => member_only(S::NO_CONTENT),
         "GET /auth/me" | "GET /auth/me/export" | "GET /me/orders" | "GET /me/subscriptions" => {
@@ -330,7 +336,10 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         | "PUT /admin/lists/{documentId}"
         | "POST /admin/subscribers"
         | "PUT /admin/subscribers/{documentId}"
-        | "POST /admin/suppressions" => Some(json!({ "data": {} })),
+        | "POST /admin/suppressions"
+        | "POST /admin/templates"
+        | "POST /admin/templates/preview"
+        | "PUT /admin/templates/{documentId}" => Some(json!({ "data": {} })),
         _ => None,
     };
     (method.parse().expect("method"), path, body)

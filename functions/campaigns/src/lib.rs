@@ -1,7 +1,8 @@
 //! The admin API of email marketing: mailing lists (`/admin/lists`), subscribers
-//! (`/admin/subscribers`, filtered by list, status and text) and the suppression
-//! list (`/admin/suppressions`); campaigns, templates and their stats join as issue
-//! 12 lands. `marketing.read` reads, `marketing.write` writes: admins, and tokens
+//! (`/admin/subscribers`, filtered by list, status and text), templates
+//! (`/admin/templates`, checked when saved, previewed as a recipient gets them) and
+//! the suppression list (`/admin/suppressions`); campaigns and their stats join as
+//! issue 12 lands. `marketing.read` reads, `marketing.write` writes: admins, and tokens
 //! granted those scopes (read-only tokens never: subscribers are personal data).
 //!
 //! [`ROUTES`] is the function (deny by default; tests/api/routes.rs walks every route
@@ -20,6 +21,7 @@ use marketing::{
     lists::{self, ListInput, MailingList},
     subscribers::{self, Filter, Status, Subscriber, SubscriberInput},
     suppressions::{self, Suppression},
+    templates::{self, Rendered, Template, TemplateInput},
 };
 use platform::{
     Error, Platform, Result,
@@ -30,6 +32,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 const MAX_BODY: usize = 64 * 1024;
+/// A template's bodies are HTML and text of up to 200,000 characters each.
+const MAX_TEMPLATE_BODY: usize = 2 * 1024 * 1024;
 const MAX_PAGE_SIZE: i64 = 100;
 
 const READ: Guard = Guard::needs(&[Permission::ReadMarketing]);
@@ -40,6 +44,15 @@ const MANAGE: Guard = Guard::needs(&[Permission::ManageMarketing]);
 #[serde(deny_unknown_fields)]
 struct Envelope<T> {
     data: T,
+}
+
+/// A template to render as a recipient would get it, with variables (the sample
+/// subscriber when absent).
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PreviewInput {
+    template: TemplateInput,
+    variables: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -82,6 +95,21 @@ pub static ROUTES: &[Route<Campaigns>] = &[
             .body(schema_of::<Envelope<SubscriberInput>>)),
     identity::route!(DELETE "/admin/subscribers/{documentId}", MANAGE, Campaigns::delete_subscriber,
         Doc::empty("Delete a subscriber and their subscriptions (a suppression of the address stays)")),
+    identity::route!(GET "/admin/templates", READ, Campaigns::templates,
+        Doc::new("Every marketing template, newest first", schema_of::<Vec<Template>>)),
+    identity::route!(POST "/admin/templates", MANAGE, Campaigns::create_template,
+        Doc::new("Add a template (subject, HTML and text with minijinja variables); one that does not compile is a 400 naming the part, line and column", schema_of::<Template>)
+            .body(schema_of::<Envelope<TemplateInput>>).status(201)),
+    identity::route!(POST "/admin/templates/preview", READ, Campaigns::preview_template,
+        Doc::new("Render a template, saved or not, as a recipient would get it: in the layout with the unsubscribe link and postal address", schema_of::<Rendered>)
+            .body(schema_of::<Envelope<PreviewInput>>)),
+    identity::route!(GET "/admin/templates/{documentId}", READ, Campaigns::template,
+        Doc::new("One template", schema_of::<Template>)),
+    identity::route!(PUT "/admin/templates/{documentId}", MANAGE, Campaigns::update_template,
+        Doc::new("Change a template (checked as when added)", schema_of::<Template>)
+            .body(schema_of::<Envelope<TemplateInput>>)),
+    identity::route!(DELETE "/admin/templates/{documentId}", MANAGE, Campaigns::delete_template,
+        Doc::empty("Delete a template")),
     identity::route!(GET "/admin/suppressions", READ, Campaigns::suppressions,
         Doc::new("Addresses never mailed again (bounces, complaints, unsubscribing from everything, staff), newest first", suppressions_page)
             .query(page_query)),
@@ -210,6 +238,62 @@ impl Campaigns {
         })
         .await?;
         Ok(no_content())
+    }
+
+    async fn templates(self: Arc<Self>, _: Call) -> Answer {
+        let client = self.platform.db.client().await?;
+        Ok(data(StatusCode::OK, templates::list(&**client).await?))
+    }
+
+    async fn template(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            templates::by_document_id(&**client, document_id).await?,
+        ))
+    }
+
+    async fn create_template(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope { data: input } = parse_json(&call.req, MAX_TEMPLATE_BODY)?;
+        let template = write(&self.platform, &call, async |tx, actor| {
+            templates::create(tx, actor, input).await
+        })
+        .await?;
+        Ok(data(StatusCode::CREATED, template))
+    }
+
+    async fn update_template(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let Envelope { data: input } = parse_json(&call.req, MAX_TEMPLATE_BODY)?;
+        let template = write(&self.platform, &call, async |tx, actor| {
+            templates::update(tx, actor, document_id, input).await
+        })
+        .await?;
+        Ok(data(StatusCode::OK, template))
+    }
+
+    async fn delete_template(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        write(&self.platform, &call, async |tx, actor| {
+            templates::delete(tx, actor, document_id).await
+        })
+        .await?;
+        Ok(no_content())
+    }
+
+    async fn preview_template(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope {
+            data: PreviewInput {
+                template,
+                variables,
+            },
+        } = parse_json(&call.req, MAX_TEMPLATE_BODY)?;
+        let variables = variables.map_or_else(templates::sample, serde_json::Value::Object);
+        Ok(data(
+            StatusCode::OK,
+            templates::preview(&template, &variables)?,
+        ))
     }
 
     async fn suppressions(self: Arc<Self>, call: Call) -> Answer {

@@ -2,11 +2,13 @@
 //! subscribers ([`subscribers`]), mailing lists ([`lists`]) with per-list status,
 //! the public newsletter flows ([`newsletter`]: double opt-in, RFC 8058 one-click
 //! unsubscribe, preferences) on signed links ([`links`]), and the suppression list
-//! ([`suppressions`]). Mail goes through the `mail` crate's outbox, written in the
+//! ([`suppressions`]), and the templates campaigns are written in ([`templates`]:
+//! checked when saved, rendered in a layout that carries the unsubscribe link and
+//! postal address). Mail goes through the `mail` crate's outbox, written in the
 //! transaction that causes it.
 //!
-//! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions` and
-//! `suppressions`.
+//! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions`,
+//! `suppressions` and `mail_templates`.
 
 pub mod config;
 pub mod links;
@@ -14,5 +16,6 @@ pub mod lists;
 pub mod newsletter;
 pub mod subscribers;
 pub mod suppressions;
+pub mod templates;
 
 pub use config::MarketingConfig;

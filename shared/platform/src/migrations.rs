@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_subscriptions"),
     migration!(18, "0018_member_identities"),
     migration!(19, "0019_marketing"),
+    migration!(20, "0020_mail_templates"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
