@@ -688,3 +688,161 @@ async fn templates_are_checked_when_saved_and_previewed_as_a_recipient_gets_them
     let (_, listed) = call(&stack, Method::GET, "/admin/templates", Some(&admin), None).await;
     assert_eq!(listed["data"], json!([]));
 }
+
+/// An SES event as EventBridge delivers it (SES's event publishing record in `detail`).
+fn ses_event(id: &str, detail: Value) -> Value {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": "Email Bounced",
+        "source": "aws.ses",
+        "account": "123456789012",
+        "time": "2026-11-28T08:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:ses:us-east-1:123456789012:configuration-set/bianxian-mail"],
+        "detail": detail,
+    })
+}
+
+fn mail_of(email: &str) -> Value {
+    json!({
+        "timestamp": "2026-11-28T07:59:58Z",
+        "source": "no-reply@example.com",
+        "messageId": "0100018c-aaaa-bbbb",
+        "destination": [email],
+        "tags": { "campaign": ["c1"], "subscriber": ["s1"], "ses:configuration-set": ["bianxian-mail"] },
+    })
+}
+
+#[tokio::test]
+async fn ses_bounces_and_complaints_suppress_once_and_nothing_else_does() {
+    let stack = spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let handler = ses_events::handler(stack.platform.clone(), ()).unwrap();
+    let suppressed = async || {
+        let (_, page) = call(
+            &stack,
+            Method::GET,
+            "/admin/suppressions?pageSize=100",
+            Some(&admin),
+            None,
+        )
+        .await;
+        let mut found: Vec<(String, String)> = page["data"]["suppressions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["email"].as_str().unwrap().to_owned(),
+                    s["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let bounced = format!("bounced-{}@example.com", random_suffix());
+    let permanent = ses_event(
+        "ev-1",
+        json!({
+            "eventType": "Bounce",
+            "bounce": {
+                "bounceType": "Permanent", "bounceSubType": "General",
+                "bouncedRecipients": [{ "emailAddress": bounced.to_uppercase(), "action": "failed", "status": "5.1.1" }],
+                "timestamp": "2026-11-28T08:00:00Z", "feedbackId": "f1",
+            },
+            "mail": mail_of(&bounced),
+        }),
+    );
+    let outcome = handler(permanent.clone()).await.unwrap();
+    assert_eq!(outcome["suppressed"], json!([bounced]), "{outcome}");
+    // EventBridge delivers at least once: the same event again does nothing.
+    assert_eq!(handler(permanent).await.unwrap()["duplicate"], true);
+
+    let transient = format!("full-{}@example.com", random_suffix());
+    let soft = ses_event(
+        "ev-2",
+        json!({
+            "eventType": "Bounce",
+            "bounce": { "bounceType": "Transient", "bouncedRecipients": [{ "emailAddress": transient }] },
+            "mail": mail_of(&transient),
+        }),
+    );
+    assert_eq!(handler(soft).await.unwrap()["suppressed"], json!([]));
+
+    let complainer = format!("angry-{}@example.com", random_suffix());
+    let complaint = ses_event(
+        "ev-3",
+        json!({
+            "eventType": "Complaint",
+            "complaint": {
+                "complainedRecipients": [{ "emailAddress": format!("\"读者\" <{complainer}>") }],
+                "complaintFeedbackType": "abuse",
+            },
+            "mail": mail_of(&complainer),
+        }),
+    );
+    assert_eq!(
+        handler(complaint).await.unwrap()["suppressed"],
+        json!([complainer])
+    );
+
+    let delivered = ses_event(
+        "ev-4",
+        json!({
+            "eventType": "Delivery",
+            "delivery": { "recipients": [transient] },
+            "mail": mail_of(&transient),
+        }),
+    );
+    assert_eq!(handler(delivered).await.unwrap()["recorded"], true);
+
+    // Not SES's, malformed, or a bounce without its details: acknowledged, no change.
+    let mut forged = ses_event(
+        "ev-5",
+        json!({
+            "eventType": "Complaint",
+            "complaint": { "complainedRecipients": [{ "emailAddress": transient }] },
+            "mail": mail_of(&transient),
+        }),
+    );
+    forged["source"] = json!("attacker.example");
+    assert!(handler(forged).await.unwrap()["ignored"].is_string());
+    assert!(handler(json!({ "hello": "world" })).await.unwrap()["ignored"].is_string());
+    let bare = ses_event(
+        "ev-6",
+        json!({ "eventType": "Bounce", "mail": mail_of(&transient) }),
+    );
+    assert!(handler(bare).await.unwrap()["ignored"].is_string());
+
+    let mut expected = vec![
+        (bounced.clone(), "bounce".to_owned()),
+        (complainer.clone(), "complaint".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(suppressed().await, expected);
+    let recorded: Vec<(String, Option<String>)> = stack
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT event_type, campaign FROM mail_events ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let campaign = Some("c1".to_owned());
+    assert_eq!(
+        recorded,
+        [
+            ("Bounce".to_owned(), campaign.clone()),
+            ("Bounce".to_owned(), campaign.clone()),
+            ("Complaint".to_owned(), campaign.clone()),
+            ("Delivery".to_owned(), campaign),
+        ]
+    );
+}

@@ -9,6 +9,9 @@
 //! bianxian-local bench-payments --orders N --dir DIR
 //!                (scripts/bench payments: N pending orders per provider and their
 //!                signed notifications, one request per line, and the gateway's settings)
+//! bianxian-local ses-event [--file EVENT.json]
+//!                (invokes the ses-events function with an SES event as EventBridge
+//!                delivers it, from the file or stdin; prints what it did)
 //! bianxian-local migrate
 //! bianxian-local seed [--articles 60] [--reset]
 //! bianxian-local admin create-user --email EMAIL --role admin|editor|author|finance [--name NAME]
@@ -29,7 +32,7 @@ use identity::{access::Role, email::Email, password::Password, staff};
 use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--articles N] [--reset] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|ses-event|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--file EVENT.json] [--articles N] [--reset] [--email E --role R --name N]";
 
 /// Flags that take no value: present means `true`.
 const SWITCHES: [&str; 1] = ["reset"];
@@ -71,19 +74,19 @@ impl Args {
     }
 
     fn get(&self, name: &str, default: &str) -> String {
-        self.flags
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map_or_else(|| default.to_owned(), |(_, v)| v.clone())
+        self.optional(name).unwrap_or_else(|| default.to_owned())
     }
 
-    fn required(&self, name: &str) -> Result<String, String> {
+    fn optional(&self, name: &str) -> Option<String> {
         self.flags
             .iter()
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
+    }
+
+    fn required(&self, name: &str) -> Result<String, String> {
+        self.optional(name)
             .ok_or_else(|| format!("--{name} is required"))
     }
 
@@ -209,6 +212,20 @@ async fn run(args: Args) -> Result<(), String> {
             let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
             bianxian_local::bench_payments::prepare(&platform, orders, std::path::Path::new(&dir))
                 .await
+        }
+        "ses-event" => {
+            let text = match args.optional("file") {
+                Some(path) => std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?,
+                None => std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?,
+            };
+            let event: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+            let platform =
+                Arc::new(Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?);
+            let handler = ses_events::handler(platform, ()).map_err(|e| e.to_string())?;
+            let outcome = handler(event).await.map_err(|e| e.to_string())?;
+            println!("{outcome}");
+            Ok(())
         }
         "migrate" => {
             let (config, ()) = load_config();

@@ -1,4 +1,5 @@
-//! The mail section of the configuration (`MAIL_FROM`, `MAIL_QUEUE_URL`, `SES_REGION`),
+//! The mail section of the configuration (`MAIL_FROM`, `MAIL_QUEUE_URL`, `SES_REGION`,
+//! `MAIL_CONFIGURATION_SET`),
 //! read through the platform's `Vars` with the core settings.
 
 use platform::config::{Section, Vars};
@@ -21,6 +22,9 @@ pub struct MailConfig {
     /// `SES_REGION`: where SES sends from, when that is not the functions' region
     /// (SES sandbox status and verified identities are per region).
     pub ses_region: Option<String>,
+    /// `MAIL_CONFIGURATION_SET`: the SES configuration set every mail is sent with,
+    /// whose events (bounces, complaints, ...) reach the ses-events function.
+    pub configuration_set: Option<String>,
 }
 
 impl Section for MailConfig {
@@ -36,6 +40,9 @@ impl Section for MailConfig {
             from,
             queue_url: vars.http_url("MAIL_QUEUE_URL", "must be an http(s) SQS queue URL"),
             ses_region: vars.optional("SES_REGION").map(|r| r.trim().to_owned()),
+            configuration_set: vars
+                .optional("MAIL_CONFIGURATION_SET")
+                .map(|c| c.trim().to_owned()),
         }
     }
 }

@@ -101,6 +101,7 @@ impl Job for Sender {
             .from_email_address(self.config.from.address.as_str())
             .destination(Destination::builder().to_addresses(to.as_str()).build())
             .content(EmailContent::builder().raw(raw).build())
+            .set_configuration_set_name(self.config.configuration_set.clone())
             .send()
             .await;
         match result {

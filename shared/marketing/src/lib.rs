@@ -7,10 +7,14 @@
 //! postal address). Mail goes through the `mail` crate's outbox, written in the
 //! transaction that causes it.
 //!
+//! SES's events about what was sent ([`events`]) are recorded, and a permanent
+//! bounce or a complaint suppresses the address.
+//!
 //! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions`,
-//! `suppressions` and `mail_templates`.
+//! `suppressions`, `mail_templates` and `mail_events`.
 
 pub mod config;
+pub mod events;
 pub mod links;
 pub mod lists;
 pub mod newsletter;

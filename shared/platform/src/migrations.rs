@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(18, "0018_member_identities"),
     migration!(19, "0019_marketing"),
     migration!(20, "0020_mail_templates"),
+    migration!(21, "0021_mail_events"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
