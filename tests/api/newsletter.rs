@@ -846,3 +846,125 @@ async fn ses_bounces_and_complaints_suppress_once_and_nothing_else_does() {
         ]
     );
 }
+
+#[tokio::test]
+async fn subscribers_come_in_and_go_out_as_csv() {
+    let stack = spawn_stack().await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let weekly = make_list(&stack, &admin, "每周精选", "public", "double").await;
+    let suffix = random_suffix();
+    let csv = format!(
+        "email,name,attributes,city\r\n\
+         a-{suffix}@example.com,张三,\"{{\"\"plan\"\": \"\"pro\"\"}}\",杭州\r\n\
+         not-an-email,李四,,\r\n\
+         B-{suffix}@Example.com,=cmd|' /C calc'!A0,,上海\r\n\
+         a-{suffix}@example.com,重复,,\r\n\
+         c-{suffix}@example.com,王五,[1],\r\n"
+    );
+    let import = |csv: String, query: String| {
+        let stack = &stack;
+        let admin = admin.clone();
+        async move {
+            let response = stack
+                .authed(
+                    Method::POST,
+                    &format!("/admin/subscribers/import{query}"),
+                    &admin,
+                )
+                .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
+                .body(csv)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), json(response).await)
+        }
+    };
+    let (status, report) = import(csv, format!("?lists={weekly}&preconfirm=true")).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = &report["data"];
+    assert_eq!(report["rows"], 5);
+    assert_eq!(report["created"], 2);
+    assert_eq!(report["failed"], 3);
+    let lines: Vec<(u64, &str)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(lines[0].0, 3);
+    assert!(lines[0].1.contains("not-an-email"));
+    assert_eq!(lines[1], (5, "the same address as line 2"));
+    assert_eq!(lines[2], (6, "`attributes` is not a JSON object"));
+
+    let a = subscriber(&stack, &admin, &format!("a-{suffix}@example.com")).await;
+    assert_eq!(a["name"], "张三");
+    assert_eq!(a["attributes"], json!({ "plan": "pro", "city": "杭州" }));
+    assert_eq!(statuses(&a), [pair("每周精选", "confirmed")]);
+
+    // Again without overwrite: existing subscribers keep their name.
+    let again = format!("email,name\na-{suffix}@example.com,新名字\n");
+    let (_, report) = import(again.clone(), String::new()).await;
+    assert_eq!(report["data"]["existing"], 1);
+    assert_eq!(
+        subscriber(&stack, &admin, &format!("a-{suffix}@example.com")).await["name"],
+        "张三"
+    );
+    let (_, _) = import(again, "?overwrite=true".into()).await;
+    assert_eq!(
+        subscriber(&stack, &admin, &format!("a-{suffix}@example.com")).await["name"],
+        "新名字"
+    );
+
+    // Not CSV, no email column, a list that does not exist: clear 4xx, nothing written.
+    let (status, _) = stack
+        .authed(Method::POST, "/admin/subscribers/import", &admin)
+        .json(&json!({ "email": "x@example.com" }))
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, refused) = import("name\n张三\n".into(), String::new()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let (status, _) = import(
+        format!("email\nd-{suffix}@example.com\n"),
+        "?lists=nobody".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The export: the same columns, formula-looking cells defused.
+    let response = stack
+        .authed(
+            Method::GET,
+            &format!("/admin/exports/subscribers?list={weekly}"),
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = response.text().await.unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("email,name,status,attributes,lists,created_at")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with(&format!("b-{suffix}@example.com,'=cmd|"))),
+        "{text}"
+    );
+    assert!(
+        rows.iter().all(|r| r.contains("每周精选:confirmed")),
+        "{text}"
+    );
+}

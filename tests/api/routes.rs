@@ -245,7 +245,12 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         "GET /admin/lists"
         | "GET /admin/subscribers"
         | "GET /admin/suppressions"
-        | "GET /admin/templates" => only(&["admin", "full-access"], S::OK),
+        | "GET /admin/templates"
+        | "GET /admin/exports/subscribers" => only(&["admin", "full-access"], S::OK),
+        // No CSV sent.
+        "POST /admin/subscribers/import" => {
+            only(&["admin", "full-access"], S::UNSUPPORTED_MEDIA_TYPE)
+        }
         "GET /admin/lists/{documentId}"
         | "GET /admin/subscribers/{documentId}"
         | "DELETE /admin/lists/{documentId}"

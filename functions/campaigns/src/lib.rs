@@ -18,6 +18,7 @@ use identity::{
 };
 use lambda_http::{Body, Response};
 use marketing::{
+    imports::{self, ImportOptions, ImportReport},
     lists::{self, ListInput, MailingList},
     subscribers::{self, Filter, Status, Subscriber, SubscriberInput},
     suppressions::{self, Suppression},
@@ -25,13 +26,15 @@ use marketing::{
 };
 use platform::{
     Error, Platform, Result,
-    http::{data, no_content, page_param, parse_json, path_param, query_param},
+    http::{data, no_content, page_param, parse_json, path_param, query_param, raw_body},
 };
 use schemars::json_schema;
 use serde::Deserialize;
 use serde_json::json;
 
 const MAX_BODY: usize = 64 * 1024;
+/// A CSV import: some 60,000 rows; well under what one request may carry.
+const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 /// A template's bodies are HTML and text of up to 200,000 characters each.
 const MAX_TEMPLATE_BODY: usize = 2 * 1024 * 1024;
 const MAX_PAGE_SIZE: i64 = 100;
@@ -88,6 +91,14 @@ pub static ROUTES: &[Route<Campaigns>] = &[
     identity::route!(POST "/admin/subscribers", MANAGE, Campaigns::create_subscriber,
         Doc::new("Add a subscriber to lists (unconfirmed on double opt-in lists unless preconfirmed)", schema_of::<Subscriber>)
             .body(schema_of::<Envelope<SubscriberInput>>).status(201)),
+    identity::route!(POST "/admin/subscribers/import", MANAGE, Campaigns::import_subscribers,
+        Doc::new("Import subscribers from CSV (a header row with `email` and optionally `name`, `attributes` as a JSON object, and other columns as text attributes) onto the lists named; bad rows are reported by line and the rest imported", schema_of::<ImportReport>)
+            .query(import_query)
+            .body_of("text/csv", csv_text)),
+    identity::route!(GET "/admin/exports/subscribers", READ, Campaigns::export_subscribers,
+        Doc::new("The subscribers the filters select as CSV (at most 50,000)", csv_text)
+            .query(subscribers_query)
+            .text(200, "text/csv", csv_text)),
     identity::route!(GET "/admin/subscribers/{documentId}", READ, Campaigns::subscriber,
         Doc::new("One subscriber with their lists", schema_of::<Subscriber>)),
     identity::route!(PUT "/admin/subscribers/{documentId}", MANAGE, Campaigns::update_subscriber,
@@ -177,30 +188,78 @@ impl Campaigns {
     }
 
     async fn subscribers(self: Arc<Self>, call: Call) -> Answer {
-        let req = &call.req;
-        let status = match query_param(req, "status") {
-            None => None,
-            Some("enabled") => Some(Status::Enabled),
-            Some("blocklisted") => Some(Status::Blocklisted),
-            Some(_) => {
-                return Err(Error::invalid("status", "must be enabled or blocklisted"));
-            }
-        };
-        let filter = Filter {
-            list: query_param(req, "list").map(str::to_owned),
-            query: query_param(req, "q")
-                .map(|q| platform::http::bounded(q, "q", 200))
-                .transpose()?,
-            status,
-        };
-        let page = page_param(req, "page", 1, i64::from(i32::MAX))?;
-        let page_size = page_param(req, "pageSize", 25, MAX_PAGE_SIZE)?;
+        let filter = filter_of(&call)?;
+        let page = page_param(&call.req, "page", 1, i64::from(i32::MAX))?;
+        let page_size = page_param(&call.req, "pageSize", 25, MAX_PAGE_SIZE)?;
         let client = self.platform.db.client().await?;
         let (subscribers, total) = subscribers::page(&**client, &filter, page, page_size).await?;
         Ok(data(
             StatusCode::OK,
             json!({ "subscribers": subscribers, "total": total }),
         ))
+    }
+
+    async fn import_subscribers(self: Arc<Self>, call: Call) -> Answer {
+        let req = &call.req;
+        let csv_type = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"));
+        if !csv_type {
+            return Err(Error::UnsupportedMediaType(
+                "send the file as text/csv".into(),
+            ));
+        }
+        let body = raw_body(req);
+        if body.len() > MAX_IMPORT_BYTES {
+            return Err(Error::PayloadTooLarge {
+                limit: MAX_IMPORT_BYTES,
+            });
+        }
+        let list_ids: Vec<String> = query_param(req, "lists")
+            .map(|raw| {
+                raw.split(',')
+                    .map(|id| id.trim().to_owned())
+                    .filter(|id| !id.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let flag = |name: &str| -> Result<bool> {
+            match query_param(req, name) {
+                None | Some("false") => Ok(false),
+                Some("true") => Ok(true),
+                Some(_) => Err(Error::invalid(name, "must be true or false")),
+            }
+        };
+        let (overwrite, preconfirm) = (flag("overwrite")?, flag("preconfirm")?);
+        let report = write(&self.platform, &call, async |tx, actor| {
+            let options = ImportOptions {
+                lists: lists::ids_of(tx, &list_ids, false, "lists").await?,
+                overwrite,
+                preconfirm,
+            };
+            imports::import(tx, actor, body, &options).await
+        })
+        .await?;
+        Ok(data(StatusCode::OK, report))
+    }
+
+    async fn export_subscribers(self: Arc<Self>, call: Call) -> Answer {
+        let filter = filter_of(&call)?;
+        let client = self.platform.db.client().await?;
+        let csv = imports::export(&**client, &filter).await?;
+        let mut response = Response::new(Body::Text(csv));
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        headers.insert(
+            http::header::CONTENT_DISPOSITION,
+            http::HeaderValue::from_static("attachment; filename=\"subscribers.csv\""),
+        );
+        Ok(response)
     }
 
     async fn subscriber(self: Arc<Self>, call: Call) -> Answer {
@@ -326,6 +385,41 @@ impl Campaigns {
         .await?;
         Ok(no_content())
     }
+}
+
+/// Which subscribers a list or export selects: `list`, `status`, `q`.
+fn filter_of(call: &Call) -> Result<Filter> {
+    let req = &call.req;
+    let status = match query_param(req, "status") {
+        None => None,
+        Some("enabled") => Some(Status::Enabled),
+        Some("blocklisted") => Some(Status::Blocklisted),
+        Some(_) => {
+            return Err(Error::invalid("status", "must be enabled or blocklisted"));
+        }
+    };
+    Ok(Filter {
+        list: query_param(req, "list").map(str::to_owned),
+        query: query_param(req, "q")
+            .map(|q| platform::http::bounded(q, "q", 200))
+            .transpose()?,
+        status,
+    })
+}
+
+fn csv_text(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string" })
+}
+
+fn import_query(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "lists": { "type": "string", "description": "comma-separated documentIds of the lists to put everyone on" },
+            "overwrite": { "type": "boolean", "description": "replace names and merge attributes of existing subscribers" },
+            "preconfirm": { "type": "boolean", "description": "confirmed at once on double opt-in lists" },
+        },
+    })
 }
 
 fn subscribers_page(generator: &mut SchemaGenerator) -> Schema {

@@ -2,7 +2,10 @@
 //! refunds netted (the console's charts), and the order list as CSV.
 
 use chrono::{DateTime, Utc};
-use platform::error::{Error, Result};
+use platform::{
+    csv::push_row,
+    error::{Error, Result},
+};
 use schemars::JsonSchema;
 use serde::Serialize;
 use tokio_postgres::{GenericClient, types::Type};
@@ -105,55 +108,7 @@ pub async fn orders_csv(client: &impl GenericClient, filter: &Filter) -> Result<
     let mut csv = String::with_capacity(CSV_HEADER.len() + rows.len() * 200);
     csv.push_str(CSV_HEADER);
     for row in &rows {
-        let fields = row.fields();
-        for (i, field) in fields.iter().enumerate() {
-            if i > 0 {
-                csv.push(',');
-            }
-            push_field(&mut csv, field);
-        }
-        csv.push_str("\r\n");
+        push_row(&mut csv, &row.fields());
     }
     Ok(csv)
-}
-
-/// One field, quoted when it must be; a text that a spreadsheet would run as a
-/// formula (`=`, `+`, `-`, `@`, tab, CR) gets a leading `'`.
-fn push_field(csv: &mut String, field: &str) {
-    let guarded = match field.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{field}"),
-        _ => field.to_owned(),
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        csv.push('"');
-        csv.push_str(&guarded.replace('"', "\"\""));
-        csv.push('"');
-    } else {
-        csv.push_str(&guarded);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_are_quoted_and_formulas_defused() {
-        let mut csv = String::new();
-        for field in [
-            "plain",
-            "a,b",
-            "say \"hi\"",
-            "=HYPERLINK(\"x\")",
-            "-1",
-            "两行\n文本",
-        ] {
-            push_field(&mut csv, field);
-            csv.push('|');
-        }
-        assert_eq!(
-            csv,
-            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"'=HYPERLINK(\"\"x\"\")\"|'-1|\"两行\n文本\"|"
-        );
-    }
 }

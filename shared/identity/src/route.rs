@@ -176,6 +176,13 @@ impl Doc {
         self
     }
 
+    /// The body is `media_type` (a CSV upload), described by `body`.
+    pub const fn body_of(mut self, media_type: &'static str, body: SchemaFn) -> Self {
+        self.body = Some(body);
+        self.body_type = media_type;
+        self
+    }
+
     /// Failures answer `failure` instead of the error envelope.
     pub const fn failure(mut self, failure: SchemaFn) -> Self {
         self.failure = Some(failure);

@@ -7,6 +7,8 @@
 //! postal address). Mail goes through the `mail` crate's outbox, written in the
 //! transaction that causes it.
 //!
+//! Subscribers come in and go out as CSV ([`imports`]).
+//!
 //! SES's events about what was sent ([`events`]) are recorded, and a permanent
 //! bounce or a complaint suppresses the address.
 //!
@@ -15,6 +17,7 @@
 
 pub mod config;
 pub mod events;
+pub mod imports;
 pub mod links;
 pub mod lists;
 pub mod newsletter;

@@ -17,7 +17,7 @@ use tokio_postgres::{GenericClient, Row, types::Type};
 use crate::lists;
 
 /// Attributes are a flat object of at most this many bytes as JSON.
-const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -28,7 +28,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Enabled => "enabled",
             Status::Blocklisted => "blocklisted",
@@ -42,6 +42,16 @@ pub enum SubscriptionStatus {
     Unconfirmed,
     Confirmed,
     Unsubscribed,
+}
+
+impl SubscriptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Unconfirmed => "unconfirmed",
+            SubscriptionStatus::Confirmed => "confirmed",
+            SubscriptionStatus::Unsubscribed => "unsubscribed",
+        }
+    }
 }
 
 /// One list a subscriber is on.

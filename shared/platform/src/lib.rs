@@ -11,6 +11,7 @@ pub mod audit;
 pub mod aws;
 pub mod cache;
 pub mod config;
+pub mod csv;
 pub mod db;
 pub mod error;
 pub mod http;
