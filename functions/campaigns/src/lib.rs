@@ -26,7 +26,9 @@ use marketing::{
 };
 use platform::{
     Error, Platform, Result,
-    http::{data, no_content, page_param, parse_json, path_param, query_param, raw_body},
+    http::{
+        data, no_content, page_param, parse_json, path_param, query_param, raw_body, text_param,
+    },
 };
 use schemars::json_schema;
 use serde::Deserialize;
@@ -399,10 +401,8 @@ fn filter_of(call: &Call) -> Result<Filter> {
         }
     };
     Ok(Filter {
-        list: query_param(req, "list").map(str::to_owned),
-        query: query_param(req, "q")
-            .map(|q| platform::http::bounded(q, "q", 200))
-            .transpose()?,
+        list: text_param(req, "list", 64)?,
+        query: text_param(req, "q", 200)?,
         status,
     })
 }

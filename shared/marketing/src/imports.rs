@@ -142,9 +142,7 @@ fn row(record: &csv::StringRecord, columns: &Columns) -> std::result::Result<Row
         }
     }
     let attributes = Value::Object(attributes);
-    if attributes.to_string().len() > subscribers::MAX_ATTRIBUTES_BYTES {
-        return Err("the attributes are larger than 8 KiB".into());
-    }
+    subscribers::attributes_fit(&attributes)?;
     Ok(Row {
         email: email.as_str().to_owned(),
         name: name.to_owned(),

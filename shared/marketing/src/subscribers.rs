@@ -17,7 +17,7 @@ use tokio_postgres::{GenericClient, Row, types::Type};
 use crate::lists;
 
 /// Attributes are a flat object of at most this many bytes as JSON.
-pub(crate) const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
+const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -119,8 +119,8 @@ pub(crate) const COLUMNS: &str = "s.document_id, s.email, s.name, s.attributes, 
     s.created_at, s.updated_at";
 
 pub(crate) fn from_row(row: &Row) -> Result<Subscriber> {
-    let attributes: Value = row.get(3);
-    let lists: Value = row.get(6);
+    let attributes: Value = row.try_get(3)?;
+    let lists: Value = row.try_get(6)?;
     Ok(Subscriber {
         document_id: row.get(0),
         email: row.get(1),
@@ -204,18 +204,38 @@ fn check(input: &SubscriberInput) -> Result<Checked> {
     let name = input.name.trim().to_owned();
     at_most(Some(&name), "name", 200)?;
     let attributes = Value::Object(input.attributes.clone());
-    if attributes.to_string().len() > MAX_ATTRIBUTES_BYTES
-        || input
-            .attributes
-            .keys()
-            .any(|k| k.is_empty() || k.len() > 64)
-    {
-        return Err(Error::invalid(
-            "attributes",
-            "attributes are at most 8 KiB, with keys of 1 to 64 characters",
-        ));
-    }
+    attributes_fit(&attributes).map_err(|e| Error::invalid("attributes", e))?;
     Ok(Checked { name, attributes })
+}
+
+/// The largest number an attribute may hold: JavaScript's safe integers, so every
+/// client (the console too) reads exactly what was stored.
+const MAX_EXACT: f64 = 9_007_199_254_740_991.0;
+
+/// Whether attributes may be stored as they are: at most 8 KiB as JSON, top-level
+/// keys of 1 to 64 characters, numbers within ±2^53 − 1 (jsonb keeps numbers as
+/// decimals, and one beyond `f64` would not come back).
+pub(crate) fn attributes_fit(attributes: &Value) -> std::result::Result<(), String> {
+    fn numbers_fit(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => n
+                .as_f64()
+                .is_some_and(|x| x.is_finite() && x.abs() <= MAX_EXACT),
+            Value::Array(items) => items.iter().all(numbers_fit),
+            Value::Object(map) => map.values().all(numbers_fit),
+            _ => true,
+        }
+    }
+    let keys_fit = attributes
+        .as_object()
+        .is_some_and(|map| map.keys().all(|k| !k.is_empty() && k.chars().count() <= 64));
+    if attributes.to_string().len() > MAX_ATTRIBUTES_BYTES || !keys_fit {
+        return Err("attributes are at most 8 KiB, with keys of 1 to 64 characters".into());
+    }
+    if !numbers_fit(attributes) {
+        return Err("attribute numbers must be within ±9007199254740991".into());
+    }
+    Ok(())
 }
 
 /// Puts subscriber `id` on exactly `list_ids`: new subscriptions start confirmed

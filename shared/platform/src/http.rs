@@ -120,6 +120,25 @@ pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|params| params.first(name))
 }
 
+/// A text query parameter (a filter, a search), trimmed, of at most `max`
+/// characters and without control characters (a NUL would fail in PostgreSQL as a
+/// 500); absent or empty is `None`, anything else wrong a 400 naming it.
+pub fn text_param(req: &Request, name: &str, max: usize) -> Result<Option<String>> {
+    let Some(raw) = query_param(req, name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if raw.chars().any(char::is_control) || raw.chars().count() > max {
+        return Err(Error::invalid(
+            name,
+            format!("{name} must be at most {max} characters, without control characters"),
+        ));
+    }
+    Ok(Some(raw.to_owned()))
+}
+
 /// A positive integer query parameter (a page, a page size) of at most `max`,
 /// `default` when absent; a 400 naming it otherwise.
 pub fn page_param(req: &Request, name: &str, default: i64, max: i64) -> Result<i64> {
