@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod campaigns;
 mod checkout;
 mod commerce;
 mod content_access;

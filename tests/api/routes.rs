@@ -246,6 +246,7 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "GET /admin/subscribers"
         | "GET /admin/suppressions"
         | "GET /admin/templates"
+        | "GET /admin/campaigns"
         | "GET /admin/exports/subscribers" => only(&["admin", "full-access"], S::OK),
         // No CSV sent.
         "POST /admin/subscribers/import" => {
@@ -257,7 +258,15 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "DELETE /admin/subscribers/{documentId}"
         | "DELETE /admin/suppressions/{email}"
         | "GET /admin/templates/{documentId}"
-        | "DELETE /admin/templates/{documentId}" => only(&["admin", "full-access"], S::NOT_FOUND),
+        | "DELETE /admin/templates/{documentId}"
+        | "GET /admin/campaigns/{documentId}"
+        | "DELETE /admin/campaigns/{documentId}"
+        | "POST /admin/campaigns/{documentId}/send"
+        | "POST /admin/campaigns/{documentId}/pause"
+        | "POST /admin/campaigns/{documentId}/resume"
+        | "POST /admin/campaigns/{documentId}/cancel" => {
+            only(&["admin", "full-access"], S::NOT_FOUND)
+        }
         "POST /admin/lists"
         | "POST /admin/subscribers"
         | "POST /admin/suppressions"
@@ -265,7 +274,12 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "PUT /admin/subscribers/{documentId}"
         | "POST /admin/templates"
         | "POST /admin/templates/preview"
-        | "PUT /admin/templates/{documentId}" => only(&["admin", "full-access"], S::BAD_REQUEST),
+        | "PUT /admin/templates/{documentId}"
+        | "POST /admin/campaigns"
+        | "PUT /admin/campaigns/{documentId}"
+        | "POST /admin/campaigns/{documentId}/schedule" => {
+            only(&["admin", "full-access"], S::BAD_REQUEST)
+        }
         // Members only.
         "POST /auth/logout" | "POST /auth/logout-all" => member_only(S::NO_CONTENT),
         "GET /auth/me" | "GET /auth/me/export" | "GET /me/orders" | "GET /me/subscriptions" => {
@@ -344,7 +358,10 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         | "POST /admin/suppressions"
         | "POST /admin/templates"
         | "POST /admin/templates/preview"
-        | "PUT /admin/templates/{documentId}" => Some(json!({ "data": {} })),
+        | "PUT /admin/templates/{documentId}"
+        | "POST /admin/campaigns"
+        | "PUT /admin/campaigns/{documentId}"
+        | "POST /admin/campaigns/{documentId}/schedule" => Some(json!({ "data": {} })),
         _ => None,
     };
     (method.parse().expect("method"), path, body)

@@ -276,6 +276,8 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         ("CORS_ALLOWED_ORIGINS", "https://www.example.com".into()),
         ("STRIPE_WEBHOOK_SECRETS", STRIPE_WEBHOOK_SECRETS.into()),
         ("API_URL", base_url.clone()),
+        ("MARKETING_POSTAL_ADDRESS", "杭州市西湖区文三路 1 号".into()),
+        ("CAMPAIGN_RATE_PER_SECOND", "200".into()),
         (
             "LINK_SIGNING_KEY",
             format!("test-link-key-{}", random_suffix().repeat(3)),
@@ -302,6 +304,10 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
             (
                 "WEBHOOK_QUEUE_URL",
                 format!("{endpoint}/123456789012/{}-webhooks", db.name),
+            ),
+            (
+                "CAMPAIGN_QUEUE_URL",
+                format!("{endpoint}/123456789012/{}-campaigns", db.name),
             ),
         ]);
     }
@@ -333,6 +339,9 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     let webhook_task = bianxian_local::webhooks::start(platform.clone())
         .await
         .unwrap_or_else(|e| panic!("local webhook pipeline: {e}"));
+    let campaign_task = bianxian_local::campaigns::start(platform.clone())
+        .await
+        .unwrap_or_else(|e| panic!("local campaign pipeline: {e}"));
 
     let template_text = include_str!("../../template.yaml");
     let mut routes = template::routes(template_text).expect("template routes");
@@ -365,7 +374,11 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
             .into_iter()
             .chain(sims.tasks)
             .collect(),
-        consumers: mail_task.into_iter().chain(webhook_task).collect(),
+        consumers: mail_task
+            .into_iter()
+            .chain(webhook_task)
+            .chain(campaign_task)
+            .collect(),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The admin API of email marketing: mailing lists (`/admin/lists`), subscribers
 //! (`/admin/subscribers`, filtered by list, status and text), templates
 //! (`/admin/templates`, checked when saved, previewed as a recipient gets them) and
-//! the suppression list (`/admin/suppressions`); campaigns and their stats join as
-//! issue 12 lands. `marketing.read` reads, `marketing.write` writes: admins, and tokens
+//! the suppression list (`/admin/suppressions`), and campaigns (`/admin/campaigns`:
+//! a template for lists, scheduled or sent now, paused, resumed, canceled, with
+//! their progress; campaign-send sends them). `marketing.read` reads, `marketing.write` writes: admins, and tokens
 //! granted those scopes (read-only tokens never: subscribers are personal data).
 //!
 //! [`ROUTES`] is the function (deny by default; tests/api/routes.rs walks every route
@@ -18,6 +19,7 @@ use identity::{
 };
 use lambda_http::{Body, Response};
 use marketing::{
+    campaigns::{self, Action, Campaign, CampaignConfig, CampaignInput},
     imports::{self, ImportOptions, ImportReport},
     lists::{self, ListInput, MailingList},
     subscribers::{self, Filter, Status, Subscriber, SubscriberInput},
@@ -66,9 +68,18 @@ struct SuppressionInput {
     email: Email,
 }
 
+/// `POST /admin/campaigns/{documentId}/schedule`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScheduleInput {
+    send_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// The function's state.
 pub struct Campaigns {
     platform: Arc<Platform>,
+    config: CampaignConfig,
+    queue: platform::outbox::Queue,
 }
 
 type Answer = Result<Response<Body>>;
@@ -108,6 +119,29 @@ pub static ROUTES: &[Route<Campaigns>] = &[
             .body(schema_of::<Envelope<SubscriberInput>>)),
     identity::route!(DELETE "/admin/subscribers/{documentId}", MANAGE, Campaigns::delete_subscriber,
         Doc::empty("Delete a subscriber and their subscriptions (a suppression of the address stays)")),
+    identity::route!(GET "/admin/campaigns", READ, Campaigns::campaigns,
+        Doc::new("Every campaign with its progress, newest first", schema_of::<Vec<Campaign>>)),
+    identity::route!(POST "/admin/campaigns", MANAGE, Campaigns::create_campaign,
+        Doc::new("Add a campaign: a template for lists, a draft until it is scheduled or sent", schema_of::<Campaign>)
+            .body(schema_of::<Envelope<CampaignInput>>).status(201)),
+    identity::route!(GET "/admin/campaigns/{documentId}", READ, Campaigns::campaign,
+        Doc::new("One campaign with its progress (pending, sent, failed), live while it sends", schema_of::<Campaign>)),
+    identity::route!(PUT "/admin/campaigns/{documentId}", MANAGE, Campaigns::update_campaign,
+        Doc::new("Change a campaign that has not started", schema_of::<Campaign>)
+            .body(schema_of::<Envelope<CampaignInput>>)),
+    identity::route!(DELETE "/admin/campaigns/{documentId}", MANAGE, Campaigns::delete_campaign,
+        Doc::empty("Delete a campaign that is not sending")),
+    identity::route!(POST "/admin/campaigns/{documentId}/schedule", MANAGE, Campaigns::schedule,
+        Doc::new("Send a draft at a time (checked every minute)", schema_of::<Campaign>)
+            .body(schema_of::<Envelope<ScheduleInput>>)),
+    identity::route!(POST "/admin/campaigns/{documentId}/send", MANAGE, Campaigns::send,
+        Doc::new("Start sending now: one message per confirmed, enabled, unsuppressed subscriber of its lists", schema_of::<Campaign>)),
+    identity::route!(POST "/admin/campaigns/{documentId}/pause", MANAGE, Campaigns::pause,
+        Doc::new("Stop sending; what is queued waits", schema_of::<Campaign>)),
+    identity::route!(POST "/admin/campaigns/{documentId}/resume", MANAGE, Campaigns::resume,
+        Doc::new("Go on sending what waits", schema_of::<Campaign>)),
+    identity::route!(POST "/admin/campaigns/{documentId}/cancel", MANAGE, Campaigns::cancel,
+        Doc::new("Stop for good; what is queued is not sent", schema_of::<Campaign>)),
     identity::route!(GET "/admin/templates", READ, Campaigns::templates,
         Doc::new("Every marketing template, newest first", schema_of::<Vec<Template>>)),
     identity::route!(POST "/admin/templates", MANAGE, Campaigns::create_template,
@@ -147,6 +181,87 @@ where
 }
 
 impl Campaigns {
+    async fn campaigns(self: Arc<Self>, _: Call) -> Answer {
+        let client = self.platform.db.client().await?;
+        Ok(data(StatusCode::OK, campaigns::list(&**client).await?))
+    }
+
+    async fn campaign(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            campaigns::by_document_id(&**client, document_id).await?,
+        ))
+    }
+
+    async fn create_campaign(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let campaign = write(&self.platform, &call, async |tx, actor| {
+            campaigns::create(tx, actor, input).await
+        })
+        .await?;
+        Ok(data(StatusCode::CREATED, campaign))
+    }
+
+    async fn update_campaign(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let campaign = write(&self.platform, &call, async |tx, actor| {
+            campaigns::update(tx, actor, document_id, input).await
+        })
+        .await?;
+        Ok(data(StatusCode::OK, campaign))
+    }
+
+    async fn delete_campaign(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        write(&self.platform, &call, async |tx, actor| {
+            campaigns::delete(tx, actor, document_id).await
+        })
+        .await?;
+        Ok(no_content())
+    }
+
+    /// A lifecycle change, then its messages queued after COMMIT.
+    async fn act(
+        &self,
+        call: &Call,
+        action: Action,
+        send_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let changed = write(&self.platform, call, async |tx, actor| {
+            campaigns::act(tx, actor, document_id, action, send_at, &self.config).await
+        })
+        .await?;
+        self.queue.dispatch(&changed.dispatch).await;
+        Ok(data(StatusCode::OK, changed.campaign))
+    }
+
+    async fn schedule(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope {
+            data: ScheduleInput { send_at },
+        } = parse_json(&call.req, MAX_BODY)?;
+        self.act(&call, Action::Schedule, Some(send_at)).await
+    }
+
+    async fn send(self: Arc<Self>, call: Call) -> Answer {
+        self.act(&call, Action::Send, None).await
+    }
+
+    async fn pause(self: Arc<Self>, call: Call) -> Answer {
+        self.act(&call, Action::Pause, None).await
+    }
+
+    async fn resume(self: Arc<Self>, call: Call) -> Answer {
+        self.act(&call, Action::Resume, None).await
+    }
+
+    async fn cancel(self: Arc<Self>, call: Call) -> Answer {
+        self.act(&call, Action::Cancel, None).await
+    }
+
     async fn lists(self: Arc<Self>, _: Call) -> Answer {
         let client = self.platform.db.client().await?;
         Ok(data(StatusCode::OK, lists::list(&**client).await?))
@@ -464,11 +579,16 @@ fn subscribers_query(_: &mut SchemaGenerator) -> Schema {
 }
 
 /// The settings this function reads besides the core.
-pub type Settings = ();
+pub type Settings = CampaignConfig;
 
 /// The handler the Lambda runtime and the local gateway mount.
-pub fn handler(platform: Arc<Platform>, (): Settings) -> Result<impl platform::runtime::Handler> {
+pub fn handler(
+    platform: Arc<Platform>,
+    config: Settings,
+) -> Result<impl platform::runtime::Handler> {
     let campaigns = Campaigns {
+        queue: campaigns::queue(&platform, &config),
+        config,
         platform: platform.clone(),
     };
     Router::new(&platform, campaigns, ROUTES)

@@ -6,6 +6,7 @@
 
 pub mod alipay_sim;
 pub mod bench_payments;
+pub mod campaigns;
 pub mod functions;
 pub mod gateway;
 pub mod listen;

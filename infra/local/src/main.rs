@@ -22,7 +22,7 @@
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use bianxian_local::{
-    functions,
+    campaigns, functions,
     gateway::{self, Gateway},
     mail, media, openapi, payment_sims, scheduler, seed, template,
     upstash::{self, UpstashServerConfig},
@@ -134,6 +134,12 @@ async fn run(args: Args) -> Result<(), String> {
                         .and_then(|mail| mail.queue_url)
                         .map(String::from)
                         .unwrap_or_default(),
+                    mail::SWEEP_EVERY.as_secs()
+                );
+            }
+            if campaigns::start(platform.clone()).await?.is_some() {
+                eprintln!(
+                    "gateway: campaign-send consumes the campaign queue, running its minute every {} s",
                     mail::SWEEP_EVERY.as_secs()
                 );
             }

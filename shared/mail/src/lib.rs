@@ -61,6 +61,7 @@ pub static OUTBOX: Spec = Spec {
     // Far longer than the mail-send function may run (template.yaml: 60 s).
     lease: Duration::from_secs(10 * 60),
     retry_after: &RETRY_AFTER,
+    resend_lost_claims: true,
 };
 
 /// Claims per job before it is given up; matches the queue's `maxReceiveCount`.

@@ -4,7 +4,7 @@
 
 use aws_sdk_sesv2::{
     primitives::Blob,
-    types::{Destination, EmailContent, RawMessage},
+    types::{Destination, EmailContent, MessageTag, RawMessage},
 };
 use identity::email::Email;
 use platform::{
@@ -60,6 +60,53 @@ impl Sender {
             .await
     }
 
+    /// Sends a raw MIME message to `to` through SES with the configuration set and
+    /// these message tags (which SES events carry back): SES's message id, or why
+    /// not, retryable unless the message itself is wrong.
+    pub async fn send_raw(
+        &self,
+        to: &Email,
+        raw: Vec<u8>,
+        tags: &[(&str, &str)],
+    ) -> Result<String, Failure<String>> {
+        let raw = RawMessage::builder()
+            .data(Blob::new(raw))
+            .build()
+            .map_err(|e| Failure::permanent(e.to_string()))?;
+        let tags = tags
+            .iter()
+            .map(|(name, value)| MessageTag::builder().name(*name).value(*value).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Failure::permanent(e.to_string()))?;
+        let result = self
+            .ses()
+            .await
+            .send_email()
+            .from_email_address(self.config.from.address.as_str())
+            .destination(Destination::builder().to_addresses(to.as_str()).build())
+            .content(EmailContent::builder().raw(raw).build())
+            .set_configuration_set_name(self.config.configuration_set.clone())
+            .set_email_tags((!tags.is_empty()).then_some(tags))
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.message_id().unwrap_or_default().to_owned()),
+            Err(err) => {
+                // The message itself is wrong: sending it again cannot help. Everything
+                // else (throttling, paused sending, timeouts) may pass.
+                let permanent = err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_message_rejected() || e.is_bad_request_exception());
+                let message = aws_sdk_sesv2::error::DisplayErrorContext(err).to_string();
+                Err(if permanent {
+                    Failure::permanent(message)
+                } else {
+                    Failure::retryable(message)
+                })
+            }
+        }
+    }
+
     /// Renders the job into raw MIME; an error here will not go away on retry.
     fn compose(&self, job: &outbox::Job) -> Result<(Email, Vec<u8>), String> {
         let to = Email::parse(&job.recipient).map_err(|e| format!("recipient: {e}"))?;
@@ -90,35 +137,6 @@ impl Job for Sender {
 
     async fn send(&self, _id: RowId, job: &outbox::Job) -> Result<String, Failure<String>> {
         let (to, raw) = self.compose(job).map_err(Failure::permanent)?;
-        let raw = RawMessage::builder()
-            .data(Blob::new(raw))
-            .build()
-            .map_err(|e| Failure::permanent(e.to_string()))?;
-        let result = self
-            .ses()
-            .await
-            .send_email()
-            .from_email_address(self.config.from.address.as_str())
-            .destination(Destination::builder().to_addresses(to.as_str()).build())
-            .content(EmailContent::builder().raw(raw).build())
-            .set_configuration_set_name(self.config.configuration_set.clone())
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(output.message_id().unwrap_or_default().to_owned()),
-            Err(err) => {
-                // The message itself is wrong: sending it again cannot help. Everything
-                // else (throttling, paused sending, timeouts) may pass.
-                let permanent = err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_message_rejected() || e.is_bad_request_exception());
-                let message = aws_sdk_sesv2::error::DisplayErrorContext(err).to_string();
-                Err(if permanent {
-                    Failure::permanent(message)
-                } else {
-                    Failure::retryable(message)
-                })
-            }
-        }
+        self.send_raw(&to, raw, &[]).await
     }
 }

@@ -7,20 +7,26 @@
 //! postal address). Mail goes through the `mail` crate's outbox, written in the
 //! transaction that causes it.
 //!
-//! Subscribers come in and go out as CSV ([`imports`]).
+//! Subscribers come in and go out as CSV ([`imports`]). Campaigns send a template to
+//! lists ([`campaigns`]: one outbox row per recipient, at most once each; with the
+//! `ses` feature, `sending` is what campaign-send runs).
 //!
 //! SES's events about what was sent ([`events`]) are recorded, and a permanent
 //! bounce or a complaint suppresses the address.
 //!
 //! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions`,
-//! `suppressions`, `mail_templates` and `mail_events`.
+//! `suppressions`, `mail_templates`, `mail_events`, `campaigns`, `campaign_lists`
+//! and `campaign_messages`.
 
+pub mod campaigns;
 pub mod config;
 pub mod events;
 pub mod imports;
 pub mod links;
 pub mod lists;
 pub mod newsletter;
+#[cfg(feature = "ses")]
+pub mod sending;
 pub mod subscribers;
 pub mod suppressions;
 pub mod templates;

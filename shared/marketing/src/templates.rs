@@ -346,7 +346,14 @@ pub async fn delete(
             "DELETE FROM mail_templates WHERE document_id = $1 RETURNING name",
             &[(&document_id, Type::TEXT)],
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            if e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) {
+                Error::Conflict("a campaign uses this template".into())
+            } else {
+                e.into()
+            }
+        })?;
     let Some(row) = deleted.first() else {
         return Err(Error::NotFound("no such template".into()));
     };

@@ -87,6 +87,11 @@ pub struct Spec {
     /// wait retries through SQS at once (the message comes back); a longer one
     /// leaves the retry to the sweep, when the wait is over.
     pub retry_after: &'static [Duration],
+    /// Whether a row whose claim expired (its sender died, maybe after the far side
+    /// accepted) is sent again. Yes for mail and webhooks, where a rare duplicate is
+    /// the right side to err on; no where a duplicate must never happen (campaign
+    /// mail): the row fails instead.
+    pub resend_lost_claims: bool,
 }
 
 impl Spec {
@@ -478,14 +483,19 @@ impl<J: Job> Consumer<J> {
             let expired = client
                 .query_typed(
                     &format!(
-                        "UPDATE {} SET status = CASE WHEN attempts < $1 THEN 'pending' ELSE 'failed' END,
+                        "UPDATE {} SET status = CASE WHEN attempts < $1 AND $2 THEN 'pending' ELSE 'failed' END,
                                 claimed_until = NULL, enqueued_at = NULL,
-                                last_error = 'lease expired: the sender stopped before recording the outcome'
+                                last_error = CASE WHEN $2
+                                    THEN 'lease expired: the sender stopped before recording the outcome'
+                                    ELSE 'lease expired: not sent again, the sender may have sent it' END
                           WHERE status = 'sending' AND claimed_until < now()
                       RETURNING id, status",
                         spec.table
                     ),
-                    &[(&spec.max_attempts(), Type::INT4)],
+                    &[
+                        (&spec.max_attempts(), Type::INT4),
+                        (&spec.resend_lost_claims, Type::BOOL),
+                    ],
                 )
                 .await?;
             let (requeued, failed): (Vec<_>, Vec<_>) = expired
@@ -654,6 +664,7 @@ mod tests {
         forget_when_done: None,
         lease: Duration::from_secs(60),
         retry_after: &BACKOFF,
+        resend_lost_claims: true,
     };
 
     #[test]

@@ -63,6 +63,7 @@ pub static OUTBOX: Spec = Spec {
     // Far longer than webhook-send may run (template.yaml: 60 s).
     lease: Duration::from_secs(5 * 60),
     retry_after: &BACKOFF,
+    resend_lost_claims: true,
 };
 
 pub const MAX_ATTEMPTS: i32 = BACKOFF.len() as i32 + 1;

@@ -1,0 +1,592 @@
+//! Campaigns: a template sent to the confirmed, enabled, unsuppressed subscribers of
+//! lists, now or at a time. Starting one writes one `campaign_messages` row per
+//! recipient (unique per campaign and subscriber, so nobody is queued twice) in the
+//! transaction that marks it running, then nudges the queue with their ids; the
+//! campaign-send function sends them ([`crate::sending`]). Pausing parks the pending
+//! rows (no claim succeeds), resuming hands them back to the queue, cancelling fails
+//! them. Progress is the rows' states, readable while it runs.
+//!
+//! ```text
+//! draft ──schedule──► scheduled ──(send_at; campaign-send's minute)──► running ──► finished
+//!   └────────────send now──────────────────────────────────────────────▲   │ ▲
+//!                                                                  pause ▼   │ resume
+//!                                                                      paused
+//! draft, scheduled, running, paused ──cancel──► canceled
+//! ```
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use platform::{
+    audit,
+    config::{Section, Vars},
+    error::{Error, Result},
+    http::bounded,
+    outbox::{Queue, RowId, Spec},
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_postgres::{GenericClient, Row, types::Type};
+use url::Url;
+
+use crate::lists;
+
+/// SQS's redelivery is a message's retry (throttling, a timeout): no wait.
+const RETRY_AFTER: [Duration; 3] = [Duration::ZERO; 3];
+
+/// `campaign_messages` as the platform outbox drives it. A claim whose sender died
+/// is never sent again (`resend_lost_claims: false`): SES may have taken that mail,
+/// and a recipient must never get a campaign twice.
+pub static OUTBOX: Spec = Spec {
+    table: "campaign_messages",
+    field: "messageId",
+    done: "sent",
+    done_at: "sent_at",
+    receipt: "ses_message_id",
+    receipt_type: Type::TEXT,
+    forget_when_done: None,
+    // Far longer than campaign-send may run (template.yaml: 60 s).
+    lease: Duration::from_secs(10 * 60),
+    retry_after: &RETRY_AFTER,
+    resend_lost_claims: false,
+};
+
+/// `CAMPAIGN_QUEUE_URL`, `CAMPAIGN_RATE_PER_SECOND`, `MARKETING_POSTAL_ADDRESS`,
+/// `MARKETING_SUBJECT_PREFIX`.
+#[derive(Debug, Clone)]
+pub struct CampaignConfig {
+    /// The queue campaign-send consumes; without it rows wait for the sweep.
+    pub queue_url: Option<Url>,
+    /// Mails per second across every sender (SES's sending rate; 14 is SES's
+    /// starting quota).
+    pub rate_per_second: u32,
+    /// The sender's postal address, in every campaign mail's footer; campaigns do
+    /// not start without it.
+    pub postal_address: Option<String>,
+    /// Put before every campaign subject, e.g. `【广告】` where the law asks for it.
+    pub subject_prefix: Option<String>,
+}
+
+impl Section for CampaignConfig {
+    fn read(vars: &mut Vars<'_>) -> Self {
+        let rate_per_second = vars.parsed("CAMPAIGN_RATE_PER_SECOND", 14u32);
+        if rate_per_second == 0 {
+            vars.problem("CAMPAIGN_RATE_PER_SECOND", "must be at least 1");
+        }
+        Self {
+            queue_url: vars.http_url("CAMPAIGN_QUEUE_URL", "must be an http(s) SQS queue URL"),
+            rate_per_second,
+            postal_address: vars
+                .optional("MARKETING_POSTAL_ADDRESS")
+                .map(|a| a.trim().to_owned()),
+            subject_prefix: vars
+                .optional("MARKETING_SUBJECT_PREFIX")
+                .map(|p| p.trim().to_owned()),
+        }
+    }
+}
+
+/// The queue campaign messages go to.
+pub fn queue(platform: &platform::Platform, config: &CampaignConfig) -> Queue {
+    Queue::new(&OUTBOX, platform, config.queue_url.clone())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CampaignStatus {
+    Draft,
+    Scheduled,
+    Running,
+    Paused,
+    Finished,
+    Canceled,
+}
+
+impl CampaignStatus {
+    fn parse(raw: &str) -> Self {
+        match raw {
+            "scheduled" => Self::Scheduled,
+            "running" => Self::Running,
+            "paused" => Self::Paused,
+            "finished" => Self::Finished,
+            "canceled" => Self::Canceled,
+            _ => Self::Draft,
+        }
+    }
+}
+
+/// Where a campaign's messages are.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Progress {
+    /// Recipients when it started.
+    pub targeted: i64,
+    /// Not sent yet (queued, or paused).
+    pub pending: i64,
+    pub sent: i64,
+    /// Not sent, for good: the address was suppressed or unsubscribed meanwhile,
+    /// the campaign was canceled, or SES refused it.
+    pub failed: i64,
+}
+
+/// A list a campaign goes to.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Audience {
+    pub document_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Campaign {
+    pub document_id: String,
+    pub name: String,
+    /// The template's documentId.
+    pub template: String,
+    pub lists: Vec<Audience>,
+    pub status: CampaignStatus,
+    pub send_at: Option<DateTime<Utc>>,
+    pub progress: Progress,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A campaign as staff write it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CampaignInput {
+    pub name: String,
+    /// A template's documentId.
+    pub template: String,
+    /// Lists by documentId.
+    pub lists: Vec<String>,
+}
+
+const COLUMNS: &str = "c.document_id, c.name, t.document_id, c.status, c.send_at,
+    COALESCE((SELECT jsonb_agg(jsonb_build_object('documentId', l.document_id, 'name', l.name) ORDER BY l.id)
+              FROM campaign_lists cl JOIN mailing_lists l ON l.id = cl.list_id
+              WHERE cl.campaign_id = c.id), '[]'::jsonb),
+    COALESCE(c.targeted, 0),
+    (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status IN ('pending', 'sending')),
+    (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status = 'sent'),
+    (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status = 'failed'),
+    c.started_at, c.finished_at, c.created_at, c.updated_at";
+
+const FROM: &str = "campaigns c JOIN mail_templates t ON t.id = c.template_id";
+
+fn from_row(row: &Row) -> Result<Campaign> {
+    let lists: Value = row.try_get(5)?;
+    Ok(Campaign {
+        document_id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        template: row.try_get(2)?,
+        status: CampaignStatus::parse(row.try_get(3)?),
+        send_at: row.try_get(4)?,
+        lists: serde_json::from_value(lists).map_err(Error::internal)?,
+        progress: Progress {
+            targeted: i64::from(row.try_get::<_, i32>(6)?),
+            pending: row.try_get(7)?,
+            sent: row.try_get(8)?,
+            failed: row.try_get(9)?,
+        },
+        started_at: row.try_get(10)?,
+        finished_at: row.try_get(11)?,
+        created_at: row.try_get(12)?,
+        updated_at: row.try_get(13)?,
+    })
+}
+
+/// Every campaign, newest first.
+pub async fn list(client: &impl GenericClient) -> Result<Vec<Campaign>> {
+    let rows = client
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM {FROM} ORDER BY c.id DESC"),
+            &[],
+        )
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> Result<Campaign> {
+    match client
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM {FROM} WHERE c.document_id = $1"),
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?
+        .first()
+    {
+        Some(row) => from_row(row),
+        None => Err(Error::NotFound("no such campaign".into())),
+    }
+}
+
+/// The template's id and the lists' ids a campaign input names.
+async fn resolve(
+    client: &impl GenericClient,
+    input: &CampaignInput,
+) -> Result<(String, i64, Vec<i64>)> {
+    let name = bounded(&input.name, "name", 200)?;
+    if input.lists.is_empty() {
+        return Err(Error::invalid(
+            "lists",
+            "a campaign goes to at least one list",
+        ));
+    }
+    let list_ids = lists::ids_of(client, &input.lists, false, "lists").await?;
+    let template_id: i64 = client
+        .query_typed(
+            "SELECT id FROM mail_templates WHERE document_id = $1",
+            &[(&input.template, Type::TEXT)],
+        )
+        .await?
+        .first()
+        .map(|r| r.get(0))
+        .ok_or_else(|| Error::invalid("template", "no such template"))?;
+    Ok((name, template_id, list_ids))
+}
+
+async fn set_lists(client: &impl GenericClient, id: i64, list_ids: &[i64]) -> Result<()> {
+    client
+        .query_typed(
+            "DELETE FROM campaign_lists WHERE campaign_id = $1",
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    client
+        .query_typed(
+            "INSERT INTO campaign_lists (campaign_id, list_id) SELECT $1, unnest($2::bigint[])",
+            &[(&id, Type::INT8), (&list_ids, Type::INT8_ARRAY)],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn create(
+    tx: &tokio_postgres::Transaction<'_>,
+    actor: &str,
+    input: CampaignInput,
+) -> Result<Campaign> {
+    let (name, template_id, list_ids) = resolve(tx, &input).await?;
+    let row = tx
+        .query_typed(
+            "INSERT INTO campaigns (name, template_id) VALUES ($1, $2) RETURNING id, document_id",
+            &[(&name, Type::TEXT), (&template_id, Type::INT8)],
+        )
+        .await?;
+    let row = row
+        .first()
+        .ok_or_else(|| Error::internal("an insert returned no row"))?;
+    let (id, document_id): (i64, String) = (row.get(0), row.get(1));
+    set_lists(tx, id, &list_ids).await?;
+    audit::record(
+        tx,
+        actor,
+        "campaign.create",
+        &document_id,
+        json!({ "name": name }),
+    )
+    .await?;
+    by_document_id(tx, &document_id).await
+}
+
+/// Changes a campaign that has not started.
+pub async fn update(
+    tx: &tokio_postgres::Transaction<'_>,
+    actor: &str,
+    document_id: &str,
+    input: CampaignInput,
+) -> Result<Campaign> {
+    let (name, template_id, list_ids) = resolve(tx, &input).await?;
+    let id = locked(tx, document_id).await?;
+    let updated = tx
+        .query_typed(
+            "UPDATE campaigns SET name = $2, template_id = $3
+             WHERE id = $1 AND status IN ('draft', 'scheduled') RETURNING id",
+            &[
+                (&id, Type::INT8),
+                (&name, Type::TEXT),
+                (&template_id, Type::INT8),
+            ],
+        )
+        .await?;
+    if updated.is_empty() {
+        return Err(Error::Conflict(
+            "a campaign that has started cannot be changed".into(),
+        ));
+    }
+    set_lists(tx, id, &list_ids).await?;
+    audit::record(
+        tx,
+        actor,
+        "campaign.update",
+        document_id,
+        json!({ "name": name }),
+    )
+    .await?;
+    by_document_id(tx, document_id).await
+}
+
+/// Deletes a campaign that is not sending (its messages go with it).
+pub async fn delete(
+    tx: &tokio_postgres::Transaction<'_>,
+    actor: &str,
+    document_id: &str,
+) -> Result<()> {
+    let id = locked(tx, document_id).await?;
+    let deleted = tx
+        .query_typed(
+            "DELETE FROM campaigns WHERE id = $1 AND status NOT IN ('running', 'paused') RETURNING name",
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    let Some(row) = deleted.first() else {
+        return Err(Error::Conflict(
+            "cancel the campaign before deleting it".into(),
+        ));
+    };
+    let name: String = row.get(0);
+    audit::record(
+        tx,
+        actor,
+        "campaign.delete",
+        document_id,
+        json!({ "name": name }),
+    )
+    .await
+}
+
+/// The campaign's id, its row locked for the transaction: lifecycle changes of one
+/// campaign happen one after the other.
+async fn locked(tx: &tokio_postgres::Transaction<'_>, document_id: &str) -> Result<i64> {
+    tx.query_typed(
+        "SELECT id FROM campaigns WHERE document_id = $1 FOR UPDATE",
+        &[(&document_id, Type::TEXT)],
+    )
+    .await?
+    .first()
+    .map(|r| r.get(0))
+    .ok_or_else(|| Error::NotFound("no such campaign".into()))
+}
+
+/// A lifecycle change staff ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send at a time (`send_at`).
+    Schedule,
+    /// Start now.
+    Send,
+    Pause,
+    Resume,
+    Cancel,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Schedule => "schedule",
+            Action::Send => "send",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Cancel => "cancel",
+        }
+    }
+}
+
+/// What a lifecycle change leaves to do after COMMIT: message ids to queue.
+pub struct Changed {
+    pub campaign: Campaign,
+    pub dispatch: Vec<RowId>,
+}
+
+/// Applies `action` to a campaign in `tx`; a change its state does not allow is a
+/// 409. Starting needs the postal address every campaign mail must carry.
+pub async fn act(
+    tx: &tokio_postgres::Transaction<'_>,
+    actor: &str,
+    document_id: &str,
+    action: Action,
+    send_at: Option<DateTime<Utc>>,
+    config: &CampaignConfig,
+) -> Result<Changed> {
+    let id = locked(tx, document_id).await?;
+    let starts = matches!(action, Action::Schedule | Action::Send);
+    if starts && config.postal_address.as_deref().is_none_or(str::is_empty) {
+        return Err(Error::Conflict(
+            "set MARKETING_POSTAL_ADDRESS first: every campaign mail carries the sender's postal address".into(),
+        ));
+    }
+    let refused = |what: &str| Error::Conflict(format!("this campaign cannot be {what} now"));
+    let dispatch = match action {
+        Action::Schedule => {
+            let at = send_at.ok_or_else(|| Error::invalid("sendAt", "when to send"))?;
+            if at <= Utc::now() {
+                return Err(Error::invalid("sendAt", "must be in the future"));
+            }
+            let changed = tx
+                .query_typed(
+                    "UPDATE campaigns SET status = 'scheduled', send_at = $2
+                     WHERE id = $1 AND status IN ('draft', 'scheduled') RETURNING id",
+                    &[(&id, Type::INT8), (&at, Type::TIMESTAMPTZ)],
+                )
+                .await?;
+            if changed.is_empty() {
+                return Err(refused("scheduled"));
+            }
+            Vec::new()
+        }
+        Action::Send => start(tx, id).await?.ok_or_else(|| refused("sent"))?,
+        Action::Pause => {
+            let changed = tx
+                .query_typed(
+                    "UPDATE campaigns SET status = 'paused' WHERE id = $1 AND status = 'running' RETURNING id",
+                    &[(&id, Type::INT8)],
+                )
+                .await?;
+            if changed.is_empty() {
+                return Err(refused("paused"));
+            }
+            tx.query_typed(
+                "UPDATE campaign_messages SET next_attempt_at = 'infinity'
+                 WHERE campaign_id = $1 AND status = 'pending'",
+                &[(&id, Type::INT8)],
+            )
+            .await?;
+            Vec::new()
+        }
+        Action::Resume => {
+            let changed = tx
+                .query_typed(
+                    "UPDATE campaigns SET status = 'running' WHERE id = $1 AND status = 'paused' RETURNING id",
+                    &[(&id, Type::INT8)],
+                )
+                .await?;
+            if changed.is_empty() {
+                return Err(refused("resumed"));
+            }
+            tx.query_typed(
+                "UPDATE campaign_messages SET next_attempt_at = now(), enqueued_at = NULL
+                 WHERE campaign_id = $1 AND status = 'pending' RETURNING id",
+                &[(&id, Type::INT8)],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        }
+        Action::Cancel => {
+            let changed = tx
+                .query_typed(
+                    "UPDATE campaigns SET status = 'canceled', finished_at = now()
+                     WHERE id = $1 AND status IN ('draft', 'scheduled', 'running', 'paused') RETURNING id",
+                    &[(&id, Type::INT8)],
+                )
+                .await?;
+            if changed.is_empty() {
+                return Err(refused("canceled"));
+            }
+            tx.query_typed(
+                "UPDATE campaign_messages SET status = 'failed', last_error = 'canceled'
+                 WHERE campaign_id = $1 AND status = 'pending'",
+                &[(&id, Type::INT8)],
+            )
+            .await?;
+            Vec::new()
+        }
+    };
+    audit::record(
+        tx,
+        actor,
+        &format!("campaign.{}", action.as_str()),
+        document_id,
+        json!({ "sendAt": send_at }),
+    )
+    .await?;
+    Ok(Changed {
+        campaign: by_document_id(tx, document_id).await?,
+        dispatch,
+    })
+}
+
+/// Starts campaign `id` if it is a draft or scheduled: one message row per
+/// confirmed, enabled, unsuppressed subscriber of its lists (reached through the
+/// first of its lists they are on). `None` when it was not startable.
+async fn start(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<Option<Vec<RowId>>> {
+    let started = tx
+        .query_typed(
+            "UPDATE campaigns SET status = 'running', started_at = now()
+             WHERE id = $1 AND status IN ('draft', 'scheduled') RETURNING id",
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    if started.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<RowId> = tx
+        .query_typed(
+            "INSERT INTO campaign_messages (campaign_id, subscriber_id, list_id)
+             SELECT DISTINCT ON (ls.subscriber_id) $1, ls.subscriber_id, ls.list_id
+             FROM list_subscriptions ls
+             JOIN campaign_lists cl ON cl.list_id = ls.list_id AND cl.campaign_id = $1
+             JOIN subscribers s ON s.id = ls.subscriber_id
+             WHERE ls.status = 'confirmed' AND s.status = 'enabled'
+               AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
+             ORDER BY ls.subscriber_id, ls.list_id
+             ON CONFLICT (campaign_id, subscriber_id) DO NOTHING
+             RETURNING id",
+            &[(&id, Type::INT8)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let targeted = i32::try_from(ids.len()).map_err(Error::internal)?;
+    tx.query_typed(
+        "UPDATE campaigns SET targeted = $2,
+             status = CASE WHEN $2 = 0 THEN 'finished' ELSE status END,
+             finished_at = CASE WHEN $2 = 0 THEN now() ELSE finished_at END
+         WHERE id = $1",
+        &[(&id, Type::INT8), (&targeted, Type::INT4)],
+    )
+    .await?;
+    Ok(Some(ids))
+}
+
+/// What a minute of the campaign-send schedule does: starts scheduled campaigns
+/// whose time has come, and finishes running ones with nothing left to send.
+/// Answers the message ids to queue.
+pub async fn run_due(client: &mut tokio_postgres::Client) -> Result<Vec<RowId>> {
+    let due: Vec<i64> = client
+        .query_typed(
+            "SELECT id FROM campaigns WHERE status = 'scheduled' AND send_at <= now()
+             ORDER BY send_at LIMIT 10",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut dispatch = Vec::new();
+    for id in due {
+        let tx = client.transaction().await?;
+        // Two schedules at once: the second finds it running and starts nothing.
+        if let Some(ids) = start(&tx, id).await? {
+            tx.commit().await?;
+            tracing::info!(campaign = id, recipients = ids.len(), "campaign started");
+            dispatch.extend(ids);
+        }
+    }
+    client
+        .query_typed(
+            "UPDATE campaigns c SET status = 'finished', finished_at = now()
+             WHERE status = 'running' AND NOT EXISTS (
+                 SELECT 1 FROM campaign_messages m
+                 WHERE m.campaign_id = c.id AND m.status IN ('pending', 'sending'))",
+            &[],
+        )
+        .await?;
+    Ok(dispatch)
+}

@@ -1,0 +1,232 @@
+//! Sending campaign messages: the platform outbox's [`Job`] for
+//! `campaign_messages`, which campaign-send runs. A claimed row is checked again at
+//! send time (the campaign not canceled; the subscriber still enabled, on the
+//! list and not suppressed: an unsubscribe or a bounce since the campaign started
+//! counts), rendered for its recipient with their signed unsubscribe and
+//! preferences links, and sent through SES as raw MIME carrying RFC 8058's
+//! `List-Unsubscribe` and `List-Unsubscribe-Post` headers and the `campaign` and
+//! `subscriber` tags SES events come back with. Every sender together keeps to
+//! `CAMPAIGN_RATE_PER_SECOND`, counted in Redis.
+
+use std::time::Duration;
+
+use identity::email::Email;
+use mail::{Sender, mime::Message};
+use platform::{
+    Platform,
+    error::{Error, Result},
+    outbox::{Consumer, Failure, Job, RowId},
+    ratelimit::Policy,
+    ratelimit::RateLimiter,
+};
+use serde_json::{Value, json};
+use tokio_postgres::{Client, types::Type};
+use url::Url;
+
+use crate::{
+    campaigns::{self, CampaignConfig},
+    links::{Link, LinkKey, Purpose},
+    templates::{self, Footer, TemplateInput},
+};
+
+/// One message, as the sender needs it.
+#[derive(Debug)]
+pub struct Outgoing {
+    campaign: String,
+    campaign_name: String,
+    /// Canceled since it was queued: not sent. (Paused is not checked: a message
+    /// claimed before the pause took effect goes, as an in-flight batch does.)
+    canceled: bool,
+    template: TemplateInput,
+    subscriber: String,
+    email: String,
+    name: String,
+    attributes: Value,
+    list: String,
+    /// Why it must not be sent after all, if so.
+    stale: Option<&'static str>,
+}
+
+/// What sending needs besides the row.
+#[derive(Debug)]
+pub struct CampaignSender {
+    ses: Sender,
+    links: LinkKey,
+    limiter: RateLimiter,
+    rate: Policy,
+    api_url: Url,
+    site_url: Url,
+    postal_address: String,
+    subject_prefix: Option<String>,
+}
+
+/// The consumer campaign-send runs.
+pub type CampaignConsumer = Consumer<CampaignSender>;
+
+impl CampaignSender {
+    pub fn consumer(
+        platform: &Platform,
+        mail: mail::MailConfig,
+        links: LinkKey,
+        config: &CampaignConfig,
+    ) -> CampaignConsumer {
+        let rate = Policy {
+            name: "campaign-send",
+            limit: config.rate_per_second,
+            window: Duration::from_secs(1),
+        };
+        let sender = Self {
+            ses: Sender::new(platform, mail),
+            links,
+            limiter: platform.limiter.clone(),
+            rate,
+            api_url: platform.config.api_url.clone(),
+            site_url: platform.config.site_url.clone(),
+            postal_address: config.postal_address.clone().unwrap_or_default(),
+            subject_prefix: config.subject_prefix.clone(),
+        };
+        Consumer::new(campaigns::queue(platform, config), sender)
+    }
+
+    fn link(&self, base: &Url, path: &str, link: &Link) -> Result<String> {
+        let mut url = base.join(path).map_err(Error::internal)?;
+        url.query_pairs_mut()
+            .append_pair("token", &self.links.sign(link));
+        Ok(url.to_string())
+    }
+
+    /// Waits for a slot of the shared sending rate.
+    async fn take_slot(&self) -> Result<()> {
+        loop {
+            let decision = self.limiter.hit(self.rate, "ses").await?;
+            if decision.allowed {
+                return Ok(());
+            }
+            // Only allowed hits count: polling takes the next free slot.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn compose(&self, row: &Outgoing) -> Result<(Email, Vec<u8>), String> {
+        let to = Email::parse(&row.email).map_err(|e| format!("recipient: {e}"))?;
+        let unsubscribe = Link {
+            purpose: Purpose::Unsubscribe,
+            subscriber: row.subscriber.clone(),
+            list: Some(row.list.clone()),
+            expires: None,
+        };
+        let preferences = Link {
+            purpose: Purpose::Preferences,
+            subscriber: row.subscriber.clone(),
+            list: None,
+            expires: None,
+        };
+        let unsubscribe_url = self
+            .link(&self.api_url, "newsletter/unsubscribe", &unsubscribe)
+            .map_err(|e| e.to_string())?;
+        let footer = Footer {
+            preferences_url: self
+                .link(&self.site_url, "newsletter/preferences", &preferences)
+                .map_err(|e| e.to_string())?,
+            unsubscribe_url: unsubscribe_url.clone(),
+            postal_address: self.postal_address.clone(),
+        };
+        let context = json!({
+            "subscriber": { "name": row.name, "email": row.email, "attributes": row.attributes },
+            "campaign": { "name": row.campaign_name },
+        });
+        let rendered =
+            templates::render(&row.template, &context, &footer).map_err(|e| e.to_string())?;
+        let subject = match &self.subject_prefix {
+            Some(prefix) => format!("{prefix}{}", rendered.subject),
+            None => rendered.subject,
+        };
+        let list_unsubscribe = format!("<{unsubscribe_url}>");
+        let raw = Message {
+            from: self.ses.from(),
+            to: &to,
+            subject: &subject,
+            text: &rendered.text,
+            html: &rendered.html,
+            headers: &[
+                ("List-Unsubscribe", &list_unsubscribe),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ],
+        }
+        .to_raw()
+        .map_err(|e| e.to_string())?;
+        Ok((to, raw))
+    }
+}
+
+impl Job for CampaignSender {
+    type Row = Outgoing;
+    type Receipt = String;
+
+    async fn load(&self, client: &Client, id: RowId) -> Result<Outgoing> {
+        let row = client
+            .query_typed(
+                "SELECT c.document_id, c.name, c.status = 'canceled',
+                        t.name, t.subject, t.html, t.text,
+                        s.document_id, s.email, s.name, s.attributes, l.document_id,
+                        CASE
+                          WHEN s.status <> 'enabled' THEN 'blocklisted'
+                          WHEN ls.status IS DISTINCT FROM 'confirmed' THEN 'unsubscribed'
+                          WHEN EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email) THEN 'suppressed'
+                        END
+                 FROM campaign_messages m
+                 JOIN campaigns c ON c.id = m.campaign_id
+                 JOIN mail_templates t ON t.id = c.template_id
+                 JOIN subscribers s ON s.id = m.subscriber_id
+                 JOIN mailing_lists l ON l.id = m.list_id
+                 LEFT JOIN list_subscriptions ls ON ls.list_id = m.list_id AND ls.subscriber_id = m.subscriber_id
+                 WHERE m.id = $1",
+                &[(&id, Type::INT8)],
+            )
+            .await?;
+        let row = row
+            .first()
+            .ok_or_else(|| Error::internal("a claimed campaign message has no row"))?;
+        let stale: Option<String> = row.try_get(12)?;
+        Ok(Outgoing {
+            campaign: row.try_get(0)?,
+            campaign_name: row.try_get(1)?,
+            canceled: row.try_get(2)?,
+            template: TemplateInput {
+                name: row.try_get(3)?,
+                subject: row.try_get(4)?,
+                html: row.try_get(5)?,
+                text: row.try_get(6)?,
+            },
+            subscriber: row.try_get(7)?,
+            email: row.try_get(8)?,
+            name: row.try_get(9)?,
+            attributes: row.try_get(10)?,
+            list: row.try_get(11)?,
+            stale: match stale.as_deref() {
+                Some("blocklisted") => Some("skipped: the subscriber is blocklisted"),
+                Some("unsubscribed") => Some("skipped: unsubscribed since the campaign started"),
+                Some("suppressed") => Some("skipped: the address is suppressed"),
+                _ => None,
+            },
+        })
+    }
+
+    async fn send(&self, _id: RowId, row: &Outgoing) -> Result<String, Failure<String>> {
+        if row.canceled {
+            return Err(Failure::permanent("skipped: the campaign was canceled"));
+        }
+        if let Some(why) = row.stale {
+            return Err(Failure::permanent(why));
+        }
+        let (to, raw) = self.compose(row).map_err(Failure::permanent)?;
+        self.take_slot()
+            .await
+            .map_err(|e| Failure::retryable(e.to_string()))?;
+        let tags = [
+            ("campaign", row.campaign.as_str()),
+            ("subscriber", row.subscriber.as_str()),
+        ];
+        self.ses.send_raw(&to, raw, &tags).await
+    }
+}

@@ -1,0 +1,508 @@
+//! Campaigns through the gateway and the local campaign-send consumer, with mail
+//! read back from moto: each confirmed subscriber gets one message with working
+//! RFC 8058 headers; blocklisted, suppressed and unsubscribed people get none; a
+//! redelivered queue message or a sender that died never makes a second mail;
+//! pausing stops sending, resuming finishes it, cancelling drops what waits.
+
+use std::time::Duration;
+
+use bianxian_e2e::{SentMail, StackOptions, TestStack, random_suffix, spawn_stack_with};
+use identity::access::Role;
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::content_admin::call;
+
+struct Setup {
+    stack: TestStack,
+    admin: String,
+    list: String,
+    template: String,
+    /// The confirmed, enabled, unsuppressed subscribers' addresses.
+    recipients: Vec<String>,
+}
+
+async fn setup(recipients: usize, env: Vec<(&'static str, String)>) -> Option<Setup> {
+    let stack = spawn_stack_with(StackOptions {
+        env,
+        ..StackOptions::default()
+    })
+    .await;
+    if stack.aws_endpoint.is_none() {
+        eprintln!("skipped: needs moto (TEST_AWS_ENDPOINT_URL)");
+        return None;
+    }
+    let admin = stack.staff_token(Role::Admin).await;
+    let body = json!({ "data": { "name": "每周精选", "visibility": "public", "optin": "double" } });
+    let (_, list) = call(
+        &stack,
+        Method::POST,
+        "/admin/lists",
+        Some(&admin),
+        Some(body),
+    )
+    .await;
+    let list = list["data"]["documentId"].as_str().unwrap().to_owned();
+    let suffix = random_suffix();
+    let mut csv = String::from("email,name\n");
+    let addresses: Vec<String> = (0..recipients)
+        .map(|i| format!("r{i}-{suffix}@example.com"))
+        .collect();
+    for (i, email) in addresses.iter().enumerate() {
+        csv.push_str(&format!("{email},读者{i}\n"));
+    }
+    let imported = stack
+        .authed(
+            Method::POST,
+            &format!("/admin/subscribers/import?lists={list}&preconfirm=true"),
+            &admin,
+        )
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::OK);
+    let template = json!({ "data": {
+        "name": "周报",
+        "subject": "{{ subscriber.name }}，本周精选",
+        "html": "<p>{{ subscriber.name }}，你好</p>",
+        "text": "{{ subscriber.name }}，你好",
+    } });
+    let (_, template) = call(
+        &stack,
+        Method::POST,
+        "/admin/templates",
+        Some(&admin),
+        Some(template),
+    )
+    .await;
+    let template = template["data"]["documentId"].as_str().unwrap().to_owned();
+    Some(Setup {
+        stack,
+        admin,
+        list,
+        template,
+        recipients: addresses,
+    })
+}
+
+impl Setup {
+    async fn campaign(&self) -> String {
+        let body = json!({ "data": { "name": "第 1 期", "template": self.template, "lists": [self.list] } });
+        let (status, campaign) = call(
+            &self.stack,
+            Method::POST,
+            "/admin/campaigns",
+            Some(&self.admin),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{campaign}");
+        assert_eq!(campaign["data"]["status"], "draft");
+        campaign["data"]["documentId"].as_str().unwrap().to_owned()
+    }
+
+    async fn act(&self, campaign: &str, action: &str) -> (StatusCode, Value) {
+        let path = format!("/admin/campaigns/{campaign}/{action}");
+        call(&self.stack, Method::POST, &path, Some(&self.admin), None).await
+    }
+
+    async fn show(&self, campaign: &str) -> Value {
+        let path = format!("/admin/campaigns/{campaign}");
+        call(&self.stack, Method::GET, &path, Some(&self.admin), None)
+            .await
+            .1["data"]
+            .clone()
+    }
+
+    /// Waits until the campaign has sent `count` (20 s at most); its progress.
+    async fn sent(&self, campaign: &str, count: i64) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let progress = self.show(campaign).await["progress"].clone();
+            if progress["sent"] == count || tokio::time::Instant::now() > deadline {
+                return progress;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What campaign-send does each minute, now.
+    async fn minute(&self) -> Value {
+        let settings = self.stack.platform.config.section().unwrap();
+        let handler = campaign_send::handler(self.stack.platform.clone(), settings).unwrap();
+        handler(bianxian_local::queue::scheduled_event())
+            .await
+            .unwrap()
+    }
+
+    async fn mail_to(&self, email: &str) -> Vec<SentMail> {
+        self.stack.sent_mail(email).await
+    }
+}
+
+/// The URL of a raw mail's `List-Unsubscribe` header.
+fn list_unsubscribe(mail: &SentMail) -> String {
+    let raw = mail.raw.replace("\r\n ", " ");
+    let line = raw
+        .lines()
+        .find(|l| l.starts_with("List-Unsubscribe: "))
+        .unwrap_or_else(|| panic!("no List-Unsubscribe in {}", mail.raw));
+    line.trim_start_matches("List-Unsubscribe: <")
+        .trim_end_matches('>')
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_campaign_reaches_each_confirmed_subscriber_once_with_one_click_unsubscribe() {
+    let Some(setup) = setup(3, Vec::new()).await else {
+        return;
+    };
+    let stack = &setup.stack;
+    let admin = &setup.admin;
+    // Three people on the list who must get nothing.
+    let suffix = random_suffix();
+    let (blocked, suppressed, left) = (
+        format!("blocked-{suffix}@example.com"),
+        format!("bounced-{suffix}@example.com"),
+        format!("left-{suffix}@example.com"),
+    );
+    for (email, status) in [
+        (&blocked, "blocklisted"),
+        (&suppressed, "enabled"),
+        (&left, "enabled"),
+    ] {
+        let body = json!({ "data": { "email": email, "status": status, "lists": [setup.list], "preconfirm": true } });
+        let (code, _) = call(
+            stack,
+            Method::POST,
+            "/admin/subscribers",
+            Some(admin),
+            Some(body),
+        )
+        .await;
+        assert_eq!(code, StatusCode::CREATED);
+    }
+    let body = json!({ "data": { "email": suppressed } });
+    call(
+        stack,
+        Method::POST,
+        "/admin/suppressions",
+        Some(admin),
+        Some(body),
+    )
+    .await;
+    stack
+        .db
+        .client()
+        .await
+        .execute(
+            "UPDATE list_subscriptions SET status = 'unsubscribed'
+             WHERE subscriber_id = (SELECT id FROM subscribers WHERE email = $1)",
+            &[&left],
+        )
+        .await
+        .unwrap();
+
+    let campaign = setup.campaign().await;
+    let (status, started) = setup.act(&campaign, "send").await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["data"]["status"], "running");
+    assert_eq!(started["data"]["progress"]["targeted"], 3);
+    let progress = setup.sent(&campaign, 3).await;
+    assert_eq!(
+        progress,
+        json!({ "targeted": 3, "pending": 0, "sent": 3, "failed": 0 })
+    );
+
+    for (i, email) in setup.recipients.iter().enumerate() {
+        let mail = stack.wait_for_mail(email, 1).await;
+        assert_eq!(mail.len(), 1, "{email}");
+        assert_eq!(mail[0].subject, format!("读者{i}，本周精选"));
+        assert!(
+            mail[0].text.contains("杭州市西湖区文三路 1 号"),
+            "the postal address"
+        );
+        assert!(
+            mail[0]
+                .raw
+                .contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        );
+    }
+    for email in [&blocked, &suppressed, &left] {
+        assert!(setup.mail_to(email).await.is_empty(), "{email} got mail");
+    }
+
+    // The header's URL unsubscribes with one POST, no cookie, no redirect.
+    let first = &stack.wait_for_mail(&setup.recipients[0], 1).await[0];
+    let url = list_unsubscribe(first);
+    assert!(
+        url.starts_with(&stack.url("/newsletter/unsubscribe?token=")),
+        "{url}"
+    );
+    let done = stack
+        .http
+        .post(&url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let (_, page) = call(
+        stack,
+        Method::GET,
+        &format!("/admin/subscribers?q={}", setup.recipients[0]),
+        Some(admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        page["data"]["subscribers"][0]["lists"][0]["status"],
+        "unsubscribed"
+    );
+
+    // SQS redelivers a message that was sent: nothing more is sent.
+    let ids: Vec<i64> = stack
+        .db
+        .client()
+        .await
+        .query("SELECT id FROM campaign_messages ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let settings = stack.platform.config.section().unwrap();
+    let handler = campaign_send::handler(stack.platform.clone(), settings).unwrap();
+    let records: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({ "messageId": format!("m-{id}"), "receiptHandle": "r", "body": json!({ "messageId": id }).to_string(), "eventSource": "aws:sqs" }))
+        .collect();
+    let answer = handler(json!({ "Records": records })).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    // A sender that died mid-send (its claim long expired): never sent again.
+    stack
+        .db
+        .client()
+        .await
+        .execute(
+            "UPDATE campaign_messages SET status = 'sending', sent_at = NULL,
+                 claimed_until = now() - interval '1 minute' WHERE id = $1",
+            &[&ids[1]],
+        )
+        .await
+        .unwrap();
+    setup.minute().await;
+    let lost: (String, String) = stack
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT status, last_error FROM campaign_messages WHERE id = $1",
+            &[&ids[1]],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(lost.0, "failed");
+    assert!(lost.1.contains("not sent again"), "{}", lost.1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for email in &setup.recipients {
+        assert_eq!(
+            setup.mail_to(email).await.len(),
+            1,
+            "{email}: one mail, ever"
+        );
+    }
+    // Nothing left to send: the minute finishes it.
+    assert_eq!(setup.show(&campaign).await["status"], "finished");
+    let (status, _) = setup.act(&campaign, "send").await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a finished campaign is not sent again"
+    );
+}
+
+#[tokio::test]
+async fn pausing_stops_sending_resuming_finishes_and_cancelling_drops_what_waits() {
+    let env = vec![("CAMPAIGN_RATE_PER_SECOND", "5".to_owned())];
+    let Some(setup) = setup(20, env).await else {
+        return;
+    };
+    let campaign = setup.campaign().await;
+    assert_eq!(
+        setup.act(&campaign, "pause").await.0,
+        StatusCode::CONFLICT,
+        "a draft is not running"
+    );
+    assert_eq!(setup.act(&campaign, "send").await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(setup.act(&campaign, "pause").await.0, StatusCode::OK);
+    // What was claimed before the pause finishes; nothing after it.
+    let settled = async || loop {
+        let sending: i64 = setup
+            .stack
+            .db
+            .client()
+            .await
+            .query_one(
+                "SELECT count(*) FROM campaign_messages WHERE status = 'sending'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if sending == 0 {
+            return setup.show(&campaign).await["progress"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let paused = settled().await;
+    let sent = paused["sent"].as_i64().unwrap();
+    assert!(sent > 0 && sent < 20, "{paused}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        setup.show(&campaign).await["progress"]["sent"],
+        sent,
+        "paused means paused"
+    );
+    assert_eq!(setup.show(&campaign).await["status"], "paused");
+    let (status, _) = call(
+        &setup.stack,
+        Method::DELETE,
+        &format!("/admin/campaigns/{campaign}"),
+        Some(&setup.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "cancel before deleting");
+
+    assert_eq!(setup.act(&campaign, "resume").await.0, StatusCode::OK);
+    let done = setup.sent(&campaign, 20).await;
+    assert_eq!(done["sent"], 20, "{done}");
+    for email in &setup.recipients {
+        assert_eq!(setup.mail_to(email).await.len(), 1, "{email}");
+    }
+
+    // A second issue, cancelled at once: whatever had not gone never goes.
+    let second = setup.campaign().await;
+    assert_eq!(setup.act(&second, "send").await.0, StatusCode::OK);
+    let (status, canceled) = setup.act(&second, "cancel").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(canceled["data"]["status"], "canceled");
+    // What was claimed before the cancel (waiting for its turn at the rate) ends.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let progress = setup.show(&second).await["progress"].clone();
+        if progress["pending"] == 0 || tokio::time::Instant::now() > deadline {
+            break progress;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(after["pending"], 0, "{after}");
+    assert_eq!(
+        after["sent"].as_i64().unwrap() + after["failed"].as_i64().unwrap(),
+        20
+    );
+    for email in &setup.recipients {
+        assert!(setup.mail_to(email).await.len() <= 2, "{email}");
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_campaign_starts_when_its_time_comes_and_wrong_requests_are_4xx() {
+    let Some(setup) = setup(2, Vec::new()).await else {
+        return;
+    };
+    let campaign = setup.campaign().await;
+    let path = format!("/admin/campaigns/{campaign}/schedule");
+    let past = json!({ "data": { "sendAt": "2020-01-01T00:00:00Z" } });
+    let (status, _) = call(
+        &setup.stack,
+        Method::POST,
+        &path,
+        Some(&setup.admin),
+        Some(past),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(800);
+    let body = json!({ "data": { "sendAt": soon } });
+    let (status, scheduled) = call(
+        &setup.stack,
+        Method::POST,
+        &path,
+        Some(&setup.admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{scheduled}");
+    assert_eq!(scheduled["data"]["status"], "scheduled");
+    setup.minute().await;
+    assert_eq!(
+        setup.show(&campaign).await["status"],
+        "scheduled",
+        "not yet"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    setup.minute().await;
+    assert_eq!(setup.sent(&campaign, 2).await["sent"], 2);
+
+    // A started campaign cannot be changed; a template or list that does not exist is a 400.
+    let body =
+        json!({ "data": { "name": "改名", "template": setup.template, "lists": [setup.list] } });
+    let (status, _) = call(
+        &setup.stack,
+        Method::PUT,
+        &format!("/admin/campaigns/{campaign}"),
+        Some(&setup.admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    for body in [
+        json!({ "data": { "name": "x", "template": "nobody", "lists": [setup.list] } }),
+        json!({ "data": { "name": "x", "template": setup.template, "lists": ["nobody"] } }),
+        json!({ "data": { "name": "x", "template": setup.template, "lists": [] } }),
+    ] {
+        let (status, _) = call(
+            &setup.stack,
+            Method::POST,
+            "/admin/campaigns",
+            Some(&setup.admin),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    // A template a campaign uses cannot be deleted.
+    let (status, _) = call(
+        &setup.stack,
+        Method::DELETE,
+        &format!("/admin/templates/{}", setup.template),
+        Some(&setup.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn no_campaign_starts_without_the_senders_postal_address() {
+    let env = vec![("MARKETING_POSTAL_ADDRESS", String::new())];
+    let Some(setup) = setup(1, env).await else {
+        return;
+    };
+    let campaign = setup.campaign().await;
+    let (status, refused) = setup.act(&campaign, "send").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MARKETING_POSTAL_ADDRESS")
+    );
+}
