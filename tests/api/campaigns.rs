@@ -66,7 +66,7 @@ async fn setup(recipients: usize, env: Vec<(&'static str, String)>) -> Option<Se
     let template = json!({ "data": {
         "name": "周报",
         "subject": "{{ subscriber.name }}，本周精选",
-        "html": "<p>{{ subscriber.name }}，你好</p>",
+        "html": "<p>{{ subscriber.name }}，你好</p><p><a href=\"https://example.com/articles/1?from=mail&amp;n=1\">读全文</a></p>",
         "text": "{{ subscriber.name }}，你好",
     } });
     let (_, template) = call(
@@ -504,5 +504,154 @@ async fn no_campaign_starts_without_the_senders_postal_address() {
             .as_str()
             .unwrap()
             .contains("MARKETING_POSTAL_ADDRESS")
+    );
+}
+
+/// The first `path` URL (`/t/c/`, `/t/o/`) in a mail's HTML.
+fn tracked(mail: &SentMail, path: &str) -> String {
+    let start = mail
+        .html
+        .find(path)
+        .unwrap_or_else(|| panic!("no {path} in {}", mail.html));
+    let from = mail.html[..start].rfind('"').unwrap() + 1;
+    let end = start + mail.html[start..].find('"').unwrap();
+    mail.html[from..end].to_owned()
+}
+
+#[tokio::test]
+async fn opens_and_clicks_are_tracked_through_signed_links_and_counted_in_the_stats() {
+    let Some(setup) = setup(3, Vec::new()).await else {
+        return;
+    };
+    let stack = &setup.stack;
+    let campaign = setup.campaign().await;
+    assert_eq!(setup.act(&campaign, "send").await.0, StatusCode::OK);
+    setup.sent(&campaign, 3).await;
+    let mails: Vec<SentMail> = {
+        let mut all = Vec::new();
+        for email in &setup.recipients {
+            all.push(stack.wait_for_mail(email, 1).await.remove(0));
+        }
+        all
+    };
+    assert!(
+        !mails[0].html.contains("https://example.com/articles/1"),
+        "the link is tracked"
+    );
+    assert!(
+        mails[0].html.contains("/newsletter/unsubscribe?token="),
+        "ours are not"
+    );
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let phone =
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+    // A person opens the first mail twice and clicks; Apple's proxy prefetches the second.
+    for _ in 0..2 {
+        let pixel = client
+            .get(tracked(&mails[0], "/t/o/"))
+            .header(header::USER_AGENT, phone)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pixel.status(), StatusCode::OK);
+        assert_eq!(pixel.headers()[header::CONTENT_TYPE], "image/gif");
+        assert_eq!(pixel.bytes().await.unwrap().len(), 43);
+    }
+    let prefetch = client
+        .get(tracked(&mails[1], "/t/o/"))
+        .header(header::USER_AGENT, "Mozilla/5.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(prefetch.status(), StatusCode::OK);
+    let click = client
+        .get(tracked(&mails[0], "/t/c/"))
+        .header(header::USER_AGENT, phone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(click.status(), StatusCode::FOUND);
+    assert_eq!(
+        click.headers()[header::LOCATION],
+        "https://example.com/articles/1?from=mail&n=1"
+    );
+    // A tampered click goes nowhere.
+    let link = tracked(&mails[0], "/t/c/");
+    let (payload, tag) = link.rsplit_once('.').unwrap();
+    let tampered = format!("{payload}x.{tag}");
+    let refused = client.get(&tampered).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.headers().get(header::LOCATION).is_none());
+    // An open token is not a click token.
+    let open_as_click = tracked(&mails[0], "/t/o/").replace("/t/o/", "/t/c/");
+    assert_eq!(
+        client.get(&open_as_click).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    // SES says the first two were delivered (tags as our sends carry them).
+    let handler = ses_events::handler(stack.platform.clone(), ()).unwrap();
+    let ids: Vec<String> = stack
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT s.document_id FROM campaign_messages m JOIN subscribers s ON s.id = m.subscriber_id ORDER BY m.id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for (i, subscriber) in ids.iter().take(2).enumerate() {
+        let event = json!({
+            "version": "0", "id": format!("d-{i}-{campaign}"), "detail-type": "Email Delivered",
+            "source": "aws.ses", "time": "2026-11-28T08:00:00Z",
+            "detail": { "eventType": "Delivery", "delivery": {},
+                "mail": { "messageId": format!("m{i}"), "destination": [setup.recipients[i]],
+                          "tags": { "campaign": [campaign], "subscriber": [subscriber] } } },
+        });
+        assert_eq!(handler(event).await.unwrap()["recorded"], true);
+    }
+
+    let path = format!("/admin/campaigns/{campaign}/stats");
+    let (status, stats) = call(stack, Method::GET, &path, Some(&setup.admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(
+        stats["data"],
+        json!({
+            "targeted": 3, "sent": 3, "failed": 0, "delivered": 2, "bounced": 0, "complained": 0,
+            "opened": 1, "machineOpened": 1, "clicked": 1, "unsubscribed": 0,
+            "links": [{ "url": "https://example.com/articles/1?from=mail&n=1", "clicks": 1, "unique": 1 }],
+        })
+    );
+
+    // A campaign that does not track sends the links as written.
+    let body = json!({ "data": { "name": "不追踪", "template": setup.template, "lists": [setup.list], "tracking": false } });
+    let (_, untracked) = call(
+        stack,
+        Method::POST,
+        "/admin/campaigns",
+        Some(&setup.admin),
+        Some(body),
+    )
+    .await;
+    let untracked = untracked["data"]["documentId"].as_str().unwrap().to_owned();
+    assert_eq!(setup.act(&untracked, "send").await.0, StatusCode::OK);
+    setup.sent(&untracked, 3).await;
+    let second = stack.wait_for_mail(&setup.recipients[2], 2).await;
+    let plain = second
+        .iter()
+        .find(|m| !m.html.contains("/t/o/"))
+        .expect("an untracked mail");
+    assert!(
+        plain
+            .html
+            .contains("https://example.com/articles/1?from=mail&amp;n=1")
     );
 }

@@ -169,7 +169,9 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "GET /newsletter/unsubscribe"
         | "POST /newsletter/unsubscribe"
         | "GET /newsletter/preferences"
-        | "PUT /newsletter/preferences" => S::BAD_REQUEST,
+        | "PUT /newsletter/preferences"
+        | "GET /t/o/{token}"
+        | "GET /t/c/{token}" => S::BAD_REQUEST,
         "GET /health"
         | "GET /newsletter/lists"
         | "GET /openapi.json"
@@ -260,6 +262,7 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "GET /admin/templates/{documentId}"
         | "DELETE /admin/templates/{documentId}"
         | "GET /admin/campaigns/{documentId}"
+        | "GET /admin/campaigns/{documentId}/stats"
         | "DELETE /admin/campaigns/{documentId}"
         | "POST /admin/campaigns/{documentId}/send"
         | "POST /admin/campaigns/{documentId}/pause"
@@ -304,7 +307,8 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
     let (method, pattern) = key.split_once(' ').expect("METHOD /path");
     let path = pattern
         .replace("{documentId}", "nobody0000000000000000")
-        .replace("{email}", "nobody@example.com");
+        .replace("{email}", "nobody@example.com")
+        .replace("{token}", "not.a-token");
     let unique = random_suffix();
     let body = match key {
         // Unique, so the per-account limits never answer instead.

@@ -19,7 +19,7 @@ use identity::{
 };
 use lambda_http::{Body, Response};
 use marketing::{
-    campaigns::{self, Action, Campaign, CampaignConfig, CampaignInput},
+    campaigns::{self, Action, Campaign, CampaignConfig, CampaignInput, Stats},
     imports::{self, ImportOptions, ImportReport},
     lists::{self, ListInput, MailingList},
     subscribers::{self, Filter, Status, Subscriber, SubscriberInput},
@@ -126,6 +126,8 @@ pub static ROUTES: &[Route<Campaigns>] = &[
             .body(schema_of::<Envelope<CampaignInput>>).status(201)),
     identity::route!(GET "/admin/campaigns/{documentId}", READ, Campaigns::campaign,
         Doc::new("One campaign with its progress (pending, sent, failed), live while it sends", schema_of::<Campaign>)),
+    identity::route!(GET "/admin/campaigns/{documentId}/stats", READ, Campaigns::campaign_stats,
+        Doc::new("What happened to a campaign's mail: sent, delivered, bounced, complained, opened (people, machine opens apart), clicked (and per link), unsubscribed", schema_of::<Stats>)),
     identity::route!(PUT "/admin/campaigns/{documentId}", MANAGE, Campaigns::update_campaign,
         Doc::new("Change a campaign that has not started", schema_of::<Campaign>)
             .body(schema_of::<Envelope<CampaignInput>>)),
@@ -192,6 +194,15 @@ impl Campaigns {
         Ok(data(
             StatusCode::OK,
             campaigns::by_document_id(&**client, document_id).await?,
+        ))
+    }
+
+    async fn campaign_stats(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            campaigns::stats(&**client, document_id).await?,
         ))
     }
 

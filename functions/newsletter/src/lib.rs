@@ -3,6 +3,9 @@
 //! confirmation, one-click unsubscribing (RFC 8058) and preferences. Links in mail
 //! carry signed tokens (`marketing::links`), so none of this needs a session.
 //!
+//! Campaign mail's opens (`/t/o/{token}`, a pixel) and clicks (`/t/c/{token}`, a
+//! redirect only to the URL its signed token names) are recorded here too.
+//!
 //! `/newsletter/unsubscribe` is the `List-Unsubscribe` URL of marketing mail: a GET
 //! (which link scanners prefetch) only shows a page asking to confirm; a POST, with
 //! no cookie or sign-in, unsubscribes at once and answers a page, never a redirect.
@@ -18,10 +21,11 @@ use marketing::{
     links::LinkKey,
     lists::{self, PublicList},
     newsletter::{self, Changed, Preferences, PreferencesInput, SubscribeRequest},
+    tracking,
 };
 use platform::{
     Error, Platform, Result,
-    http::{client_ip, data, parse_json, query_param, raw_body},
+    http::{client_ip, data, parse_json, path_param, query_param, raw_body},
     outbox::Queue,
     ratelimit::Policy,
 };
@@ -80,6 +84,11 @@ pub static ROUTES: &[Route<Newsletter>] = &[
             .query(token_query)
             .form(one_click_schema)
             .text(200, "text/html", html_schema)),
+    identity::route!(GET "/t/o/{token}", Guard::Public, Newsletter::opened,
+        Doc::new("A campaign mail's open pixel: records the open (a machine's flagged) and answers a 1×1 GIF", binary_schema)
+            .text(200, "image/gif", binary_schema)),
+    identity::route!(GET "/t/c/{token}", Guard::Public, Newsletter::clicked,
+        Doc::redirect("A tracked link of a campaign mail: records the click and goes on to the URL its signed token names (only there)")),
     identity::route!(GET "/newsletter/preferences", Guard::Public, Newsletter::preferences,
         Doc::new("The lists a preferences link's subscriber may be on, and which they are on", schema_of::<Preferences>)
             .query(token_query)),
@@ -177,6 +186,43 @@ impl Newsletter {
         ))
     }
 
+    async fn opened(self: Arc<Self>, call: Call) -> Answer {
+        let tracked = self
+            .links()?
+            .verify_tracked(path_param(&call.req, "token")?)?;
+        if tracked.url.is_some() {
+            return Err(Error::invalid("token", "this link is invalid"));
+        }
+        let machine = tracking::machine_open(user_agent(&call));
+        let client = self.platform.db.client().await?;
+        tracking::record(&**client, &tracked, machine).await?;
+        let mut response = Response::new(Body::Binary(PIXEL.to_vec()));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(response)
+    }
+
+    async fn clicked(self: Arc<Self>, call: Call) -> Answer {
+        let tracked = self
+            .links()?
+            .verify_tracked(path_param(&call.req, "token")?)?;
+        let Some(url) = tracked.url.as_deref() else {
+            return Err(Error::invalid("token", "this link is invalid"));
+        };
+        let location = HeaderValue::from_str(url)
+            .map_err(|_| Error::invalid("token", "this link is invalid"))?;
+        let machine = tracking::machine_open(user_agent(&call));
+        let client = self.platform.db.client().await?;
+        tracking::record(&**client, &tracked, machine).await?;
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::FOUND;
+        let headers = response.headers_mut();
+        headers.insert(header::LOCATION, location);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(response)
+    }
+
     async fn preferences(self: Arc<Self>, call: Call) -> Answer {
         let key = self.links()?;
         let token = Self::token(&call)?;
@@ -195,6 +241,20 @@ impl Newsletter {
         tx.commit().await?;
         Ok(data(StatusCode::OK, preferences))
     }
+}
+
+/// A transparent 1×1 GIF.
+const PIXEL: [u8; 43] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+fn user_agent(call: &Call) -> Option<&str> {
+    call.req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Text as HTML content.
@@ -234,6 +294,10 @@ fn html(main: String) -> Response<Body> {
 
 fn accepted_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "object", "required": ["ok"], "properties": { "ok": { "const": true } } })
+}
+
+fn binary_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "format": "binary" })
 }
 
 fn html_schema(_: &mut SchemaGenerator) -> Schema {

@@ -145,6 +145,8 @@ pub struct Campaign {
     /// The template's documentId.
     pub template: String,
     pub lists: Vec<Audience>,
+    /// Opens and clicks tracked through signed links.
+    pub tracking: bool,
     pub status: CampaignStatus,
     pub send_at: Option<DateTime<Utc>>,
     pub progress: Progress,
@@ -163,6 +165,13 @@ pub struct CampaignInput {
     pub template: String,
     /// Lists by documentId.
     pub lists: Vec<String>,
+    /// Track opens and clicks (the default).
+    #[serde(default = "tracks")]
+    pub tracking: bool,
+}
+
+fn tracks() -> bool {
+    true
 }
 
 const COLUMNS: &str = "c.document_id, c.name, t.document_id, c.status, c.send_at,
@@ -173,7 +182,7 @@ const COLUMNS: &str = "c.document_id, c.name, t.document_id, c.status, c.send_at
     (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status IN ('pending', 'sending')),
     (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status = 'sent'),
     (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status = 'failed'),
-    c.started_at, c.finished_at, c.created_at, c.updated_at";
+    c.started_at, c.finished_at, c.created_at, c.updated_at, c.tracking";
 
 const FROM: &str = "campaigns c JOIN mail_templates t ON t.id = c.template_id";
 
@@ -196,6 +205,7 @@ fn from_row(row: &Row) -> Result<Campaign> {
         finished_at: row.try_get(11)?,
         created_at: row.try_get(12)?,
         updated_at: row.try_get(13)?,
+        tracking: row.try_get(14)?,
     })
 }
 
@@ -273,8 +283,13 @@ pub async fn create(
     let (name, template_id, list_ids) = resolve(tx, &input).await?;
     let row = tx
         .query_typed(
-            "INSERT INTO campaigns (name, template_id) VALUES ($1, $2) RETURNING id, document_id",
-            &[(&name, Type::TEXT), (&template_id, Type::INT8)],
+            "INSERT INTO campaigns (name, template_id, tracking) VALUES ($1, $2, $3)
+             RETURNING id, document_id",
+            &[
+                (&name, Type::TEXT),
+                (&template_id, Type::INT8),
+                (&input.tracking, Type::BOOL),
+            ],
         )
         .await?;
     let row = row
@@ -304,12 +319,13 @@ pub async fn update(
     let id = locked(tx, document_id).await?;
     let updated = tx
         .query_typed(
-            "UPDATE campaigns SET name = $2, template_id = $3
+            "UPDATE campaigns SET name = $2, template_id = $3, tracking = $4
              WHERE id = $1 AND status IN ('draft', 'scheduled') RETURNING id",
             &[
                 (&id, Type::INT8),
                 (&name, Type::TEXT),
                 (&template_id, Type::INT8),
+                (&input.tracking, Type::BOOL),
             ],
         )
         .await?;
@@ -589,4 +605,103 @@ pub async fn run_due(client: &mut tokio_postgres::Client) -> Result<Vec<RowId>> 
         )
         .await?;
     Ok(dispatch)
+}
+
+/// Clicks on one link of a campaign.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LinkClicks {
+    pub url: String,
+    pub clicks: i64,
+    /// Different subscribers who clicked it.
+    pub unique: i64,
+}
+
+/// What happened to a campaign's mail: sending, what SES reported, and what
+/// readers did. Opens and clicks count people (each once), machine opens apart.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub targeted: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub delivered: i64,
+    pub bounced: i64,
+    pub complained: i64,
+    /// Subscribers who opened it (machine fetches left out).
+    pub opened: i64,
+    /// Subscribers whose only opens were machines' (privacy proxies, scanners).
+    pub machine_opened: i64,
+    pub clicked: i64,
+    /// Recipients who left the list the campaign reached them through since it
+    /// started.
+    pub unsubscribed: i64,
+    /// The most clicked links, at most 100.
+    pub links: Vec<LinkClicks>,
+}
+
+/// The campaign's stats.
+pub async fn stats(client: &impl GenericClient, document_id: &str) -> Result<Stats> {
+    let row = client
+        .query_typed(
+            "SELECT
+                 (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id),
+                 (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status = 'sent'),
+                 (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status = 'failed'),
+                 (SELECT count(DISTINCT e.subscriber) FROM mail_events e
+                   WHERE e.campaign = c.document_id AND e.event_type = 'Delivery'),
+                 (SELECT count(DISTINCT e.subscriber) FROM mail_events e
+                   WHERE e.campaign = c.document_id AND e.event_type = 'Bounce'),
+                 (SELECT count(DISTINCT e.subscriber) FROM mail_events e
+                   WHERE e.campaign = c.document_id AND e.event_type = 'Complaint'),
+                 (SELECT count(DISTINCT t.subscriber_id) FROM tracking_events t
+                   WHERE t.campaign_id = c.id AND t.kind = 'open' AND NOT t.machine),
+                 (SELECT count(DISTINCT t.subscriber_id) FROM tracking_events t
+                   WHERE t.campaign_id = c.id AND t.kind = 'open' AND t.machine
+                     AND NOT EXISTS (SELECT 1 FROM tracking_events h
+                                     WHERE h.campaign_id = c.id AND h.subscriber_id = t.subscriber_id
+                                       AND h.kind = 'open' AND NOT h.machine)),
+                 (SELECT count(DISTINCT t.subscriber_id) FROM tracking_events t
+                   WHERE t.campaign_id = c.id AND t.kind = 'click'),
+                 (SELECT count(*) FROM campaign_messages m
+                   JOIN list_subscriptions ls ON ls.list_id = m.list_id AND ls.subscriber_id = m.subscriber_id
+                   WHERE m.campaign_id = c.id AND ls.status = 'unsubscribed' AND ls.updated_at >= c.started_at),
+                 c.id
+             FROM campaigns c WHERE c.document_id = $1",
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?;
+    let row = row
+        .first()
+        .ok_or_else(|| Error::NotFound("no such campaign".into()))?;
+    let id: i64 = row.try_get(10)?;
+    let links = client
+        .query_typed(
+            "SELECT url, count(*), count(DISTINCT subscriber_id) FROM tracking_events
+             WHERE campaign_id = $1 AND kind = 'click'
+             GROUP BY url ORDER BY count(*) DESC, url LIMIT 100",
+            &[(&id, Type::INT8)],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(LinkClicks {
+                url: r.try_get(0)?,
+                clicks: r.try_get(1)?,
+                unique: r.try_get(2)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Stats {
+        targeted: row.try_get(0)?,
+        sent: row.try_get(1)?,
+        failed: row.try_get(2)?,
+        delivered: row.try_get(3)?,
+        bounced: row.try_get(4)?,
+        complained: row.try_get(5)?,
+        opened: row.try_get(6)?,
+        machine_opened: row.try_get(7)?,
+        clicked: row.try_get(8)?,
+        unsubscribed: row.try_get(9)?,
+        links,
+    })
 }

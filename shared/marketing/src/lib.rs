@@ -9,14 +9,15 @@
 //!
 //! Subscribers come in and go out as CSV ([`imports`]). Campaigns send a template to
 //! lists ([`campaigns`]: one outbox row per recipient, at most once each; with the
-//! `ses` feature, `sending` is what campaign-send runs).
+//! `ses` feature, `sending` is what campaign-send runs), their opens and clicks
+//! tracked through signed links ([`tracking`]).
 //!
 //! SES's events about what was sent ([`events`]) are recorded, and a permanent
 //! bounce or a complaint suppresses the address.
 //!
 //! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions`,
-//! `suppressions`, `mail_templates`, `mail_events`, `campaigns`, `campaign_lists`
-//! and `campaign_messages`.
+//! `suppressions`, `mail_templates`, `mail_events`, `campaigns`, `campaign_lists`,
+//! `campaign_messages` and `tracking_events`.
 
 pub mod campaigns;
 pub mod config;
@@ -30,5 +31,6 @@ pub mod sending;
 pub mod subscribers;
 pub mod suppressions;
 pub mod templates;
+pub mod tracking;
 
 pub use config::MarketingConfig;

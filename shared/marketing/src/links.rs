@@ -5,11 +5,14 @@
 //! subscriber, the list it is about (or every list) and, for confirmations, when it
 //! ends; HMAC-SHA256 under `LINK_SIGNING_KEY` (truncated to 128 bits, enough
 //! against forgery and shorter in a URL) makes it unforgeable, and nothing in it is
-//! secret.
+//! secret. Tracking tokens ([`Tracked`]: the campaign, the subscriber and, for a
+//! click, the URL) are sealed the same way.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use url::Url;
 
 use platform::{
     error::{Error, Result},
@@ -51,6 +54,23 @@ pub struct Link {
     pub expires: Option<i64>,
 }
 
+/// The payload prefix of tracking tokens: never a [`Link`]'s (a letter and a dot).
+const TRACKED: &str = "t:";
+
+/// An open (no `url`) or a click (to `url`) of a campaign mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracked {
+    /// The campaign's documentId.
+    #[serde(rename = "c")]
+    pub campaign: String,
+    /// The subscriber's documentId.
+    #[serde(rename = "s")]
+    pub subscriber: String,
+    /// Where a click goes: the URL written in the mail.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
 /// `LINK_SIGNING_KEY`.
 #[derive(Clone)]
 pub struct LinkKey(Secret);
@@ -75,6 +95,35 @@ impl LinkKey {
             .expect("HMAC takes a key of any length")
     }
 
+    /// `payload` and its tag, for a URL.
+    fn seal(&self, payload: &[u8]) -> String {
+        let mut mac = self.mac();
+        mac.update(payload);
+        let tag = mac.finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES])
+        )
+    }
+
+    /// The payload of a token this key sealed, if it is one.
+    fn open(&self, token: &str, max_len: usize) -> Option<Vec<u8>> {
+        if token.len() > max_len {
+            return None;
+        }
+        let (payload, tag) = token.split_once('.')?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        if tag.len() != TAG_BYTES {
+            return None;
+        }
+        let mut mac = self.mac();
+        mac.update(&payload);
+        mac.verify_truncated_left(&tag).ok()?;
+        Some(payload)
+    }
+
     /// The token of `link`, for a URL's query.
     pub fn sign(&self, link: &Link) -> String {
         let payload = format!(
@@ -84,32 +133,38 @@ impl LinkKey {
             link.list.as_deref().unwrap_or("-"),
             link.expires.unwrap_or(0)
         );
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        let tag = mac.finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES])
-        )
+        self.seal(payload.as_bytes())
+    }
+
+    /// The token of a tracked open or click.
+    pub fn sign_tracked(&self, tracked: &Tracked) -> String {
+        let json = serde_json::to_string(tracked).unwrap_or_default();
+        self.seal(format!("{TRACKED}{json}").as_bytes())
+    }
+
+    /// The open or click a token this key signed stands for.
+    pub fn verify_tracked(&self, token: &str) -> Result<Tracked> {
+        let invalid = || Error::invalid("token", "this link is invalid");
+        let payload = self.open(token, 4096).ok_or_else(invalid)?;
+        let json = payload
+            .strip_prefix(TRACKED.as_bytes())
+            .ok_or_else(invalid)?;
+        let tracked: Tracked = serde_json::from_slice(json).map_err(|_| invalid())?;
+        let url_ok = tracked
+            .url
+            .as_deref()
+            .is_none_or(|u| Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
+        if !is_id(&tracked.campaign) || !is_id(&tracked.subscriber) || !url_ok {
+            return Err(invalid());
+        }
+        Ok(tracked)
     }
 
     /// The link `token` is, if this key signed it for `purpose` and it has not
     /// ended at `now` (unix seconds).
     pub fn verify(&self, token: &str, purpose: Purpose, now: i64) -> Result<Link> {
         let invalid = || Error::invalid("token", "this link is invalid or has expired");
-        if token.len() > 512 {
-            return Err(invalid());
-        }
-        let (payload, tag) = token.split_once('.').ok_or_else(invalid)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-        if tag.len() != TAG_BYTES {
-            return Err(invalid());
-        }
-        let mut mac = self.mac();
-        mac.update(&payload);
-        mac.verify_truncated_left(&tag).map_err(|_| invalid())?;
+        let payload = self.open(token, 512).ok_or_else(invalid)?;
         let payload = String::from_utf8(payload).map_err(|_| invalid())?;
         let parts: Vec<&str> = payload.split('.').collect();
         let [letter, subscriber, list, expires] = parts.as_slice() else {

@@ -27,6 +27,7 @@ use crate::{
     campaigns::{self, CampaignConfig},
     links::{Link, LinkKey, Purpose},
     templates::{self, Footer, TemplateInput},
+    tracking::Rewrite,
 };
 
 /// One message, as the sender needs it.
@@ -37,6 +38,7 @@ pub struct Outgoing {
     /// Canceled since it was queued: not sent. (Paused is not checked: a message
     /// claimed before the pause took effect goes, as an in-flight batch does.)
     canceled: bool,
+    tracking: bool,
     template: TemplateInput,
     subscriber: String,
     email: String,
@@ -124,10 +126,11 @@ impl CampaignSender {
         let unsubscribe_url = self
             .link(&self.api_url, "newsletter/unsubscribe", &unsubscribe)
             .map_err(|e| e.to_string())?;
+        let preferences_url = self
+            .link(&self.site_url, "newsletter/preferences", &preferences)
+            .map_err(|e| e.to_string())?;
         let footer = Footer {
-            preferences_url: self
-                .link(&self.site_url, "newsletter/preferences", &preferences)
-                .map_err(|e| e.to_string())?,
+            preferences_url: preferences_url.clone(),
             unsubscribe_url: unsubscribe_url.clone(),
             postal_address: self.postal_address.clone(),
         };
@@ -135,8 +138,18 @@ impl CampaignSender {
             "subscriber": { "name": row.name, "email": row.email, "attributes": row.attributes },
             "campaign": { "name": row.campaign_name },
         });
-        let rendered =
+        let mut rendered =
             templates::render(&row.template, &context, &footer).map_err(|e| e.to_string())?;
+        if row.tracking {
+            let rewrite = Rewrite {
+                key: &self.links,
+                api_url: &self.api_url,
+                campaign: &row.campaign,
+                subscriber: &row.subscriber,
+                keep: &[&unsubscribe_url, &preferences_url],
+            };
+            rendered.html = rewrite.apply(&rendered.html).map_err(|e| e.to_string())?;
+        }
         let subject = match &self.subject_prefix {
             Some(prefix) => format!("{prefix}{}", rendered.subject),
             None => rendered.subject,
@@ -166,7 +179,7 @@ impl Job for CampaignSender {
     async fn load(&self, client: &Client, id: RowId) -> Result<Outgoing> {
         let row = client
             .query_typed(
-                "SELECT c.document_id, c.name, c.status = 'canceled',
+                "SELECT c.document_id, c.name, c.status = 'canceled', c.tracking,
                         t.name, t.subject, t.html, t.text,
                         s.document_id, s.email, s.name, s.attributes, l.document_id,
                         CASE
@@ -187,22 +200,23 @@ impl Job for CampaignSender {
         let row = row
             .first()
             .ok_or_else(|| Error::internal("a claimed campaign message has no row"))?;
-        let stale: Option<String> = row.try_get(12)?;
+        let stale: Option<String> = row.try_get(13)?;
         Ok(Outgoing {
             campaign: row.try_get(0)?,
             campaign_name: row.try_get(1)?,
             canceled: row.try_get(2)?,
+            tracking: row.try_get(3)?,
             template: TemplateInput {
-                name: row.try_get(3)?,
-                subject: row.try_get(4)?,
-                html: row.try_get(5)?,
-                text: row.try_get(6)?,
+                name: row.try_get(4)?,
+                subject: row.try_get(5)?,
+                html: row.try_get(6)?,
+                text: row.try_get(7)?,
             },
-            subscriber: row.try_get(7)?,
-            email: row.try_get(8)?,
-            name: row.try_get(9)?,
-            attributes: row.try_get(10)?,
-            list: row.try_get(11)?,
+            subscriber: row.try_get(8)?,
+            email: row.try_get(9)?,
+            name: row.try_get(10)?,
+            attributes: row.try_get(11)?,
+            list: row.try_get(12)?,
             stale: match stale.as_deref() {
                 Some("blocklisted") => Some("skipped: the subscriber is blocklisted"),
                 Some("unsubscribed") => Some("skipped: unsubscribed since the campaign started"),

@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(20, "0020_mail_templates"),
     migration!(21, "0021_mail_events"),
     migration!(22, "0022_campaigns"),
+    migration!(23, "0023_tracking"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
