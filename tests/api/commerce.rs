@@ -1083,6 +1083,9 @@ async fn finance_lists_orders_by_filter_and_reads_their_history() {
         "?from=yesterday",
         "?pageSize=101",
         "?page=0",
+        // Found by schemathesis: a NUL in a filter is a 400, not a 500.
+        "?member=a%00b",
+        "?product=%00",
     ] {
         let (status, answer) = list(bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {answer}");

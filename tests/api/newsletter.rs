@@ -950,6 +950,13 @@ async fn subscribers_come_in_and_go_out_as_csv() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Found by schemathesis: a NUL in the list ids is a 400, not a 500.
+    let (status, _) = import(
+        format!("email\nd-{suffix}@example.com\n"),
+        "?lists=a%00".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // The export: the same columns, formula-looking cells defused.
     let response = stack

@@ -345,7 +345,7 @@ impl Campaigns {
                 limit: MAX_IMPORT_BYTES,
             });
         }
-        let list_ids: Vec<String> = query_param(req, "lists")
+        let list_ids: Vec<String> = text_param(req, "lists", 2000)?
             .map(|raw| {
                 raw.split(',')
                     .map(|id| id.trim().to_owned())

@@ -30,7 +30,7 @@ use lambda_http::Request;
 use lambda_http::{Body, Response};
 use platform::{
     Error, Platform, Result,
-    http::{data as data_of, page_param, parse_json, path_param, query_param},
+    http::{data as data_of, page_param, parse_json, path_param, query_param, text_param},
 };
 use schemars::json_schema;
 use serde::Deserialize;
@@ -167,7 +167,6 @@ fn time_param(req: &Request, name: &str) -> Result<Option<DateTime<Utc>>> {
 }
 
 fn filter_of(req: &Request) -> Result<Filter> {
-    let text = |name: &str| query_param(req, name).map(str::to_owned);
     Ok(Filter {
         status: match query_param(req, "status") {
             Some(raw) => Some(Status::parse(raw).ok_or_else(|| {
@@ -181,8 +180,8 @@ fn filter_of(req: &Request) -> Result<Filter> {
             })?),
             None => None,
         },
-        product: text("product"),
-        member: text("member"),
+        product: text_param(req, "product", 64)?,
+        member: text_param(req, "member", 64)?,
         from: time_param(req, "from")?,
         to: time_param(req, "to")?,
     })
