@@ -169,19 +169,6 @@ pub static ROUTES: &[Route<Campaigns>] = &[
         Doc::empty("Lift a suppression")),
 ];
 
-/// Runs one audited write as the caller, in a transaction.
-async fn write<T, F>(platform: &Platform, call: &Call, work: F) -> Result<T>
-where
-    F: AsyncFnOnce(&tokio_postgres::Transaction<'_>, &str) -> Result<T>,
-{
-    let actor = call.principal()?.actor();
-    let mut client = platform.db.client().await?;
-    let tx = client.transaction().await?;
-    let written = work(&tx, &actor).await?;
-    tx.commit().await?;
-    Ok(written)
-}
-
 impl Campaigns {
     async fn campaigns(self: Arc<Self>, _: Call) -> Answer {
         let client = self.platform.db.client().await?;
@@ -208,26 +195,28 @@ impl Campaigns {
 
     async fn create_campaign(self: Arc<Self>, call: Call) -> Answer {
         let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
-        let campaign = write(&self.platform, &call, async |tx, actor| {
-            campaigns::create(tx, actor, input).await
-        })
-        .await?;
+        let campaign = call
+            .audited(&self.platform.db, async |tx, actor| {
+                campaigns::create(tx, actor, input).await
+            })
+            .await?;
         Ok(data(StatusCode::CREATED, campaign))
     }
 
     async fn update_campaign(self: Arc<Self>, call: Call) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
         let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
-        let campaign = write(&self.platform, &call, async |tx, actor| {
-            campaigns::update(tx, actor, document_id, input).await
-        })
-        .await?;
+        let campaign = call
+            .audited(&self.platform.db, async |tx, actor| {
+                campaigns::update(tx, actor, document_id, input).await
+            })
+            .await?;
         Ok(data(StatusCode::OK, campaign))
     }
 
     async fn delete_campaign(self: Arc<Self>, call: Call) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
-        write(&self.platform, &call, async |tx, actor| {
+        call.audited(&self.platform.db, async |tx, actor| {
             campaigns::delete(tx, actor, document_id).await
         })
         .await?;
@@ -242,10 +231,11 @@ impl Campaigns {
         send_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
-        let changed = write(&self.platform, call, async |tx, actor| {
-            campaigns::act(tx, actor, document_id, action, send_at, &self.config).await
-        })
-        .await?;
+        let changed = call
+            .audited(&self.platform.db, async |tx, actor| {
+                campaigns::act(tx, actor, document_id, action, send_at, &self.config).await
+            })
+            .await?;
         self.queue.dispatch(&changed.dispatch).await;
         Ok(data(StatusCode::OK, changed.campaign))
     }
@@ -289,26 +279,28 @@ impl Campaigns {
 
     async fn create_list(self: Arc<Self>, call: Call) -> Answer {
         let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
-        let list = write(&self.platform, &call, async |tx, actor| {
-            lists::create(tx, actor, input).await
-        })
-        .await?;
+        let list = call
+            .audited(&self.platform.db, async |tx, actor| {
+                lists::create(tx, actor, input).await
+            })
+            .await?;
         Ok(data(StatusCode::CREATED, list))
     }
 
     async fn update_list(self: Arc<Self>, call: Call) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
         let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
-        let list = write(&self.platform, &call, async |tx, actor| {
-            lists::update(tx, actor, document_id, input).await
-        })
-        .await?;
+        let list = call
+            .audited(&self.platform.db, async |tx, actor| {
+                lists::update(tx, actor, document_id, input).await
+            })
+            .await?;
         Ok(data(StatusCode::OK, list))
     }
 
     async fn delete_list(self: Arc<Self>, call: Call) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
-        write(&self.platform, &call, async |tx, actor| {
+        call.audited(&self.platform.db, async |tx, actor| {
             lists::delete(tx, actor, document_id).await
         })
         .await?;
@@ -361,15 +353,16 @@ impl Campaigns {
             }
         };
         let (overwrite, preconfirm) = (flag("overwrite")?, flag("preconfirm")?);
-        let report = write(&self.platform, &call, async |tx, actor| {
-            let options = ImportOptions {
-                lists: lists::ids_of(tx, &list_ids, false, "lists").await?,
-                overwrite,
-                preconfirm,
-            };
-            imports::import(tx, actor, body, &options).await
-        })
-        .await?;
+        let report = call
+            .audited(&self.platform.db, async |tx, actor| {
+                let options = ImportOptions {
+                    lists: lists::ids_of(tx, &list_ids, false, "lists").await?,
+                    overwrite,
+                    preconfirm,
+                };
+                imports::import(tx, actor, body, &options).await
+            })
+            .await?;
         Ok(data(StatusCode::OK, report))
     }
 
@@ -401,26 +394,28 @@ impl Campaigns {
 
     async fn create_subscriber(self: Arc<Self>, call: Call) -> Answer {
         let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
-        let subscriber = write(&self.platform, &call, async |tx, actor| {
-            subscribers::create(tx, actor, input).await
-        })
-        .await?;
+        let subscriber = call
+            .audited(&self.platform.db, async |tx, actor| {
+                subscribers::create(tx, actor, input).await
+            })
+            .await?;
         Ok(data(StatusCode::CREATED, subscriber))
     }
 
     async fn update_subscriber(self: Arc<Self>, call: Call) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
         let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
-        let subscriber = write(&self.platform, &call, async |tx, actor| {
-            subscribers::update(tx, actor, document_id, input).await
-        })
-        .await?;
+        let subscriber = call
+            .audited(&self.platform.db, async |tx, actor| {
+                subscribers::update(tx, actor, document_id, input).await
+            })
+            .await?;
         Ok(data(StatusCode::OK, subscriber))
     }
 
     async fn delete_subscriber(self: Arc<Self>, call: Call) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
-        write(&self.platform, &call, async |tx, actor| {
+        call.audited(&self.platform.db, async |tx, actor| {
             subscribers::delete(tx, actor, document_id).await
         })
         .await?;
@@ -443,26 +438,28 @@ impl Campaigns {
 
     async fn create_template(self: Arc<Self>, call: Call) -> Answer {
         let Envelope { data: input } = parse_json(&call.req, MAX_TEMPLATE_BODY)?;
-        let template = write(&self.platform, &call, async |tx, actor| {
-            templates::create(tx, actor, input).await
-        })
-        .await?;
+        let template = call
+            .audited(&self.platform.db, async |tx, actor| {
+                templates::create(tx, actor, input).await
+            })
+            .await?;
         Ok(data(StatusCode::CREATED, template))
     }
 
     async fn update_template(self: Arc<Self>, call: Call) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
         let Envelope { data: input } = parse_json(&call.req, MAX_TEMPLATE_BODY)?;
-        let template = write(&self.platform, &call, async |tx, actor| {
-            templates::update(tx, actor, document_id, input).await
-        })
-        .await?;
+        let template = call
+            .audited(&self.platform.db, async |tx, actor| {
+                templates::update(tx, actor, document_id, input).await
+            })
+            .await?;
         Ok(data(StatusCode::OK, template))
     }
 
     async fn delete_template(self: Arc<Self>, call: Call) -> Answer {
         let document_id = path_param(&call.req, "documentId")?;
-        write(&self.platform, &call, async |tx, actor| {
+        call.audited(&self.platform.db, async |tx, actor| {
             templates::delete(tx, actor, document_id).await
         })
         .await?;
@@ -498,7 +495,7 @@ impl Campaigns {
         let Envelope {
             data: SuppressionInput { email },
         } = parse_json(&call.req, MAX_BODY)?;
-        write(&self.platform, &call, async |tx, actor| {
+        call.audited(&self.platform.db, async |tx, actor| {
             suppressions::add(tx, actor, &email).await
         })
         .await?;
@@ -507,7 +504,7 @@ impl Campaigns {
 
     async fn unsuppress(self: Arc<Self>, call: Call) -> Answer {
         let email = path_param(&call.req, "email")?.to_lowercase();
-        write(&self.platform, &call, async |tx, actor| {
+        call.audited(&self.platform.db, async |tx, actor| {
             suppressions::remove(tx, actor, &email).await
         })
         .await?;

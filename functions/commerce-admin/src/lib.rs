@@ -276,35 +276,24 @@ fn revenue_query(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-/// Runs one audited write as the caller, in a transaction.
-async fn write<T, F>(platform: &Platform, call: &Call, work: F) -> Result<T>
-where
-    F: AsyncFnOnce(&tokio_postgres::Transaction<'_>, &str) -> Result<T>,
-{
-    let actor = call.principal()?.actor();
-    let mut client = platform.db.client().await?;
-    let tx = client.transaction().await?;
-    let written = work(&tx, &actor).await?;
-    tx.commit().await?;
-    Ok(written)
-}
-
 async fn create(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let Envelope { data } = parse_json(&call.req, MAX_BODY)?;
-    let product = write(&platform, &call, async |tx, actor| {
-        catalogue::create(tx, actor, data).await
-    })
-    .await?;
+    let product = call
+        .audited(&platform.db, async |tx, actor| {
+            catalogue::create(tx, actor, data).await
+        })
+        .await?;
     Ok(data_of(StatusCode::CREATED, product))
 }
 
 async fn update(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let document_id = path_param(&call.req, "documentId")?;
     let Envelope { data } = parse_json(&call.req, MAX_BODY)?;
-    let product = write(&platform, &call, async |tx, actor| {
-        catalogue::update(tx, actor, document_id, data).await
-    })
-    .await?;
+    let product = call
+        .audited(&platform.db, async |tx, actor| {
+            catalogue::update(tx, actor, document_id, data).await
+        })
+        .await?;
     Ok(data_of(StatusCode::OK, product))
 }
 
@@ -322,20 +311,22 @@ async fn show_promotion(platform: Arc<Finance>, call: Call) -> Result<Response<B
 
 async fn create_promotion(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let Envelope { data } = parse_json(&call.req, MAX_BODY)?;
-    let promotion = write(&platform, &call, async |tx, actor| {
-        promotions::create(tx, actor, data).await
-    })
-    .await?;
+    let promotion = call
+        .audited(&platform.db, async |tx, actor| {
+            promotions::create(tx, actor, data).await
+        })
+        .await?;
     Ok(data_of(StatusCode::CREATED, promotion))
 }
 
 async fn update_promotion(platform: Arc<Finance>, call: Call) -> Result<Response<Body>> {
     let document_id = path_param(&call.req, "documentId")?;
     let Envelope { data } = parse_json(&call.req, MAX_BODY)?;
-    let promotion = write(&platform, &call, async |tx, actor| {
-        promotions::update(tx, actor, document_id, data).await
-    })
-    .await?;
+    let promotion = call
+        .audited(&platform.db, async |tx, actor| {
+            promotions::update(tx, actor, document_id, data).await
+        })
+        .await?;
     Ok(data_of(StatusCode::OK, promotion))
 }
 

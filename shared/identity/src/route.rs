@@ -15,6 +15,7 @@ use std::sync::Arc;
 use lambda_http::{Body, Request, Response};
 use platform::{
     Error, Platform, Result,
+    db::Db,
     http::route_key,
     runtime::{Handler, HandlerFuture},
 };
@@ -80,6 +81,20 @@ impl Call {
             Who::Member(session, member) => Ok((session, member)),
             _ => Err(Error::internal("the route's guard established no member")),
         }
+    }
+    /// Runs one admin write as the caller in a transaction of `db`: `work` gets the
+    /// transaction and the actor the audit trail names, and records its entry there,
+    /// so the change and its audit commit together or not at all.
+    pub async fn audited<T, F>(&self, db: &Db, work: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&tokio_postgres::Transaction<'_>, &str) -> Result<T>,
+    {
+        let actor = self.principal()?.actor();
+        let mut client = db.client().await?;
+        let tx = client.transaction().await?;
+        let written = work(&tx, &actor).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 }
 
