@@ -479,6 +479,34 @@ async fn a_scheduled_campaign_starts_when_its_time_comes_and_wrong_requests_are_
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
+    // A test send: to any address, marked, through the mail outbox.
+    let tester = format!("tester-{}@example.com", random_suffix());
+    let path = format!("/admin/campaigns/{campaign}/test");
+    let body = json!({ "data": { "emails": [tester] } });
+    let (status, queued) = call(
+        &setup.stack,
+        Method::POST,
+        &path,
+        Some(&setup.admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    let mail = setup.stack.wait_for_mail(&tester, 1).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].subject, "[测试] ，本周精选");
+    assert!(mail[0].text.contains("杭州市西湖区文三路 1 号"));
+    let too_many = json!({ "data": { "emails": (0..6).map(|i| format!("t{i}@example.com")).collect::<Vec<_>>() } });
+    let (status, _) = call(
+        &setup.stack,
+        Method::POST,
+        &path,
+        Some(&setup.admin),
+        Some(too_many),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // A template a campaign uses cannot be deleted.
     let (status, _) = call(
         &setup.stack,

@@ -280,7 +280,8 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "PUT /admin/templates/{documentId}"
         | "POST /admin/campaigns"
         | "PUT /admin/campaigns/{documentId}"
-        | "POST /admin/campaigns/{documentId}/schedule" => {
+        | "POST /admin/campaigns/{documentId}/schedule"
+        | "POST /admin/campaigns/{documentId}/test" => {
             only(&["admin", "full-access"], S::BAD_REQUEST)
         }
         // Members only.
@@ -365,7 +366,8 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         | "PUT /admin/templates/{documentId}"
         | "POST /admin/campaigns"
         | "PUT /admin/campaigns/{documentId}"
-        | "POST /admin/campaigns/{documentId}/schedule" => Some(json!({ "data": {} })),
+        | "POST /admin/campaigns/{documentId}/schedule"
+        | "POST /admin/campaigns/{documentId}/test" => Some(json!({ "data": {} })),
         _ => None,
     };
     (method.parse().expect("method"), path, body)

@@ -18,6 +18,7 @@ use identity::{
     route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
 };
 use lambda_http::{Body, Response};
+use mail::MailConfig;
 use marketing::{
     campaigns::{self, Action, Campaign, CampaignConfig, CampaignInput, Stats},
     imports::{self, ImportOptions, ImportReport},
@@ -68,6 +69,13 @@ struct SuppressionInput {
     email: Email,
 }
 
+/// `POST /admin/campaigns/{documentId}/test`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TestInput {
+    emails: Vec<Email>,
+}
+
 /// `POST /admin/campaigns/{documentId}/schedule`.
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -80,6 +88,7 @@ pub struct Campaigns {
     platform: Arc<Platform>,
     config: CampaignConfig,
     queue: platform::outbox::Queue,
+    mail: platform::outbox::Queue,
 }
 
 type Answer = Result<Response<Body>>;
@@ -138,6 +147,9 @@ pub static ROUTES: &[Route<Campaigns>] = &[
             .body(schema_of::<Envelope<ScheduleInput>>)),
     identity::route!(POST "/admin/campaigns/{documentId}/send", MANAGE, Campaigns::send,
         Doc::new("Start sending now: one message per confirmed, enabled, unsuppressed subscriber of its lists", schema_of::<Campaign>)),
+    identity::route!(POST "/admin/campaigns/{documentId}/test", MANAGE, Campaigns::test_send,
+        Doc::new("Send the campaign to up to 5 addresses now, marked [测试], through the mail outbox: the jobs queued", test_schema)
+            .body(schema_of::<Envelope<TestInput>>).status(202)),
     identity::route!(POST "/admin/campaigns/{documentId}/pause", MANAGE, Campaigns::pause,
         Doc::new("Stop sending; what is queued waits", schema_of::<Campaign>)),
     identity::route!(POST "/admin/campaigns/{documentId}/resume", MANAGE, Campaigns::resume,
@@ -245,6 +257,20 @@ impl Campaigns {
             data: ScheduleInput { send_at },
         } = parse_json(&call.req, MAX_BODY)?;
         self.act(&call, Action::Schedule, Some(send_at)).await
+    }
+
+    async fn test_send(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let Envelope {
+            data: TestInput { emails },
+        } = parse_json(&call.req, MAX_BODY)?;
+        let jobs = call
+            .audited(&self.platform.db, async |tx, actor| {
+                campaigns::test_send(tx, actor, document_id, &emails, &self.config).await
+            })
+            .await?;
+        self.mail.dispatch(&jobs).await;
+        Ok(data(StatusCode::ACCEPTED, json!({ "queued": jobs.len() })))
     }
 
     async fn send(self: Arc<Self>, call: Call) -> Answer {
@@ -530,6 +556,14 @@ fn filter_of(call: &Call) -> Result<Filter> {
     })
 }
 
+fn test_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": ["queued"],
+        "properties": { "queued": { "type": "integer" } },
+    })
+}
+
 fn csv_text(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string" })
 }
@@ -587,15 +621,16 @@ fn subscribers_query(_: &mut SchemaGenerator) -> Schema {
 }
 
 /// The settings this function reads besides the core.
-pub type Settings = CampaignConfig;
+pub type Settings = (CampaignConfig, MailConfig);
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(
     platform: Arc<Platform>,
-    config: Settings,
+    (config, mail): Settings,
 ) -> Result<impl platform::runtime::Handler> {
     let campaigns = Campaigns {
         queue: campaigns::queue(&platform, &config),
+        mail: mail::queue(&platform, &mail),
         config,
         platform: platform.clone(),
     };

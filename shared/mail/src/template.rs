@@ -20,6 +20,9 @@ pub const NAMES: &[&str] = &[
     "no-account",
     "receipt",
     "newsletter-confirm",
+    // A mail rendered elsewhere (a marketing template's test send): its subject,
+    // HTML and text as they are.
+    "rendered",
 ];
 
 macro_rules! parts {
@@ -49,6 +52,7 @@ const SOURCES: &[[(&str, &str); 3]] = &[
     parts!("no-account"),
     parts!("receipt"),
     parts!("newsletter-confirm"),
+    parts!("rendered"),
 ];
 
 const LAYOUTS: [(&str, &str); 2] = [
@@ -134,7 +138,7 @@ mod tests {
             "order": "o1",
             "lists": "每周精选",
         });
-        for name in NAMES {
+        for name in NAMES.iter().filter(|name| **name != "rendered") {
             let rendered = render(name, &variables).unwrap();
             assert!(rendered.subject.contains("AI变现之路"), "{name}");
             assert!(!rendered.subject.contains('\n'), "{name}");
@@ -143,6 +147,16 @@ mod tests {
             assert!(rendered.text.contains("读者，你好"), "{name}");
             assert!(rendered.text.contains("请勿直接回复"), "{name}");
         }
+    }
+
+    #[test]
+    fn a_mail_rendered_elsewhere_goes_as_it_is() {
+        let variables =
+            json!({ "subject": "[测试] 本周精选", "html": "<p>a &amp; b</p>", "text": "a & b" });
+        let rendered = render("rendered", &variables).unwrap();
+        assert_eq!(rendered.subject, "[测试] 本周精选");
+        assert_eq!(rendered.html, "<p>a &amp; b</p>");
+        assert_eq!(rendered.text, "a & b");
     }
 
     #[test]

@@ -705,3 +705,83 @@ pub async fn stats(client: &impl GenericClient, document_id: &str) -> Result<Sta
         links,
     })
 }
+
+/// The most addresses one test send goes to.
+pub const MAX_TEST_ADDRESSES: usize = 5;
+
+/// Writes a test send of the campaign to `to` in `tx`, through the mail outbox:
+/// its template rendered for each address (as the subscriber with that address, or
+/// with only the address), subject marked `[测试]`, links in the footer examples.
+/// Answers the mail job ids.
+pub async fn test_send(
+    tx: &tokio_postgres::Transaction<'_>,
+    actor: &str,
+    document_id: &str,
+    to: &[identity::email::Email],
+    config: &CampaignConfig,
+) -> Result<Vec<RowId>> {
+    if to.is_empty() || to.len() > MAX_TEST_ADDRESSES {
+        return Err(Error::invalid(
+            "emails",
+            format!("1 to {MAX_TEST_ADDRESSES} addresses"),
+        ));
+    }
+    let row = tx
+        .query_typed(
+            "SELECT c.name, t.name, t.subject, t.html, t.text
+             FROM campaigns c JOIN mail_templates t ON t.id = c.template_id
+             WHERE c.document_id = $1",
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?;
+    let row = row
+        .first()
+        .ok_or_else(|| Error::NotFound("no such campaign".into()))?;
+    let campaign_name: String = row.try_get(0)?;
+    let template = crate::templates::TemplateInput {
+        name: row.try_get(1)?,
+        subject: row.try_get(2)?,
+        html: row.try_get(3)?,
+        text: row.try_get(4)?,
+    };
+    let footer =
+        crate::templates::example_footer(config.postal_address.as_deref().unwrap_or_default());
+    let mut jobs = Vec::with_capacity(to.len());
+    for email in to {
+        let known = tx
+            .query_typed(
+                "SELECT name, attributes FROM subscribers WHERE email = $1",
+                &[(&email.as_str(), Type::TEXT)],
+            )
+            .await?;
+        let (name, attributes): (String, Value) = match known.first() {
+            Some(row) => (row.try_get(0)?, row.try_get(1)?),
+            None => (String::new(), json!({})),
+        };
+        let context = json!({
+            "subscriber": { "name": name, "email": email.as_str(), "attributes": attributes },
+            "campaign": { "name": campaign_name },
+        });
+        let rendered = crate::templates::render(&template, &context, &footer)?;
+        let subject = format!(
+            "[测试] {}{}",
+            config.subject_prefix.as_deref().unwrap_or_default(),
+            rendered.subject
+        );
+        let job = mail::MailJob {
+            template: "rendered",
+            to: email.clone(),
+            variables: json!({ "subject": subject, "html": rendered.html, "text": rendered.text }),
+        };
+        jobs.push(mail::enqueue(tx, &job).await?);
+    }
+    audit::record(
+        tx,
+        actor,
+        "campaign.test",
+        document_id,
+        json!({ "addresses": to.len() }),
+    )
+    .await?;
+    Ok(jobs)
+}

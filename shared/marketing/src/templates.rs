@@ -209,12 +209,17 @@ pub fn sample() -> Value {
 /// Renders a template as staff write it with `context`, as a recipient would get
 /// it (the footer's links are examples).
 pub fn preview(input: &TemplateInput, context: &Value) -> Result<Rendered> {
-    let footer = Footer {
+    render(input, context, &example_footer("（寄件地址）"))
+}
+
+/// A footer whose links are examples: for previews and test sends, which go to
+/// people who are not (necessarily) subscribers.
+pub fn example_footer(postal_address: &str) -> Footer {
+    Footer {
         unsubscribe_url: "https://example.com/newsletter/unsubscribe?token=preview".into(),
         preferences_url: "https://example.com/newsletter/preferences?token=preview".into(),
-        postal_address: "（寄件地址）".into(),
-    };
-    render(input, context, &footer)
+        postal_address: postal_address.to_owned(),
+    }
 }
 
 /// Renders a template's parts for one recipient.
