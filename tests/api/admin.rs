@@ -498,3 +498,98 @@ async fn comp_entitlements_unlock_paid_content_until_revoked_or_expired() {
         "{actions:?}"
     );
 }
+
+#[tokio::test]
+async fn an_editor_granted_marketing_manages_the_newsletter_and_nothing_more() {
+    let stack = spawn_stack().await;
+    let (_, admin) = stack.staff_session(Role::Admin).await;
+    let (editor_id, editor) = stack.staff_session(Role::Editor).await;
+    let status = |method: Method, path: &'static str, token: String, body: Option<Value>| {
+        let stack = &stack;
+        async move {
+            let mut request = stack.authed(method, path, &token);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    let list =
+        json!({ "data": { "name": "编辑的名单", "visibility": "private", "optin": "single" } });
+    assert_eq!(
+        status(Method::GET, "/admin/lists", editor.clone(), None).await,
+        403
+    );
+
+    let grant = |grants: Value| {
+        let (stack, admin, editor_id) = (&stack, admin.clone(), editor_id.clone());
+        async move {
+            let response = stack
+                .authed(Method::PATCH, &format!("/admin/users/{editor_id}"), &admin)
+                .json(&json!({ "grants": grants }))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), json(response).await)
+        }
+    };
+    let (code, body) = grant(json!(["marketing.read"])).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["grants"], json!(["marketing.read"]));
+    assert_eq!(body["data"]["role"], "editor");
+    // At once, on the session they already hold.
+    assert_eq!(
+        status(Method::GET, "/admin/lists", editor.clone(), None).await,
+        200
+    );
+    assert_eq!(
+        status(
+            Method::POST,
+            "/admin/lists",
+            editor.clone(),
+            Some(list.clone())
+        )
+        .await,
+        403
+    );
+    let (code, _) = grant(json!([
+        "marketing.write",
+        "marketing.read",
+        "marketing.read"
+    ]))
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        status(Method::POST, "/admin/lists", editor.clone(), Some(list)).await,
+        201
+    );
+    let me = json(
+        stack
+            .authed(Method::GET, "/admin/me", &editor)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        me["data"]["grants"],
+        json!(["marketing.read", "marketing.write"])
+    );
+    // Not a way to make an admin: people, tokens and webhooks are never granted.
+    for refused in [
+        json!(["staff.write"]),
+        json!(["tokens.write"]),
+        json!(["webhooks.write"]),
+        json!(["no.such"]),
+    ] {
+        let (code, body) = grant(refused.clone()).await;
+        assert_eq!(code, 400, "{refused}: {body}");
+    }
+    assert_eq!(
+        status(Method::GET, "/admin/users", editor.clone(), None).await,
+        403
+    );
+    let (code, _) = grant(json!([])).await;
+    assert_eq!(code, 200);
+    assert_eq!(status(Method::GET, "/admin/lists", editor, None).await, 403);
+}

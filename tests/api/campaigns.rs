@@ -684,3 +684,56 @@ async fn opens_and_clicks_are_tracked_through_signed_links_and_counted_in_the_st
             .contains("https://example.com/articles/1?from=mail&amp;n=1")
     );
 }
+
+#[tokio::test]
+async fn ten_thousand_recipients_each_get_one_mail_with_their_own_unsubscribe_link() {
+    const RECIPIENTS: usize = 10_000;
+    let env = vec![("CAMPAIGN_RATE_PER_SECOND", "2000".to_owned())];
+    let clock = std::time::Instant::now();
+    let Some(setup) = setup(RECIPIENTS, env).await else {
+        return;
+    };
+    eprintln!("{RECIPIENTS} recipients imported in {:?}", clock.elapsed());
+    let campaign = setup.campaign().await;
+    let clock = std::time::Instant::now();
+    let (status, started) = setup.act(&campaign, "send").await;
+    eprintln!("started and fanned out in {:?}", clock.elapsed());
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["data"]["progress"]["targeted"], RECIPIENTS);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    let progress = loop {
+        let progress = setup.show(&campaign).await["progress"].clone();
+        if progress["pending"] == 0 || tokio::time::Instant::now() > deadline {
+            break progress;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(progress["sent"], RECIPIENTS, "{progress}");
+    eprintln!("all sent {:?} after the start", clock.elapsed());
+    // Every address once, each with an unsubscribe link of its own.
+    let domain = setup.recipients[0].split_once('-').unwrap().1;
+    let mail = setup.stack.sent_mail(domain).await;
+    assert_eq!(mail.len(), RECIPIENTS, "one mail each");
+    let mut recipients: Vec<&str> = mail.iter().map(|m| m.destinations[0].as_str()).collect();
+    recipients.sort_unstable();
+    recipients.dedup();
+    // Not compared as lists: a failure would print 10,000 addresses.
+    assert_eq!(recipients.len(), RECIPIENTS, "each recipient exactly once");
+    assert!(
+        setup
+            .recipients
+            .iter()
+            .all(|r| recipients.binary_search(&r.as_str()).is_ok()),
+        "every recipient reached"
+    );
+    let links: std::collections::HashSet<String> = mail.iter().map(list_unsubscribe).collect();
+    assert_eq!(
+        links.len(),
+        RECIPIENTS,
+        "one unsubscribe link per recipient"
+    );
+    let last = mail.last().unwrap();
+    let url = list_unsubscribe(last);
+    let page = setup.stack.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "{url}");
+}

@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod automations;
 mod campaigns;
 mod checkout;
 mod commerce;
@@ -21,6 +22,7 @@ mod platform;
 mod refunds;
 mod routes;
 mod subscriptions;
+mod transactional;
 mod uploads;
 mod webhooks;
 mod wechat_login;

@@ -16,7 +16,7 @@ use platform::{
     cache::{Cache, Entry, Source},
     cmd,
     config::{FailureMode, RedisConfig},
-    ratelimit::{Policy, RateLimiter},
+    ratelimit::{Pace, Policy, RateLimiter},
     secret::Secret,
     upstash::{Script, Upstash, UpstashError},
 };
@@ -252,6 +252,56 @@ async fn the_rate_limiter_counts_concurrent_hits_exactly() {
         allowed += usize::from(task.await.unwrap());
     }
     assert_eq!(allowed, 10);
+}
+
+#[tokio::test]
+async fn a_pace_grants_a_burst_then_one_unit_per_interval_across_takers() {
+    let stack = spawn_stack().await;
+    let limiter = &stack.platform.limiter;
+    // 10 per second (one unit each 100 ms), up to 300 ms ahead: three at once.
+    let pace = Pace {
+        name: "test-pace",
+        per_second: 10,
+        burst: Duration::from_millis(300),
+    };
+    let who = random_suffix();
+    let first = limiter.take(pace, &who, 5).await.unwrap();
+    assert_eq!(first.granted, 3, "{first:?}");
+    let none = limiter.take(pace, &who, 5).await.unwrap();
+    assert_eq!(none.granted, 0, "{none:?}");
+    assert!(
+        none.retry_in > Duration::ZERO && none.retry_in <= Duration::from_millis(100),
+        "{none:?}"
+    );
+    tokio::time::sleep(none.retry_in).await;
+    assert_eq!(limiter.take(pace, &who, 5).await.unwrap().granted, 1);
+    // Over 1.2 s, many takers together get what the pace allows, no more.
+    let who = random_suffix();
+    let started = tokio::time::Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let limiter = limiter.clone();
+            let who = who.clone();
+            tokio::spawn(async move {
+                let mut got = 0;
+                while started.elapsed() < Duration::from_millis(1200) {
+                    let grant = limiter.take(pace, &who, 2).await.unwrap();
+                    got += grant.granted;
+                    tokio::time::sleep(grant.retry_in.max(Duration::from_millis(5))).await;
+                }
+                got
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    let elapsed = started.elapsed().as_millis() as u32;
+    assert!(
+        total <= 3 + elapsed / 100 + 1 && total >= 10,
+        "{total} units in {elapsed} ms"
+    );
 }
 
 #[tokio::test]

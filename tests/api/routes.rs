@@ -249,6 +249,7 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "GET /admin/suppressions"
         | "GET /admin/templates"
         | "GET /admin/campaigns"
+        | "GET /admin/automations"
         | "GET /admin/exports/subscribers" => only(&["admin", "full-access"], S::OK),
         // No CSV sent.
         "POST /admin/subscribers/import" => {
@@ -267,7 +268,11 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "POST /admin/campaigns/{documentId}/send"
         | "POST /admin/campaigns/{documentId}/pause"
         | "POST /admin/campaigns/{documentId}/resume"
-        | "POST /admin/campaigns/{documentId}/cancel" => {
+        | "POST /admin/campaigns/{documentId}/cancel"
+        | "GET /admin/automations/{documentId}"
+        | "DELETE /admin/automations/{documentId}"
+        | "POST /admin/automations/{documentId}/activate"
+        | "POST /admin/automations/{documentId}/pause" => {
             only(&["admin", "full-access"], S::NOT_FOUND)
         }
         "POST /admin/lists"
@@ -281,9 +286,11 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "POST /admin/campaigns"
         | "PUT /admin/campaigns/{documentId}"
         | "POST /admin/campaigns/{documentId}/schedule"
-        | "POST /admin/campaigns/{documentId}/test" => {
-            only(&["admin", "full-access"], S::BAD_REQUEST)
-        }
+        | "POST /admin/campaigns/{documentId}/test"
+        | "POST /admin/automations"
+        | "PUT /admin/automations/{documentId}"
+        // `mail.send`: the custom token lacks it.
+        | "POST /admin/tx" => only(&["admin", "full-access"], S::BAD_REQUEST),
         // Members only.
         "POST /auth/logout" | "POST /auth/logout-all" => member_only(S::NO_CONTENT),
         "GET /auth/me" | "GET /auth/me/export" | "GET /me/orders" | "GET /me/subscriptions" => {
@@ -367,7 +374,10 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         | "POST /admin/campaigns"
         | "PUT /admin/campaigns/{documentId}"
         | "POST /admin/campaigns/{documentId}/schedule"
-        | "POST /admin/campaigns/{documentId}/test" => Some(json!({ "data": {} })),
+        | "POST /admin/campaigns/{documentId}/test"
+        | "POST /admin/automations"
+        | "PUT /admin/automations/{documentId}"
+        | "POST /admin/tx" => Some(json!({ "data": {} })),
         _ => None,
     };
     (method.parse().expect("method"), path, body)

@@ -78,6 +78,9 @@ struct CreateStaffBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateStaffBody {
     role: Option<String>,
+    /// Permission scopes granted beyond the role (replacing the current ones), e.g.
+    /// `["marketing.read", "marketing.write"]` for an editor who runs the newsletter.
+    grants: Option<Vec<String>>,
     disabled: Option<bool>,
     display_name: Option<String>,
 }
@@ -134,7 +137,7 @@ pub static ROUTES: &[Route<Admin>] = &[
         Doc::new("Create a staff account", schema_of::<staff::Staff>)
             .body(schema_of::<CreateStaffBody>).status(201)),
     identity::route!(PATCH "/admin/users/{documentId}", MANAGE_STAFF, update_staff,
-        Doc::new("Change a staff account's role, name or disabled state", schema_of::<staff::Staff>)
+        Doc::new("Change a staff account's role, grants, name or disabled state", schema_of::<staff::Staff>)
             .body(schema_of::<UpdateStaffBody>)),
     identity::route!(GET "/admin/tokens", MANAGE_TOKENS, list_tokens,
         Doc::new("Every API token (never the token itself)", schema_of::<Vec<ApiToken>>)),
@@ -323,6 +326,11 @@ async fn update_staff(app: Arc<Admin>, call: Call) -> Answer {
     let document_id = path_param(&call.req, "documentId")?;
     let body: UpdateStaffBody = parse_json(&call.req, MAX_BODY)?;
     let role = body.role.as_deref().map(Role::parse).transpose()?;
+    let grants = body
+        .grants
+        .as_deref()
+        .map(Permission::parse_grants)
+        .transpose()?;
     let display_name = body
         .display_name
         .as_deref()
@@ -337,8 +345,12 @@ async fn update_staff(app: Arc<Admin>, call: Call) -> Answer {
     }
     let mut client = app.platform.db.client().await?;
     let tx = client.transaction().await?;
+    let scopes: Option<Vec<&str>> = grants
+        .as_ref()
+        .map(|g| g.iter().map(|p| p.scope()).collect());
     let changes = staff::Changes {
         role,
+        grants,
         display_name: display_name.as_deref(),
         disabled: body.disabled,
     };
@@ -350,7 +362,7 @@ async fn update_staff(app: Arc<Admin>, call: Call) -> Answer {
         &principal.actor(),
         "staff.update",
         &format!("staff:{document_id}"),
-        json!({ "role": role.map(Role::as_str), "disabled": body.disabled }),
+        json!({ "role": role.map(Role::as_str), "grants": scopes, "disabled": body.disabled }),
     )
     .await?;
     tx.commit().await?;

@@ -3,8 +3,8 @@
 //! the scheduled campaigns whose time has come, finishes those with nothing left to
 //! send (`marketing::campaigns::run_due`) and sweeps the outbox.
 //!
-//! Each SQS record names one message; the answer lists only the records to try
-//! again (`ReportBatchItemFailures`). A message whose sender died after SES may have
+//! Each SQS record names a group of messages (`marketing::campaigns::per_message`);
+//! the answer lists only the records to try again (`ReportBatchItemFailures`). A message whose sender died after SES may have
 //! taken it is never sent again: the outbox marks it failed.
 
 use std::sync::Arc;
@@ -40,9 +40,11 @@ pub fn handler(
             let answer = delivered.await?;
             if scheduled {
                 let mut client = platform.db.client().await?;
-                let started = campaigns::run_due(&mut client).await?;
+                let running = campaigns::run_due(&mut client).await?;
                 drop(client);
-                consumer.queue().dispatch(&started).await;
+                for campaign in running {
+                    campaigns::fan_out(consumer.queue(), &platform.db, campaign).await;
+                }
             }
             Ok(answer)
         }) as EventFuture

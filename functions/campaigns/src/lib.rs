@@ -3,8 +3,11 @@
 //! (`/admin/templates`, checked when saved, previewed as a recipient gets them) and
 //! the suppression list (`/admin/suppressions`), and campaigns (`/admin/campaigns`:
 //! a template for lists, scheduled or sent now, paused, resumed, canceled, with
-//! their progress; campaign-send sends them). `marketing.read` reads, `marketing.write` writes: admins, and tokens
-//! granted those scopes (read-only tokens never: subscribers are personal data).
+//! their progress; campaign-send sends them), automations (`/admin/automations`:
+//! sequences the scheduler sends), and the transactional mail API
+//! (`POST /admin/tx`, `mail.send`). `marketing.read` reads, `marketing.write`
+//! writes: admins, staff granted those scopes, and tokens carrying them (read-only
+//! tokens never: subscribers are personal data).
 //!
 //! [`ROUTES`] is the function (deny by default; tests/api/routes.rs walks every route
 //! with every kind of caller). Every write records an audit entry in its transaction.
@@ -20,12 +23,14 @@ use identity::{
 use lambda_http::{Body, Response};
 use mail::MailConfig;
 use marketing::{
+    automations::{self, Automation, AutomationInput},
     campaigns::{self, Action, Campaign, CampaignConfig, CampaignInput, Stats},
     imports::{self, ImportOptions, ImportReport},
     lists::{self, ListInput, MailingList},
     subscribers::{self, Filter, Status, Subscriber, SubscriberInput},
     suppressions::{self, Suppression},
     templates::{self, Rendered, Template, TemplateInput},
+    transactional::{self, TxInput, TxQueued},
 };
 use platform::{
     Error, Platform, Result,
@@ -46,6 +51,7 @@ const MAX_PAGE_SIZE: i64 = 100;
 
 const READ: Guard = Guard::needs(&[Permission::ReadMarketing]);
 const MANAGE: Guard = Guard::needs(&[Permission::ManageMarketing]);
+const SEND_MAIL: Guard = Guard::needs(&[Permission::SendMail]);
 
 /// A write's body, in the admin API's `{"data": {...}}` envelope.
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -147,6 +153,25 @@ pub static ROUTES: &[Route<Campaigns>] = &[
             .body(schema_of::<Envelope<ScheduleInput>>)),
     identity::route!(POST "/admin/campaigns/{documentId}/send", MANAGE, Campaigns::send,
         Doc::new("Start sending now: one message per confirmed, enabled, unsuppressed subscriber of its lists", schema_of::<Campaign>)),
+    identity::route!(GET "/admin/automations", READ, Campaigns::automations,
+        Doc::new("Every automation with its steps and how many people are in it, have finished it or left", schema_of::<Vec<Automation>>)),
+    identity::route!(POST "/admin/automations", MANAGE, Campaigns::create_automation,
+        Doc::new("Add an automation: a trigger (a list's new subscribers, new members, paid orders) and the templates to send after delays; a draft until activated", schema_of::<Automation>)
+            .body(schema_of::<Envelope<AutomationInput>>).status(201)),
+    identity::route!(GET "/admin/automations/{documentId}", READ, Campaigns::automation,
+        Doc::new("One automation", schema_of::<Automation>)),
+    identity::route!(PUT "/admin/automations/{documentId}", MANAGE, Campaigns::update_automation,
+        Doc::new("Change an automation: its steps at any time, its trigger and list while a draft", schema_of::<Automation>)
+            .body(schema_of::<Envelope<AutomationInput>>)),
+    identity::route!(DELETE "/admin/automations/{documentId}", MANAGE, Campaigns::delete_automation,
+        Doc::empty("Delete an automation that is not active, with its enrolments")),
+    identity::route!(POST "/admin/automations/{documentId}/activate", MANAGE, Campaigns::activate_automation,
+        Doc::new("Start enrolling the people who arrive from now on and sending their steps", schema_of::<Automation>)),
+    identity::route!(POST "/admin/automations/{documentId}/pause", MANAGE, Campaigns::pause_automation,
+        Doc::new("Stop enrolling and sending; who is enrolled waits", schema_of::<Automation>)),
+    identity::route!(POST "/admin/tx", SEND_MAIL, Campaigns::transactional,
+        Doc::new("Send a stored template to one subscriber or address with data (listmonk's tx API), through the mail outbox", schema_of::<TxQueued>)
+            .body(schema_of::<Envelope<TxInput>>).status(202)),
     identity::route!(POST "/admin/campaigns/{documentId}/test", MANAGE, Campaigns::test_send,
         Doc::new("Send the campaign to up to 5 addresses now, marked [测试], through the mail outbox: the jobs queued", test_schema)
             .body(schema_of::<Envelope<TestInput>>).status(202)),
@@ -182,6 +207,68 @@ pub static ROUTES: &[Route<Campaigns>] = &[
 ];
 
 impl Campaigns {
+    async fn automations(self: Arc<Self>, _: Call) -> Answer {
+        let client = self.platform.db.client().await?;
+        Ok(data(StatusCode::OK, automations::list(&**client).await?))
+    }
+
+    async fn automation(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            automations::by_document_id(&**client, document_id).await?,
+        ))
+    }
+
+    async fn create_automation(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let automation = call
+            .audited(&self.platform.db, async |tx, actor| {
+                automations::create(tx, actor, input).await
+            })
+            .await?;
+        Ok(data(StatusCode::CREATED, automation))
+    }
+
+    async fn update_automation(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let automation = call
+            .audited(&self.platform.db, async |tx, actor| {
+                automations::update(tx, actor, document_id, input).await
+            })
+            .await?;
+        Ok(data(StatusCode::OK, automation))
+    }
+
+    async fn delete_automation(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        call.audited(&self.platform.db, async |tx, actor| {
+            automations::delete(tx, actor, document_id).await
+        })
+        .await?;
+        Ok(no_content())
+    }
+
+    async fn set_automation_active(&self, call: &Call, active: bool) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let automation = call
+            .audited(&self.platform.db, async |tx, actor| {
+                automations::set_active(tx, actor, document_id, active, &self.config).await
+            })
+            .await?;
+        Ok(data(StatusCode::OK, automation))
+    }
+
+    async fn activate_automation(self: Arc<Self>, call: Call) -> Answer {
+        self.set_automation_active(&call, true).await
+    }
+
+    async fn pause_automation(self: Arc<Self>, call: Call) -> Answer {
+        self.set_automation_active(&call, false).await
+    }
+
     async fn campaigns(self: Arc<Self>, _: Call) -> Answer {
         let client = self.platform.db.client().await?;
         Ok(data(StatusCode::OK, campaigns::list(&**client).await?))
@@ -248,7 +335,9 @@ impl Campaigns {
                 campaigns::act(tx, actor, document_id, action, send_at, &self.config).await
             })
             .await?;
-        self.queue.dispatch(&changed.dispatch).await;
+        if let Some(campaign) = changed.fan_out {
+            campaigns::fan_out(&self.queue, &self.platform.db, campaign).await;
+        }
         Ok(data(StatusCode::OK, changed.campaign))
     }
 
@@ -271,6 +360,17 @@ impl Campaigns {
             .await?;
         self.mail.dispatch(&jobs).await;
         Ok(data(StatusCode::ACCEPTED, json!({ "queued": jobs.len() })))
+    }
+
+    async fn transactional(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope { data: input } = parse_json::<Envelope<TxInput>>(&call.req, MAX_BODY)?;
+        let postal_address = self.config.postal_address.as_deref().unwrap_or_default();
+        let mut client = self.platform.db.client().await?;
+        let tx = client.transaction().await?;
+        let queued = transactional::send(&tx, &input, postal_address).await?;
+        tx.commit().await?;
+        self.mail.dispatch(&[queued.job]).await;
+        Ok(data(StatusCode::ACCEPTED, queued))
     }
 
     async fn send(self: Arc<Self>, call: Call) -> Answer {

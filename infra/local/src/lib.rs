@@ -5,6 +5,7 @@
 //! Alipay ([`alipay_sim`]) and WeChat Pay ([`wechat_sim`]).
 
 pub mod alipay_sim;
+pub mod bench_mail;
 pub mod bench_payments;
 pub mod campaigns;
 pub mod functions;

@@ -9,6 +9,11 @@
 //! bianxian-local bench-payments --orders N --dir DIR
 //!                (scripts/bench payments: N pending orders per provider and their
 //!                signed notifications, one request per line, and the gateway's settings)
+//! bianxian-local bench-mail --subscribers N
+//!                (scripts/bench mail: a campaign to N subscribers, started and fanned
+//!                out into the campaign queue, timed)
+//! bianxian-local campaign-worker
+//!                (the campaign-send handler alone, on the campaign queue)
 //! bianxian-local ses-event [--file EVENT.json]
 //!                (invokes the ses-events function with an SES event as EventBridge
 //!                delivers it, from the file or stdin; prints what it did)
@@ -32,7 +37,7 @@ use identity::{access::Role, email::Email, password::Password, staff};
 use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|ses-event|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--file EVENT.json] [--articles N] [--reset] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|bench-mail|campaign-worker|ses-event|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--subscribers N] [--file EVENT.json] [--articles N] [--reset] [--email E --role R --name N]";
 
 /// Flags that take no value: present means `true`.
 const SWITCHES: [&str; 1] = ["reset"];
@@ -218,6 +223,23 @@ async fn run(args: Args) -> Result<(), String> {
             let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
             bianxian_local::bench_payments::prepare(&platform, orders, std::path::Path::new(&dir))
                 .await
+        }
+        "bench-mail" => {
+            let raw = args.required("subscribers")?;
+            let subscribers = raw
+                .parse()
+                .map_err(|_| format!("--subscribers: `{raw}` is not a number"))?;
+            let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
+            bianxian_local::bench_mail::run(&platform, subscribers).await
+        }
+        "campaign-worker" => {
+            let (config, ()) = load_config();
+            let _telemetry = telemetry::init(&config);
+            let platform = Arc::new(Platform::new(config).map_err(|e| e.to_string())?);
+            let worker = campaigns::start(platform)
+                .await?
+                .ok_or("set CAMPAIGN_QUEUE_URL and LINK_SIGNING_KEY")?;
+            worker.await.map_err(|e| e.to_string())
         }
         "ses-event" => {
             let text = match args.optional("file") {

@@ -571,3 +571,23 @@ pub async fn end_unpaid(
     record_event(client, row.get(0), to.as_str(), source, json!({})).await?;
     Ok(true)
 }
+
+/// The buyers of orders paid in `(after, until]` who have an address: what a
+/// post-purchase sequence enrols. Address, display name, when paid.
+pub async fn paid_between(
+    client: &impl GenericClient,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+    Ok(client
+        .query_typed(
+            "SELECT m.email, m.display_name, o.paid_at FROM orders o JOIN members m ON m.id = o.member_id
+             WHERE o.paid_at > $1 AND o.paid_at <= $2
+               AND m.email IS NOT NULL AND m.deleted_at IS NULL",
+            &[(&after, Type::TIMESTAMPTZ), (&until, Type::TIMESTAMPTZ)],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}

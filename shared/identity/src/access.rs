@@ -99,6 +99,9 @@ pub enum Permission {
     ReadMarketing,
     ManageMarketing,
     ManageMail,
+    /// Send a stored template to one address (`POST /admin/tx`): what other
+    /// services' tokens carry.
+    SendMail,
     ManageStaff,
     ManageTokens,
     /// Register the URLs content events are POSTed to, and see their secrets.
@@ -106,7 +109,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::ReadContent,
         Permission::WriteOwnContent,
         Permission::WriteAnyContent,
@@ -119,6 +122,7 @@ impl Permission {
         Permission::ReadMarketing,
         Permission::ManageMarketing,
         Permission::ManageMail,
+        Permission::SendMail,
         Permission::ManageStaff,
         Permission::ManageTokens,
         Permission::ManageWebhooks,
@@ -139,6 +143,7 @@ impl Permission {
             Permission::ReadMarketing => "marketing.read",
             Permission::ManageMarketing => "marketing.write",
             Permission::ManageMail => "mail.write",
+            Permission::SendMail => "mail.send",
             Permission::ManageStaff => "staff.write",
             Permission::ManageTokens => "tokens.write",
             Permission::ManageWebhooks => "webhooks.write",
@@ -166,6 +171,30 @@ impl Permission {
             self,
             Permission::ManageStaff | Permission::ManageTokens | Permission::ManageWebhooks
         )
+    }
+
+    /// What a staff member may be granted beyond their role: the same as a token,
+    /// so managing people, tokens and webhooks stays with the admin role.
+    pub fn grantable_to_staff(self) -> bool {
+        self.grantable_to_tokens()
+    }
+
+    /// Parses the scope names granted to a staff member; 400 for an unknown or
+    /// ungrantable one. Sorted, without repeats.
+    pub fn parse_grants(scopes: &[String]) -> Result<Vec<Self>> {
+        let mut grants = scopes
+            .iter()
+            .map(|scope| {
+                Self::from_scope(scope)
+                    .filter(|p| p.grantable_to_staff())
+                    .ok_or_else(|| {
+                        Error::invalid("grants", format!("unknown or ungrantable scope `{scope}`"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        grants.sort_by_key(|p| p.scope());
+        grants.dedup();
+        Ok(grants)
     }
 }
 
@@ -246,6 +275,8 @@ pub struct StaffIdentity {
     pub id: i64,
     pub document_id: String,
     pub role: Role,
+    /// Permissions granted beyond the role.
+    pub grants: Vec<Permission>,
     pub session: Session,
 }
 
@@ -267,7 +298,9 @@ impl Principal {
     pub fn can(&self, permission: Permission) -> bool {
         match self {
             Principal::Anonymous => false,
-            Principal::Staff(staff) => staff.role.allows(permission),
+            Principal::Staff(staff) => {
+                staff.role.allows(permission) || staff.grants.contains(&permission)
+            }
             Principal::Token(token) => token.kind.allows(permission),
         }
     }
@@ -381,7 +414,7 @@ impl Access {
         let client = self.db.client().await?;
         let row = client
             .query_typed(
-                "SELECT id, role FROM staff_users WHERE document_id = $1 AND disabled_at IS NULL",
+                "SELECT id, role, grants FROM staff_users WHERE document_id = $1 AND disabled_at IS NULL",
                 &[(&document_id, Type::TEXT)],
             )
             .await?
@@ -392,6 +425,13 @@ impl Access {
             id: row.get(0),
             document_id,
             role: Role::parse(row.get(1))?,
+            // A scope this build does not know grants nothing.
+            grants: row
+                .get::<_, Vec<String>>(2)
+                .iter()
+                .filter_map(|scope| Permission::from_scope(scope))
+                .filter(|p| p.grantable_to_staff())
+                .collect(),
             session,
         }))
     }

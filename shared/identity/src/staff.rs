@@ -7,7 +7,7 @@ use tokio_postgres::{GenericClient, types::Type};
 use platform::error::{Error, Result};
 
 use crate::{
-    access::Role,
+    access::{Permission, Role},
     email::Email,
     password::{self, Password},
 };
@@ -21,12 +21,14 @@ pub struct Staff {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    /// Permission scopes granted beyond the role, e.g. `marketing.read`.
+    pub grants: Vec<String>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
 pub const COLUMNS: &str =
-    "id, document_id, email, display_name, role, disabled_at IS NOT NULL, created_at";
+    "id, document_id, email, display_name, role, disabled_at IS NOT NULL, created_at, grants";
 
 impl Staff {
     pub fn from_row(row: &tokio_postgres::Row) -> Result<Self> {
@@ -38,6 +40,7 @@ impl Staff {
             role: Role::parse(row.get(4))?,
             disabled: row.get(5),
             created_at: row.get(6),
+            grants: row.get(7),
         })
     }
 }
@@ -90,7 +93,7 @@ pub async fn authenticate(
             .next(),
         Err(_) => None,
     };
-    let stored: Option<String> = row.as_ref().map(|r| r.get(7));
+    let stored: Option<String> = row.as_ref().map(|r| r.get(8));
     if !password::verify(password, stored.as_deref()).await {
         return Err(unauthorized());
     }
@@ -152,6 +155,8 @@ pub async fn by_id(client: &impl GenericClient, id: i64) -> Result<Option<Staff>
 #[derive(Debug, Default)]
 pub struct Changes<'a> {
     pub role: Option<Role>,
+    /// Replaces the grants.
+    pub grants: Option<Vec<Permission>>,
     pub display_name: Option<&'a str>,
     pub disabled: Option<bool>,
 }
@@ -168,6 +173,7 @@ pub async fn update(
                 "UPDATE staff_users SET
                      role = COALESCE($2, role),
                      display_name = COALESCE($3, display_name),
+                     grants = COALESCE($5, grants),
                      disabled_at = CASE WHEN $4::bool IS NULL THEN disabled_at
                                         WHEN $4 THEN COALESCE(disabled_at, now()) ELSE NULL END
                  WHERE document_id = $1 RETURNING {COLUMNS}"
@@ -177,6 +183,13 @@ pub async fn update(
                 (&changes.role.map(Role::as_str), Type::TEXT),
                 (&changes.display_name, Type::TEXT),
                 (&changes.disabled, Type::BOOL),
+                (
+                    &changes
+                        .grants
+                        .as_ref()
+                        .map(|g| g.iter().map(|p| p.scope()).collect::<Vec<_>>()),
+                    Type::TEXT_ARRAY,
+                ),
             ],
         )
         .await?

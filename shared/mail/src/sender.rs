@@ -112,13 +112,27 @@ impl Sender {
         let to = Email::parse(&job.recipient).map_err(|e| format!("recipient: {e}"))?;
         let rendered =
             template::render(&job.template, &job.variables).map_err(|e| e.to_string())?;
+        // Marketing mail sent through this outbox (an automation's step) carries
+        // RFC 8058's one-click unsubscribe, like a campaign's.
+        let list_unsubscribe = job
+            .variables
+            .get("list_unsubscribe")
+            .and_then(serde_json::Value::as_str)
+            .map(|url| format!("<{url}>"));
+        let headers: Vec<(&str, &str)> = match &list_unsubscribe {
+            Some(value) => vec![
+                ("List-Unsubscribe", value),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ],
+            None => Vec::new(),
+        };
         let raw = Message {
             from: &self.config.from,
             to: &to,
             subject: &rendered.subject,
             text: &rendered.text,
             html: &rendered.html,
-            headers: &[],
+            headers: &headers,
         }
         .to_raw()
         .map_err(|e| e.to_string())?;

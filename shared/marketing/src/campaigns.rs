@@ -1,10 +1,16 @@
 //! Campaigns: a template sent to the confirmed, enabled, unsuppressed subscribers of
 //! lists, now or at a time. Starting one writes one `campaign_messages` row per
 //! recipient (unique per campaign and subscriber, so nobody is queued twice) in the
-//! transaction that marks it running, then nudges the queue with their ids; the
-//! campaign-send function sends them ([`crate::sending`]). Pausing parks the pending
-//! rows (no claim succeeds), resuming hands them back to the queue, cancelling fails
-//! them. Progress is the rows' states, readable while it runs.
+//! transaction that marks it running; after COMMIT [`fan_out`] queues their ids in
+//! groups of [`per_message`]; the campaign-send function sends them
+//! ([`crate::sending`]). Pausing parks the pending rows (no claim succeeds), resuming
+//! hands them back to the queue, cancelling fails them. Progress is the rows'
+//! states, readable while it runs.
+//!
+//! Group size: campaign-send takes 10 queue messages per invocation (template.yaml)
+//! and at most 2 invocations run at once (the event source's maximum concurrency),
+//! sharing `CAMPAIGN_RATE_PER_SECOND`. A group of one second's sending (at most 100)
+//! keeps an invocation at 10 × 2 × 1 s = 20 s at worst, well under its 60 s timeout.
 //!
 //! ```text
 //! draft ──schedule──► scheduled ──(send_at; campaign-send's minute)──► running ──► finished
@@ -87,9 +93,44 @@ impl Section for CampaignConfig {
     }
 }
 
+/// Recipients named by one queue message: a second's sending, 1 to 100.
+pub fn per_message(config: &CampaignConfig) -> usize {
+    usize::try_from(config.rate_per_second).map_or(100, |rate| rate.clamp(1, 100))
+}
+
 /// The queue campaign messages go to.
 pub fn queue(platform: &platform::Platform, config: &CampaignConfig) -> Queue {
-    Queue::new(&OUTBOX, platform, config.queue_url.clone())
+    Queue::new(&OUTBOX, platform, config.queue_url.clone()).grouped(per_message(config))
+}
+
+/// Queues the campaign's pending messages that no queue message names yet (all of
+/// them just after it starts or resumes). A failure is logged: the minute's
+/// [`run_due`] fans out again what is still waiting.
+pub async fn fan_out(queue: &Queue, db: &platform::db::Db, campaign: i64) {
+    let waiting = async {
+        let ids: Vec<RowId> = db
+            .client()
+            .await?
+            .query_typed(
+                "SELECT id FROM campaign_messages
+                 WHERE campaign_id = $1 AND status = 'pending' AND enqueued_at IS NULL
+                   AND next_attempt_at <= now()
+                 ORDER BY id",
+                &[(&campaign, Type::INT8)],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        queue.send(&ids).await
+    };
+    match waiting.await {
+        Ok(queued) if queued > 0 => tracing::info!(campaign, queued, "campaign fanned out"),
+        Ok(_) => {}
+        Err(err) => {
+            tracing::warn!(campaign, error = %err, "campaign fan-out failed; the next minute retries");
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -412,10 +453,11 @@ impl Action {
     }
 }
 
-/// What a lifecycle change leaves to do after COMMIT: message ids to queue.
+/// What a lifecycle change leaves to do after COMMIT: the campaign (its id) to
+/// [`fan_out`], when it started or resumed.
 pub struct Changed {
     pub campaign: Campaign,
-    pub dispatch: Vec<RowId>,
+    pub fan_out: Option<i64>,
 }
 
 /// Applies `action` to a campaign in `tx`; a change its state does not allow is a
@@ -436,7 +478,7 @@ pub async fn act(
         ));
     }
     let refused = |what: &str| Error::Conflict(format!("this campaign cannot be {what} now"));
-    let dispatch = match action {
+    let fan_out = match action {
         Action::Schedule => {
             let at = send_at.ok_or_else(|| Error::invalid("sendAt", "when to send"))?;
             if at <= Utc::now() {
@@ -452,9 +494,14 @@ pub async fn act(
             if changed.is_empty() {
                 return Err(refused("scheduled"));
             }
-            Vec::new()
+            None
         }
-        Action::Send => start(tx, id).await?.ok_or_else(|| refused("sent"))?,
+        Action::Send => {
+            if !start(tx, id).await? {
+                return Err(refused("sent"));
+            }
+            Some(id)
+        }
         Action::Pause => {
             let changed = tx
                 .query_typed(
@@ -471,7 +518,7 @@ pub async fn act(
                 &[(&id, Type::INT8)],
             )
             .await?;
-            Vec::new()
+            None
         }
         Action::Resume => {
             let changed = tx
@@ -485,13 +532,11 @@ pub async fn act(
             }
             tx.query_typed(
                 "UPDATE campaign_messages SET next_attempt_at = now(), enqueued_at = NULL
-                 WHERE campaign_id = $1 AND status = 'pending' RETURNING id",
+                 WHERE campaign_id = $1 AND status = 'pending'",
                 &[(&id, Type::INT8)],
             )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
+            .await?;
+            Some(id)
         }
         Action::Cancel => {
             let changed = tx
@@ -510,7 +555,7 @@ pub async fn act(
                 &[(&id, Type::INT8)],
             )
             .await?;
-            Vec::new()
+            None
         }
     };
     audit::record(
@@ -523,14 +568,14 @@ pub async fn act(
     .await?;
     Ok(Changed {
         campaign: by_document_id(tx, document_id).await?,
-        dispatch,
+        fan_out,
     })
 }
 
 /// Starts campaign `id` if it is a draft or scheduled: one message row per
 /// confirmed, enabled, unsuppressed subscriber of its lists (reached through the
-/// first of its lists they are on). `None` when it was not startable.
-async fn start(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<Option<Vec<RowId>>> {
+/// first of its lists they are on). False when it was not startable.
+async fn start(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<bool> {
     let started = tx
         .query_typed(
             "UPDATE campaigns SET status = 'running', started_at = now()
@@ -539,10 +584,10 @@ async fn start(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<Option<V
         )
         .await?;
     if started.is_empty() {
-        return Ok(None);
+        return Ok(false);
     }
-    let ids: Vec<RowId> = tx
-        .query_typed(
+    let targeted = tx
+        .execute_typed(
             "INSERT INTO campaign_messages (campaign_id, subscriber_id, list_id)
              SELECT DISTINCT ON (ls.subscriber_id) $1, ls.subscriber_id, ls.list_id
              FROM list_subscriptions ls
@@ -551,15 +596,11 @@ async fn start(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<Option<V
              WHERE ls.status = 'confirmed' AND s.status = 'enabled'
                AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
              ORDER BY ls.subscriber_id, ls.list_id
-             ON CONFLICT (campaign_id, subscriber_id) DO NOTHING
-             RETURNING id",
+             ON CONFLICT (campaign_id, subscriber_id) DO NOTHING",
             &[(&id, Type::INT8)],
         )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let targeted = i32::try_from(ids.len()).map_err(Error::internal)?;
+        .await?;
+    let targeted = i32::try_from(targeted).map_err(Error::internal)?;
     tx.query_typed(
         "UPDATE campaigns SET targeted = $2,
              status = CASE WHEN $2 = 0 THEN 'finished' ELSE status END,
@@ -568,13 +609,14 @@ async fn start(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<Option<V
         &[(&id, Type::INT8), (&targeted, Type::INT4)],
     )
     .await?;
-    Ok(Some(ids))
+    Ok(true)
 }
 
 /// What a minute of the campaign-send schedule does: starts scheduled campaigns
 /// whose time has come, and finishes running ones with nothing left to send.
-/// Answers the message ids to queue.
-pub async fn run_due(client: &mut tokio_postgres::Client) -> Result<Vec<RowId>> {
+/// Answers the running campaigns to [`fan_out`]: those it started, and any whose
+/// fan-out was cut short.
+pub async fn run_due(client: &mut tokio_postgres::Client) -> Result<Vec<i64>> {
     let due: Vec<i64> = client
         .query_typed(
             "SELECT id FROM campaigns WHERE status = 'scheduled' AND send_at <= now()
@@ -585,14 +627,12 @@ pub async fn run_due(client: &mut tokio_postgres::Client) -> Result<Vec<RowId>> 
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let mut dispatch = Vec::new();
     for id in due {
         let tx = client.transaction().await?;
         // Two schedules at once: the second finds it running and starts nothing.
-        if let Some(ids) = start(&tx, id).await? {
+        if start(&tx, id).await? {
             tx.commit().await?;
-            tracing::info!(campaign = id, recipients = ids.len(), "campaign started");
-            dispatch.extend(ids);
+            tracing::info!(campaign = id, "campaign started");
         }
     }
     client
@@ -604,7 +644,18 @@ pub async fn run_due(client: &mut tokio_postgres::Client) -> Result<Vec<RowId>> 
             &[],
         )
         .await?;
-    Ok(dispatch)
+    Ok(client
+        .query_typed(
+            "SELECT id FROM campaigns c WHERE status = 'running' AND EXISTS (
+                 SELECT 1 FROM campaign_messages m
+                 WHERE m.campaign_id = c.id AND m.status = 'pending' AND m.enqueued_at IS NULL
+                   AND m.next_attempt_at <= now())",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 /// Clicks on one link of a campaign.

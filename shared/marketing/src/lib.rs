@@ -12,13 +12,21 @@
 //! `ses` feature, `sending` is what campaign-send runs), their opens and clicks
 //! tracked through signed links ([`tracking`]).
 //!
+//! Automations mail a sequence of templates to each person a trigger enrols
+//! ([`automations`]: welcome series, post-purchase mail), run by the scheduler.
+//!
+//! Other services send stored templates to one person through [`transactional`]
+//! (listmonk's tx API).
+//!
 //! SES's events about what was sent ([`events`]) are recorded, and a permanent
 //! bounce or a complaint suppresses the address.
 //!
 //! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions`,
 //! `suppressions`, `mail_templates`, `mail_events`, `campaigns`, `campaign_lists`,
-//! `campaign_messages` and `tracking_events`.
+//! `campaign_messages`, `tracking_events`, `automations`, `automation_steps` and
+//! `automation_enrolments`.
 
+pub mod automations;
 pub mod campaigns;
 pub mod config;
 pub mod events;
@@ -32,5 +40,6 @@ pub mod subscribers;
 pub mod suppressions;
 pub mod templates;
 pub mod tracking;
+pub mod transactional;
 
 pub use config::MarketingConfig;

@@ -6,7 +6,9 @@
 //! preferences links, and sent through SES as raw MIME carrying RFC 8058's
 //! `List-Unsubscribe` and `List-Unsubscribe-Post` headers and the `campaign` and
 //! `subscriber` tags SES events come back with. Every sender together keeps to
-//! `CAMPAIGN_RATE_PER_SECOND`, counted in Redis.
+//! `CAMPAIGN_RATE_PER_SECOND`, paced in Redis: a sender takes several sending
+//! slots at once when the pace allows and hands them to its own concurrent sends,
+//! so a busy campaign costs Redis about one call per slot-taking, not per mail.
 
 use std::time::Duration;
 
@@ -16,8 +18,7 @@ use platform::{
     Platform,
     error::{Error, Result},
     outbox::{Consumer, Failure, Job, RowId},
-    ratelimit::Policy,
-    ratelimit::RateLimiter,
+    ratelimit::{Pace, RateLimiter},
 };
 use serde_json::{Value, json};
 use tokio_postgres::{Client, types::Type};
@@ -29,6 +30,14 @@ use crate::{
     templates::{self, Footer, TemplateInput},
     tracking::Rewrite,
 };
+
+/// How far ahead of the pace slots may be taken: a burst of at most 50 ms of
+/// sending, so any one second sees at most 1.05 × `CAMPAIGN_RATE_PER_SECOND`.
+const PACE_BURST: Duration = Duration::from_millis(50);
+
+/// Slots asked for at once: as many as a grouped message sends concurrently.
+/// A pause or cancel lets at most these few more go.
+const SLOTS_PER_TAKE: u32 = 16;
 
 /// One message, as the sender needs it.
 #[derive(Debug)]
@@ -55,7 +64,10 @@ pub struct CampaignSender {
     ses: Sender,
     links: LinkKey,
     limiter: RateLimiter,
-    rate: Policy,
+    pace: Pace,
+    /// Slots taken from the pace and not used yet; whoever holds the lock takes
+    /// more when there are none.
+    spare: tokio::sync::Mutex<u32>,
     api_url: Url,
     site_url: Url,
     postal_address: String,
@@ -72,16 +84,17 @@ impl CampaignSender {
         links: LinkKey,
         config: &CampaignConfig,
     ) -> CampaignConsumer {
-        let rate = Policy {
+        let pace = Pace {
             name: "campaign-send",
-            limit: config.rate_per_second,
-            window: Duration::from_secs(1),
+            per_second: config.rate_per_second,
+            burst: PACE_BURST,
         };
         let sender = Self {
             ses: Sender::new(platform, mail),
             links,
             limiter: platform.limiter.clone(),
-            rate,
+            pace,
+            spare: tokio::sync::Mutex::new(0),
             api_url: platform.config.api_url.clone(),
             site_url: platform.config.site_url.clone(),
             postal_address: config.postal_address.clone().unwrap_or_default(),
@@ -97,15 +110,20 @@ impl CampaignSender {
         Ok(url.to_string())
     }
 
-    /// Waits for a slot of the shared sending rate.
+    /// Waits for a slot of the shared sending pace.
     async fn take_slot(&self) -> Result<()> {
+        let mut spare = self.spare.lock().await;
         loop {
-            let decision = self.limiter.hit(self.rate, "ses").await?;
-            if decision.allowed {
+            if *spare > 0 {
+                *spare -= 1;
                 return Ok(());
             }
-            // Only allowed hits count: polling takes the next free slot.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let grant = self.limiter.take(self.pace, "ses", SLOTS_PER_TAKE).await?;
+            if grant.granted > 0 {
+                *spare = grant.granted - 1;
+                return Ok(());
+            }
+            tokio::time::sleep(grant.retry_in.max(Duration::from_millis(1))).await;
         }
     }
 
@@ -226,6 +244,12 @@ impl Job for CampaignSender {
         })
     }
 
+    /// A slot of the shared pace, before the claim: a pause holds back all but the
+    /// few slots already taken.
+    async fn ready(&self) -> Result<()> {
+        self.take_slot().await
+    }
+
     async fn send(&self, _id: RowId, row: &Outgoing) -> Result<String, Failure<String>> {
         if row.canceled {
             return Err(Failure::permanent("skipped: the campaign was canceled"));
@@ -234,9 +258,6 @@ impl Job for CampaignSender {
             return Err(Failure::permanent(why));
         }
         let (to, raw) = self.compose(row).map_err(Failure::permanent)?;
-        self.take_slot()
-            .await
-            .map_err(|e| Failure::retryable(e.to_string()))?;
         let tags = [
             ("campaign", row.campaign.as_str()),
             ("subscriber", row.subscriber.as_str()),

@@ -4,7 +4,7 @@
 //! is saved, with the part, line and column, never found out at send time. Each body
 //! is placed in the base layout ([`LAYOUT_HTML`], [`LAYOUT_TEXT`]), which carries what
 //! every marketing mail must: a visible unsubscribe link and the sender's postal
-//! address. Rendering is bounded (minijinja's fuel), so a runaway loop in a
+//! address (transactional mail, [`crate::transactional`], only the address). Rendering is bounded (minijinja's fuel), so a runaway loop in a
 //! template fails its render instead of holding a sender.
 
 use chrono::{DateTime, Utc};
@@ -32,11 +32,11 @@ pub const LAYOUT_HTML: &str = r#"<!doctype html>
 <div style="max-width:600px;margin:0 auto;padding:24px;background:#ffffff;font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;font-size:15px;line-height:1.7;color:#1f2329;">
 {{ body }}
 <hr style="border:0;border-top:1px solid #dee0e3;margin:32px 0 16px;">
-<p style="margin:0;font-size:12px;color:#8f959e;">你收到这封邮件，是因为你订阅了 AI变现之路。<a href="{{ preferences_url }}" style="color:#8f959e;">管理订阅</a> · <a href="{{ unsubscribe_url }}" style="color:#8f959e;">退订</a><br>{{ postal_address }}</p>
+<p style="margin:0;font-size:12px;color:#8f959e;">{% if unsubscribe_url %}你收到这封邮件，是因为你订阅了 AI变现之路。<a href="{{ preferences_url }}" style="color:#8f959e;">管理订阅</a> · <a href="{{ unsubscribe_url }}" style="color:#8f959e;">退订</a><br>{% endif %}{{ postal_address }}</p>
 </div></body></html>
 "#;
 
-pub const LAYOUT_TEXT: &str = "{{ body }}\n\n——\n你收到这封邮件，是因为你订阅了 AI变现之路。\n管理订阅：{{ preferences_url }}\n退订：{{ unsubscribe_url }}\n{{ postal_address }}\n";
+pub const LAYOUT_TEXT: &str = "{{ body }}\n\n——\n{% if unsubscribe_url %}你收到这封邮件，是因为你订阅了 AI变现之路。\n管理订阅：{{ preferences_url }}\n退订：{{ unsubscribe_url }}\n{% endif %}{{ postal_address }}\n";
 
 /// A template as staff see it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -130,6 +130,18 @@ pub struct Footer {
     pub unsubscribe_url: String,
     pub preferences_url: String,
     pub postal_address: String,
+}
+
+impl Footer {
+    /// A transactional mail's: the postal address only. Such mail answers
+    /// something the person did; it is not a subscription to leave.
+    pub fn transactional(postal_address: &str) -> Self {
+        Self {
+            unsubscribe_url: String::new(),
+            preferences_url: String::new(),
+            postal_address: postal_address.to_owned(),
+        }
+    }
 }
 
 /// Renders `parts` with `context` (the template's variables; the footer's are

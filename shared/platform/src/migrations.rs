@@ -55,6 +55,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(21, "0021_mail_events"),
     migration!(22, "0022_campaigns"),
     migration!(23, "0023_tracking"),
+    migration!(24, "0024_staff_grants"),
+    migration!(25, "0025_automations"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

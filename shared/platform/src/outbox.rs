@@ -5,6 +5,7 @@
 //! ```text
 //! BEGIN; …event…; <domain>::enqueue(&tx, …) → ids; COMMIT ─► Queue::dispatch(ids)
 //!                        │                                        │ SQS {"<field>": id}
+//!                        │                                        │  (or a group: {"<field>": [ids]})
 //!                        ▼                                        ▼
 //!                  outbox row ◄── claim (lease) ── Consumer::deliver ── Job::send
 //!                        ▲
@@ -42,7 +43,7 @@ use std::{sync::Arc, time::Duration};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use futures_util::future::join_all;
+use futures_util::{StreamExt, future::join_all};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -114,6 +115,17 @@ pub type RowId = i64;
 /// SQS takes at most ten messages per `SendMessageBatch`.
 const SQS_BATCH: usize = 10;
 
+/// `SendMessageBatch` calls in flight at once when dispatching many rows.
+const SQS_CALLS_IN_FLIGHT: usize = 4;
+
+/// Rows of one grouped queue message sent at once.
+const GROUP_CONCURRENCY: usize = 16;
+
+/// Rows one consumer sends at once, whatever the messages: each send holds a
+/// connection and its buffers, and a Lambda's memory is small (a campaign batch
+/// would otherwise have 10 × [`GROUP_CONCURRENCY`] in flight).
+const IN_FLIGHT: usize = 32;
+
 /// Errors are kept for operators, not forever-growing.
 fn truncate(error: &str) -> String {
     error.chars().take(1000).collect()
@@ -128,6 +140,8 @@ pub struct Queue {
     url: Option<Url>,
     aws: AwsConfig,
     sqs: OnceCell<aws_sdk_sqs::Client>,
+    /// Rows named by one queue message.
+    per_message: usize,
 }
 
 impl Queue {
@@ -140,7 +154,17 @@ impl Queue {
             url,
             aws: platform.config.aws.clone(),
             sqs: OnceCell::new(),
+            per_message: 1,
         }
+    }
+
+    /// Names up to `per_message` rows in each queue message (`{"<field>": [ids]}`):
+    /// for tables that fill by the thousand (a campaign's recipients), so neither
+    /// dispatching nor consuming costs a message per row. The consumer sends a
+    /// message's rows [`GROUP_CONCURRENCY`] at a time.
+    pub fn grouped(mut self, per_message: usize) -> Self {
+        self.per_message = per_message.max(1);
+        self
     }
 
     pub fn spec(&self) -> &'static Spec {
@@ -171,7 +195,7 @@ impl Queue {
     }
 
     /// Sends the ids to SQS and records which went; returns how many.
-    async fn send(&self, ids: &[RowId]) -> Result<usize> {
+    pub async fn send(&self, ids: &[RowId]) -> Result<usize> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -183,7 +207,14 @@ impl Queue {
             );
             return Ok(0);
         };
-        let queued = send_ids(self.sqs().await, url, self.spec.field, ids).await?;
+        let queued = send_ids(
+            self.sqs().await,
+            url,
+            self.spec.field,
+            ids,
+            self.per_message,
+        )
+        .await?;
         if !queued.is_empty() {
             // Whatever the status: the row may well be delivered before this runs.
             self.db
@@ -202,52 +233,83 @@ impl Queue {
     }
 }
 
-/// Sends one message per distinct id and returns the ids SQS accepted.
+/// Sends the distinct ids, `per_message` to a message, and returns the ids SQS
+/// accepted.
 async fn send_ids(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     field: &str,
     ids: &[RowId],
+    per_message: usize,
 ) -> Result<Vec<RowId>> {
-    // Entry ids must be distinct within a batch; one message per row is enough.
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
+    let groups: Vec<Vec<RowId>> = ids.chunks(per_message).map(<[RowId]>::to_vec).collect();
+    let mut calls = Vec::with_capacity(groups.len().div_ceil(SQS_BATCH));
+    for batch in groups.chunks(SQS_BATCH) {
+        calls.push(send_batch(
+            sqs,
+            queue_url,
+            field,
+            batch.to_vec(),
+            per_message,
+        ));
+    }
     let mut queued = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(SQS_BATCH) {
-        let entries = chunk
-            .iter()
-            .map(|id| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(id.to_string())
-                    .message_body(json!({ field: id }).to_string())
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Error::internal)?;
-        let output = sqs
-            .send_message_batch()
-            .queue_url(queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| Error::internal(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
-        for failed in output.failed() {
-            tracing::warn!(
-                id = failed.id(),
-                code = failed.code(),
-                queue_url,
-                "SQS refused an outbox message"
-            );
-        }
-        queued.extend(
-            output
-                .successful()
-                .iter()
-                .filter_map(|s| s.id().parse::<RowId>().ok()),
-        );
+    let mut calls = futures_util::stream::iter(calls).buffer_unordered(SQS_CALLS_IN_FLIGHT);
+    while let Some(accepted) = calls.next().await {
+        queued.extend(accepted?);
     }
     Ok(queued)
+}
+
+/// One `SendMessageBatch` of up to ten groups; the ids of the groups accepted.
+async fn send_batch(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    field: &str,
+    batch: Vec<Vec<RowId>>,
+    per_message: usize,
+) -> Result<Vec<RowId>> {
+    // Entry ids must be distinct within a call: the group's place in it.
+    let entries = batch
+        .iter()
+        .enumerate()
+        .map(|(i, group)| {
+            let body = match group.as_slice() {
+                [id] if per_message == 1 => json!({ field: id }),
+                group => json!({ field: group }),
+            };
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body.to_string())
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::internal)?;
+    let output = sqs
+        .send_message_batch()
+        .queue_url(queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .map_err(|e| Error::internal(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+    for failed in output.failed() {
+        tracing::warn!(
+            entry = failed.id(),
+            code = failed.code(),
+            queue_url,
+            "SQS refused an outbox message"
+        );
+    }
+    Ok(output
+        .successful()
+        .iter()
+        .filter_map(|s| s.id().parse::<usize>().ok())
+        .filter_map(|i| batch.get(i))
+        .flat_map(|group| group.iter().copied())
+        .collect())
 }
 
 /// Why a send did not succeed.
@@ -287,6 +349,13 @@ pub trait Job: Send + Sync {
 
     /// Reads a row this consumer has just claimed.
     fn load(&self, client: &Client, id: RowId) -> impl Future<Output = Result<Self::Row>> + Send;
+
+    /// Waits until one more row may be sent (a pace shared with other senders).
+    /// Runs before each claim, so a row is claimed only when it can go at once and
+    /// a pause or cancel between the two still holds it back.
+    fn ready(&self) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
 
     /// Sends it once.
     fn send(
@@ -348,11 +417,16 @@ pub struct SweepReport {
 pub struct Consumer<J> {
     queue: Queue,
     job: J,
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl<J: Job> Consumer<J> {
     pub fn new(queue: Queue, job: J) -> Self {
-        Self { queue, job }
+        Self {
+            queue,
+            job,
+            in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
+        }
     }
 
     pub fn queue(&self) -> &Queue {
@@ -369,8 +443,40 @@ impl<J: Job> Consumer<J> {
 
     /// Sends one row, at most once per claim.
     pub async fn deliver(&self, id: RowId) -> Result<Delivery<J::Receipt>> {
+        match self.deliver_many(&[id]).await.pop() {
+            Some((_, outcome)) => outcome,
+            None => Ok(Delivery::Skipped),
+        }
+    }
+
+    /// Sends the rows of one queue message, [`GROUP_CONCURRENCY`] at a time, each at
+    /// most once per claim. Answers each claimed row's outcome; rows it could not
+    /// claim (finished, being sent, not due, gone) are skipped and left out.
+    pub async fn deliver_many(&self, ids: &[RowId]) -> Vec<(RowId, Result<Delivery<J::Receipt>>)> {
+        // Collected first: a stream over a borrowing closure would not be `Send`
+        // for every lifetime, as the Lambda handler's future must be.
+        let sends: Vec<_> = ids.iter().map(|&id| self.deliver_tagged(id)).collect();
+        futures_util::stream::iter(sends)
+            .buffer_unordered(GROUP_CONCURRENCY)
+            .filter_map(std::future::ready)
+            .collect()
+            .await
+    }
+
+    /// One row's outcome with its id; `None` when it was not claimable.
+    async fn deliver_tagged(&self, id: RowId) -> Option<(RowId, Result<Delivery<J::Receipt>>)> {
+        self.deliver_one(id)
+            .await
+            .transpose()
+            .map(|outcome| (id, outcome))
+    }
+
+    /// Claims, loads, sends and records one row; `None` when it was not claimable.
+    async fn deliver_one(&self, id: RowId) -> Result<Option<Delivery<J::Receipt>>> {
         let spec = self.spec();
-        let row = {
+        let _sending = self.in_flight.acquire().await.map_err(Error::internal)?;
+        self.job.ready().await?;
+        let (row, attempts) = {
             let client = self.queue.db.client().await?;
             let claimed = client
                 .query_typed(
@@ -385,12 +491,46 @@ impl<J: Job> Consumer<J> {
                 )
                 .await?;
             let Some(attempts) = claimed.first().map(|r| r.get::<_, i32>(0)) else {
-                return Ok(Delivery::Skipped);
+                return Ok(None);
             };
-            (self.job.load(&client, id).await?, attempts)
+            match self.job.load(&client, id).await {
+                Ok(row) => (row, attempts),
+                Err(err) => {
+                    self.unclaim(&client, id).await;
+                    return Err(err);
+                }
+            }
         };
-        let (row, attempts) = row;
         let outcome = self.job.send(id, &row).await;
+        self.record(id, attempts, outcome).await.map(Some)
+    }
+
+    /// Hands a claimed row back untouched when it could not even be read: nothing
+    /// was sent. Best effort: if this fails too, its lease expires.
+    async fn unclaim(&self, client: &Client, id: RowId) {
+        let released = client
+            .query_typed(
+                &format!(
+                    "UPDATE {} SET status = 'pending', attempts = attempts - 1, claimed_until = NULL
+                      WHERE id = $1 AND status = 'sending'",
+                    self.spec().table
+                ),
+                &[(&id, Type::INT8)],
+            )
+            .await;
+        if let Err(err) = released {
+            tracing::warn!(error = %err, id, table = self.spec().table, "claim not handed back; its lease will expire");
+        }
+    }
+
+    /// Records what sending a claimed row came to.
+    async fn record(
+        &self,
+        id: RowId,
+        attempts: i32,
+        outcome: Result<J::Receipt, Failure<J::Receipt>>,
+    ) -> Result<Delivery<J::Receipt>> {
+        let spec = self.spec();
         // A fresh connection: none was held while the far side was being called.
         let client = self.queue.db.client().await?;
         match outcome {
@@ -541,22 +681,31 @@ impl<J: Job> Consumer<J> {
         Ok(report)
     }
 
-    /// Whether a row's message must come back: a retry without a wait, or a row whose
-    /// handling failed (the database unreachable, say).
-    async fn redeliver(&self, id: RowId) -> bool {
-        match self.deliver(id).await {
-            Ok(Delivery::Retry(_)) => self
-                .spec()
-                .retry_after
-                .first()
-                .is_some_and(Duration::is_zero),
-            Ok(_) => false,
-            Err(err) => {
-                tracing::error!(id, table = self.spec().table, error = %err, "outbox delivery failed");
-                sentry::capture_error(&err);
-                true
-            }
-        }
+    /// Whether a message naming `ids` must come back: one of its rows is a retry
+    /// without a wait, or handling failed (the database unreachable, say). Rows it
+    /// did send are skipped when it does.
+    async fn redeliver(&self, ids: Vec<RowId>) -> bool {
+        let retry_at_once = self
+            .spec()
+            .retry_after
+            .first()
+            .is_some_and(Duration::is_zero);
+        let failed = |err: &Error, id: RowId| {
+            tracing::error!(id, table = self.spec().table, error = %err, "outbox delivery failed");
+            sentry::capture_error(err);
+            true
+        };
+        self.deliver_many(&ids)
+            .await
+            .iter()
+            .fold(false, |again, (id, outcome)| {
+                let this = match outcome {
+                    Ok(Delivery::Retry(_)) => retry_at_once,
+                    Ok(_) => false,
+                    Err(err) => failed(err, *id),
+                };
+                again | this
+            })
     }
 }
 
@@ -573,7 +722,7 @@ pub fn handler<J: Job + 'static>(
             match Trigger::parse(event)? {
                 Trigger::Queue(event) => {
                     let field = consumer.spec().field;
-                    let answer = deliver_batch(&event, field, |id| consumer.redeliver(id));
+                    let answer = deliver_batch(&event, field, |ids| consumer.redeliver(ids));
                     serde_json::to_value(answer.await).map_err(Error::internal)
                 }
                 Trigger::Schedule => {
@@ -607,12 +756,12 @@ impl Trigger {
     }
 }
 
-/// Runs `deliver` on every record's id, concurrently; `deliver` answers whether the
-/// record must come back. The answer names the records SQS should redeliver, so one
+/// Runs `deliver` on every record's ids (one, or a group), concurrently; `deliver`
+/// answers whether the record must come back. The answer names the records SQS should redeliver, so one
 /// failing row never makes SQS redeliver the others.
 async fn deliver_batch<F, Fut>(event: &SqsEvent, field: &str, deliver: F) -> SqsBatchResponse
 where
-    F: Fn(RowId) -> Fut,
+    F: Fn(Vec<RowId>) -> Fut,
     Fut: Future<Output = bool>,
 {
     let outcomes = join_all(event.records.iter().map(|record| {
@@ -620,11 +769,15 @@ where
             .body
             .as_deref()
             .and_then(|body| serde_json::from_str::<Value>(body).ok())
-            .and_then(|body| body.get(field).and_then(Value::as_i64));
+            .and_then(|body| match body.get(field)? {
+                Value::Array(group) => group.iter().map(Value::as_i64).collect(),
+                one => one.as_i64().map(|id| vec![id]),
+            })
+            .filter(|ids: &Vec<RowId>| !ids.is_empty());
         let deliver = &deliver;
         async move {
             match id {
-                Some(id) => deliver(id).await,
+                Some(ids) => deliver(ids).await,
                 // A body that names no row can never succeed: redelivering sends it
                 // to the dead-letter queue, where someone will look at it.
                 None => {
@@ -682,14 +835,17 @@ mod tests {
             { "messageId": "a", "body": "{\"id\": 1}" },
             { "messageId": "b", "body": "{\"id\": 2}" },
             { "messageId": "c", "body": "not json" },
+            { "messageId": "d", "body": "{\"id\": [3, 4]}" },
+            { "messageId": "e", "body": "{\"id\": [2, 5]}" },
+            { "messageId": "f", "body": "{\"id\": []}" },
         ]}))
         .unwrap();
-        let answer = deliver_batch(&event, "id", |id| async move { id == 2 }).await;
+        let answer = deliver_batch(&event, "id", |ids| async move { ids.contains(&2) }).await;
         let ids: Vec<_> = answer
             .batch_item_failures
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect();
-        assert_eq!(ids, ["b", "c"]);
+        assert_eq!(ids, ["b", "c", "e", "f"]);
     }
 }

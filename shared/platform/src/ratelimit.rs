@@ -22,6 +22,7 @@ use crate::{
 static SLIDING_WINDOW: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/sliding_window.lua")));
 static SLOTS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/slots.lua")));
+static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/pace.lua")));
 
 /// A limit on work in flight: at most `limit` at once across every process, each
 /// place held for `lease` at most (a holder that dies frees it then).
@@ -30,6 +31,24 @@ pub struct Slots {
     pub name: &'static str,
     pub limit: u32,
     pub lease: Duration,
+}
+
+/// A steady pace shared by every process: `per_second` units, evenly spaced, with
+/// at most `burst` worth of them (one unit at least) granted ahead of the pace, so
+/// any one second sees at most `per_second × (1 s + burst)`, plus one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    pub name: &'static str,
+    pub per_second: u32,
+    pub burst: Duration,
+}
+
+/// What a [`RateLimiter::take`] got: `granted` units now, and when to ask again
+/// for more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub granted: u32,
+    pub retry_in: Duration,
 }
 
 /// A named limit: at most `limit` requests per `window`.
@@ -172,6 +191,42 @@ impl RateLimiter {
             tracing::warn!(error = %err, slots = slots.name, "could not give a slot back; its lease frees it");
         }
         outcome
+    }
+
+    /// Takes up to `wanted` units of `pace` for `identifier`. Unlike the request
+    /// limits this one does not fail open: a sender that cannot count its pace
+    /// does not send.
+    pub async fn take(&self, pace: Pace, identifier: &str, wanted: u32) -> Result<Grant> {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let key = format!("{}pace:{}:{}", self.prefix, pace.name, identifier);
+        let interval_ms = 1000.0 / f64::from(pace.per_second.max(1));
+        let args = vec![
+            // A string: Redis reads every argument as one, and a JSON float need not
+            // survive every REST endpoint intact.
+            Value::from(format!("{interval_ms:.6}")),
+            Value::from(pace.burst.as_millis() as u64),
+            Value::from(now_ms),
+            Value::from(wanted),
+        ];
+        match self.redis.eval(&PACE, vec![Value::from(key)], args).await? {
+            Value::Array(reply) => {
+                let number = |i: usize| {
+                    reply
+                        .get(i)
+                        .and_then(ValueExt::as_integer)
+                        .unwrap_or(0)
+                        .max(0)
+                };
+                Ok(Grant {
+                    granted: u32::try_from(number(0)).unwrap_or(0).min(wanted),
+                    retry_in: Duration::from_millis(number(1) as u64),
+                })
+            }
+            other => Err(Error::internal(format!("pace script returned {other}"))),
+        }
     }
 
     async fn run(&self, policy: Policy, identifier: &str, mode: &str) -> Result<Decision> {

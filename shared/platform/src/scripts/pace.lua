@@ -1,0 +1,34 @@
+-- A pace (GCRA, the generic cell rate algorithm), one round trip per take.
+-- KEYS[1]: the theoretical arrival time (ms) of the next unit after those granted.
+-- ARGV: the interval between units (ms, fractional), the tolerance (ms: how far
+-- ahead of the pace grants may run, i.e. the largest burst), now (ms), units wanted.
+-- Answers {units granted (0..wanted), ms until the next unit fits}.
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local wanted = tonumber(ARGV[4])
+-- Less than one interval of tolerance would never grant anything.
+if tolerance < interval then
+  tolerance = interval
+end
+
+local tat = tonumber(redis.call("GET", KEYS[1]) or "0")
+if tat < now then
+  tat = now
+end
+local granted = math.floor((now + tolerance - tat) / interval)
+if granted > wanted then
+  granted = wanted
+end
+if granted < 0 then
+  granted = 0
+end
+if granted > 0 then
+  tat = tat + granted * interval
+  redis.call("SET", KEYS[1], string.format("%.3f", tat), "PX", math.ceil(tat - now + tolerance))
+end
+local wait = math.ceil(tat + interval - now - tolerance)
+if wait < 0 then
+  wait = 0
+end
+return {granted, wait}
