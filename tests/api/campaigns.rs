@@ -660,6 +660,49 @@ async fn opens_and_clicks_are_tracked_through_signed_links_and_counted_in_the_st
         })
     );
 
+    // Each subscriber's story, newest first: the first was sent the campaign, SES
+    // delivered it, they opened it twice and clicked; the second's open was a machine.
+    let admin = &setup.admin;
+    let activity = |subscriber: &str| {
+        let path = format!("/admin/subscribers/{subscriber}/activity");
+        async move { call(stack, Method::GET, &path, Some(admin), None).await }
+    };
+    let (status, first) = activity(&ids[0]).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let mut kinds: Vec<&str> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["clicked", "delivered", "opened", "opened", "sent"],
+        "{first}"
+    );
+    let clicked = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "clicked")
+        .unwrap();
+    assert_eq!(
+        clicked["detail"],
+        "https://example.com/articles/1?from=mail&n=1"
+    );
+    assert_eq!(clicked["campaign"], campaign.as_str());
+    assert_eq!(clicked["about"], "第 1 期");
+    let (_, second) = activity(&ids[1]).await;
+    let opened = second["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "opened")
+        .unwrap();
+    assert_eq!(opened["machine"], true, "{second}");
+    assert_eq!(activity("nobody").await.0, StatusCode::NOT_FOUND);
+
     // A campaign that does not track sends the links as written.
     let body = json!({ "data": { "name": "不追踪", "template": setup.template, "lists": [setup.list], "tracking": false } });
     let (_, untracked) = call(

@@ -270,6 +270,7 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "POST /admin/campaigns/{documentId}/resume"
         | "POST /admin/campaigns/{documentId}/cancel"
         | "GET /admin/automations/{documentId}"
+        | "GET /admin/subscribers/{documentId}/activity"
         | "DELETE /admin/automations/{documentId}"
         | "POST /admin/automations/{documentId}/activate"
         | "POST /admin/automations/{documentId}/pause" => {

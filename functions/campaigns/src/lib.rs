@@ -23,6 +23,7 @@ use identity::{
 use lambda_http::{Body, Response};
 use mail::MailConfig;
 use marketing::{
+    activity::{self, Activity},
     automations::{self, Automation, AutomationInput},
     campaigns::{self, Action, Campaign, CampaignConfig, CampaignInput, Stats},
     imports::{self, ImportOptions, ImportReport},
@@ -129,6 +130,8 @@ pub static ROUTES: &[Route<Campaigns>] = &[
             .text(200, "text/csv", csv_text)),
     identity::route!(GET "/admin/subscribers/{documentId}", READ, Campaigns::subscriber,
         Doc::new("One subscriber with their lists", schema_of::<Subscriber>)),
+    identity::route!(GET "/admin/subscribers/{documentId}/activity", READ, Campaigns::subscriber_activity,
+        Doc::new("What happened to a subscriber, newest first (at most 200): campaign mail sent or not and why, SES's delivery, bounce and complaint reports, opens and clicks (machines flagged), automations entered", schema_of::<Vec<Activity>>)),
     identity::route!(PUT "/admin/subscribers/{documentId}", MANAGE, Campaigns::update_subscriber,
         Doc::new("Change a subscriber; `lists` is the whole set they are on afterwards", schema_of::<Subscriber>)
             .body(schema_of::<Envelope<SubscriberInput>>)),
@@ -207,6 +210,15 @@ pub static ROUTES: &[Route<Campaigns>] = &[
 ];
 
 impl Campaigns {
+    async fn subscriber_activity(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            activity::of_subscriber(&**client, document_id).await?,
+        ))
+    }
+
     async fn automations(self: Arc<Self>, _: Call) -> Answer {
         let client = self.platform.db.client().await?;
         Ok(data(StatusCode::OK, automations::list(&**client).await?))

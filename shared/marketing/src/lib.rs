@@ -19,13 +19,15 @@
 //! (listmonk's tx API).
 //!
 //! SES's events about what was sent ([`events`]) are recorded, and a permanent
-//! bounce or a complaint suppresses the address.
+//! bounce or a complaint suppresses the address. Staff read one subscriber's
+//! story in [`activity`].
 //!
 //! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions`,
 //! `suppressions`, `mail_templates`, `mail_events`, `campaigns`, `campaign_lists`,
 //! `campaign_messages`, `tracking_events`, `automations`, `automation_steps` and
 //! `automation_enrolments`.
 
+pub mod activity;
 pub mod automations;
 pub mod campaigns;
 pub mod config;
