@@ -21,6 +21,7 @@ mod newsletter;
 mod platform;
 mod refunds;
 mod routes;
+mod segments;
 mod subscriptions;
 mod transactional;
 mod uploads;

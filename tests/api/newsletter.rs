@@ -933,6 +933,15 @@ async fn subscribers_come_in_and_go_out_as_csv() {
         "新名字"
     );
 
+    // A large file goes in parts, each with the header: the second part's lines are
+    // still the whole file's.
+    let part = format!("email,name\ne-{suffix}@example.com,赵六\nbroken,钱七\n");
+    let (status, report) = import(part, "?rowsBefore=5".into()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["data"]["errors"][0]["line"], 8);
+    let (status, _) = import("email\n".into(), "?rowsBefore=-1".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // Not CSV, no email column, a list that does not exist: clear 4xx, nothing written.
     let (status, _) = stack
         .authed(Method::POST, "/admin/subscribers/import", &admin)

@@ -250,6 +250,7 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "GET /admin/templates"
         | "GET /admin/campaigns"
         | "GET /admin/automations"
+        | "GET /admin/segments"
         | "GET /admin/exports/subscribers" => only(&["admin", "full-access"], S::OK),
         // No CSV sent.
         "POST /admin/subscribers/import" => {
@@ -271,6 +272,8 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "POST /admin/campaigns/{documentId}/cancel"
         | "GET /admin/automations/{documentId}"
         | "GET /admin/subscribers/{documentId}/activity"
+        | "GET /admin/segments/{documentId}"
+        | "DELETE /admin/segments/{documentId}"
         | "DELETE /admin/automations/{documentId}"
         | "POST /admin/automations/{documentId}/activate"
         | "POST /admin/automations/{documentId}/pause" => {
@@ -290,6 +293,9 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "POST /admin/campaigns/{documentId}/test"
         | "POST /admin/automations"
         | "PUT /admin/automations/{documentId}"
+        | "POST /admin/segments"
+        | "POST /admin/segments/preview"
+        | "PUT /admin/segments/{documentId}"
         // `mail.send`: the custom token lacks it.
         | "POST /admin/tx" => only(&["admin", "full-access"], S::BAD_REQUEST),
         // Members only.
@@ -378,6 +384,9 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
         | "POST /admin/campaigns/{documentId}/test"
         | "POST /admin/automations"
         | "PUT /admin/automations/{documentId}"
+        | "POST /admin/segments"
+        | "POST /admin/segments/preview"
+        | "PUT /admin/segments/{documentId}"
         | "POST /admin/tx" => Some(json!({ "data": {} })),
         _ => None,
     };

@@ -3,7 +3,8 @@
 //! (`/admin/templates`, checked when saved, previewed as a recipient gets them) and
 //! the suppression list (`/admin/suppressions`), and campaigns (`/admin/campaigns`:
 //! a template for lists, scheduled or sent now, paused, resumed, canceled, with
-//! their progress; campaign-send sends them), automations (`/admin/automations`:
+//! their progress; campaign-send sends them), segments (`/admin/segments`: rules
+//! that narrow a campaign's lists, previewed as a count), automations (`/admin/automations`:
 //! sequences the scheduler sends), and the transactional mail API
 //! (`POST /admin/tx`, `mail.send`). `marketing.read` reads, `marketing.write`
 //! writes: admins, staff granted those scopes, and tokens carrying them (read-only
@@ -28,6 +29,7 @@ use marketing::{
     campaigns::{self, Action, Campaign, CampaignConfig, CampaignInput, Stats},
     imports::{self, ImportOptions, ImportReport},
     lists::{self, ListInput, MailingList},
+    segments::{self, Matches, Rules, Segment, SegmentInput},
     subscribers::{self, Filter, Status, Subscriber, SubscriberInput},
     suppressions::{self, Suppression},
     templates::{self, Rendered, Template, TemplateInput},
@@ -156,6 +158,21 @@ pub static ROUTES: &[Route<Campaigns>] = &[
             .body(schema_of::<Envelope<ScheduleInput>>)),
     identity::route!(POST "/admin/campaigns/{documentId}/send", MANAGE, Campaigns::send,
         Doc::new("Start sending now: one message per confirmed, enabled, unsuppressed subscriber of its lists", schema_of::<Campaign>)),
+    identity::route!(GET "/admin/segments", READ, Campaigns::segments,
+        Doc::new("Every segment, newest first", schema_of::<Vec<Segment>>)),
+    identity::route!(POST "/admin/segments", MANAGE, Campaigns::create_segment,
+        Doc::new("Add a segment: rules (attributes, account, paid plan, purchases, opens, clicks, joined) that all or any must hold; never SQL", schema_of::<Segment>)
+            .body(schema_of::<Envelope<SegmentInput>>).status(201)),
+    identity::route!(POST "/admin/segments/preview", READ, Campaigns::preview_segment,
+        Doc::new("How many enabled, unsuppressed subscribers match rules now, and up to 10 of them", schema_of::<Matches>)
+            .body(schema_of::<Envelope<Rules>>)),
+    identity::route!(GET "/admin/segments/{documentId}", READ, Campaigns::segment,
+        Doc::new("One segment", schema_of::<Segment>)),
+    identity::route!(PUT "/admin/segments/{documentId}", MANAGE, Campaigns::update_segment,
+        Doc::new("Change a segment (campaigns not started yet use the new rules)", schema_of::<Segment>)
+            .body(schema_of::<Envelope<SegmentInput>>)),
+    identity::route!(DELETE "/admin/segments/{documentId}", MANAGE, Campaigns::delete_segment,
+        Doc::empty("Delete a segment no unfinished campaign targets")),
     identity::route!(GET "/admin/automations", READ, Campaigns::automations,
         Doc::new("Every automation with its steps and how many people are in it, have finished it or left", schema_of::<Vec<Automation>>)),
     identity::route!(POST "/admin/automations", MANAGE, Campaigns::create_automation,
@@ -217,6 +234,59 @@ impl Campaigns {
             StatusCode::OK,
             activity::of_subscriber(&**client, document_id).await?,
         ))
+    }
+
+    async fn segments(self: Arc<Self>, _: Call) -> Answer {
+        let client = self.platform.db.client().await?;
+        Ok(data(StatusCode::OK, segments::list(&**client).await?))
+    }
+
+    async fn segment(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            segments::by_document_id(&**client, document_id).await?,
+        ))
+    }
+
+    async fn preview_segment(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope { data: rules } = parse_json::<Envelope<Rules>>(&call.req, MAX_BODY)?;
+        let client = self.platform.db.client().await?;
+        Ok(data(
+            StatusCode::OK,
+            segments::preview(&**client, &rules).await?,
+        ))
+    }
+
+    async fn create_segment(self: Arc<Self>, call: Call) -> Answer {
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let segment = call
+            .audited(&self.platform.db, async |tx, actor| {
+                segments::create(tx, actor, input).await
+            })
+            .await?;
+        Ok(data(StatusCode::CREATED, segment))
+    }
+
+    async fn update_segment(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        let Envelope { data: input } = parse_json(&call.req, MAX_BODY)?;
+        let segment = call
+            .audited(&self.platform.db, async |tx, actor| {
+                segments::update(tx, actor, document_id, input).await
+            })
+            .await?;
+        Ok(data(StatusCode::OK, segment))
+    }
+
+    async fn delete_segment(self: Arc<Self>, call: Call) -> Answer {
+        let document_id = path_param(&call.req, "documentId")?;
+        call.audited(&self.platform.db, async |tx, actor| {
+            segments::delete(tx, actor, document_id).await
+        })
+        .await?;
+        Ok(no_content())
     }
 
     async fn automations(self: Arc<Self>, _: Call) -> Answer {
@@ -491,12 +561,21 @@ impl Campaigns {
             }
         };
         let (overwrite, preconfirm) = (flag("overwrite")?, flag("preconfirm")?);
+        let rows_before = match query_param(req, "rowsBefore") {
+            None => 0,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 100_000_000)
+                .ok_or_else(|| Error::invalid("rowsBefore", "rowsBefore must be 0 to 100000000"))?,
+        };
         let report = call
             .audited(&self.platform.db, async |tx, actor| {
                 let options = ImportOptions {
                     lists: lists::ids_of(tx, &list_ids, false, "lists").await?,
                     overwrite,
                     preconfirm,
+                    rows_before,
                 };
                 imports::import(tx, actor, body, &options).await
             })
@@ -687,6 +766,7 @@ fn import_query(_: &mut SchemaGenerator) -> Schema {
             "lists": { "type": "string", "description": "comma-separated documentIds of the lists to put everyone on" },
             "overwrite": { "type": "boolean", "description": "replace names and merge attributes of existing subscribers" },
             "preconfirm": { "type": "boolean", "description": "confirmed at once on double opt-in lists" },
+            "rowsBefore": { "type": "integer", "minimum": 0, "maximum": 100000000, "description": "data rows of the same file sent in earlier parts (a large file goes in parts, each with the header row): reported lines stay the whole file's" },
         },
     })
 }

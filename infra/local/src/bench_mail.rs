@@ -70,6 +70,7 @@ pub async fn run(platform: &Platform, subscribers: i64) -> Result<(), String> {
             name: "压测".into(),
             template: template.document_id,
             lists: vec![list.document_id],
+            segment: None,
             tracking: true,
         },
     )

@@ -231,6 +231,30 @@ pub async fn extend_from(
         .unwrap_or_else(Utc::now))
 }
 
+/// SQL, for another crate's query to embed (marketing's segments): true when the
+/// member whose id is the expression `member` holds an active plan now, any plan
+/// or the one whose code is the text parameter `plan` (NULL: any). What "active"
+/// means stays here, with [`held`].
+pub fn holds_active_plan(member: &str, plan: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM entitlements e
+                 WHERE e.member_id = {member} AND e.product_kind = 'plan'
+                   AND ({plan}::text IS NULL OR e.product_code = {plan})
+                   AND e.revoked_at IS NULL
+                   AND e.starts_at <= now() AND (e.expires_at IS NULL OR e.expires_at > now()))"
+    )
+}
+
+/// SQL, for another crate's query to embed: how many grants the member whose id is
+/// the expression `member` paid for (purchases and subscription periods, revoked
+/// or not: a refund does not undo having bought).
+pub fn paid_grants(member: &str) -> String {
+    format!(
+        "(SELECT count(*) FROM entitlements e
+          WHERE e.member_id = {member} AND e.source IN ('purchase', 'subscription'))"
+    )
+}
+
 /// Every product the member holds an active entitlement to now, sorted: the one
 /// entitlement decision a request makes (content's cache class and its gate both
 /// follow from it, so they cannot disagree).

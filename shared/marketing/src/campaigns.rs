@@ -1,5 +1,5 @@
 //! Campaigns: a template sent to the confirmed, enabled, unsuppressed subscribers of
-//! lists, now or at a time. Starting one writes one `campaign_messages` row per
+//! lists (narrowed by a segment's rules, if it names one), now or at a time. Starting one writes one `campaign_messages` row per
 //! recipient (unique per campaign and subscriber, so nobody is queued twice) in the
 //! transaction that marks it running; after COMMIT [`fan_out`] queues their ids in
 //! groups of [`per_message`]; the campaign-send function sends them
@@ -33,7 +33,10 @@ use platform::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{
+    GenericClient, Row,
+    types::{ToSql, Type},
+};
 use url::Url;
 
 use crate::lists;
@@ -186,6 +189,8 @@ pub struct Campaign {
     /// The template's documentId.
     pub template: String,
     pub lists: Vec<Audience>,
+    /// The segment that narrows the lists to the subscribers who match, if any.
+    pub segment: Option<Audience>,
     /// Opens and clicks tracked through signed links.
     pub tracking: bool,
     pub status: CampaignStatus,
@@ -206,6 +211,9 @@ pub struct CampaignInput {
     pub template: String,
     /// Lists by documentId.
     pub lists: Vec<String>,
+    /// A segment's documentId: only the lists' subscribers who match it.
+    #[serde(default)]
+    pub segment: Option<String>,
     /// Track opens and clicks (the default).
     #[serde(default = "tracks")]
     pub tracking: bool,
@@ -223,7 +231,9 @@ const COLUMNS: &str = "c.document_id, c.name, t.document_id, c.status, c.send_at
     (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status IN ('pending', 'sending')),
     (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status = 'sent'),
     (SELECT count(*) FROM campaign_messages m WHERE m.campaign_id = c.id AND m.status = 'failed'),
-    c.started_at, c.finished_at, c.created_at, c.updated_at, c.tracking";
+    c.started_at, c.finished_at, c.created_at, c.updated_at, c.tracking,
+    (SELECT jsonb_build_object('documentId', g.document_id, 'name', g.name)
+       FROM segments g WHERE g.id = c.segment_id)";
 
 const FROM: &str = "campaigns c JOIN mail_templates t ON t.id = c.template_id";
 
@@ -247,6 +257,11 @@ fn from_row(row: &Row) -> Result<Campaign> {
         created_at: row.try_get(12)?,
         updated_at: row.try_get(13)?,
         tracking: row.try_get(14)?,
+        segment: row
+            .try_get::<_, Option<Value>>(15)?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(Error::internal)?,
     })
 }
 
@@ -275,11 +290,16 @@ pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> R
     }
 }
 
-/// The template's id and the lists' ids a campaign input names.
-async fn resolve(
-    client: &impl GenericClient,
-    input: &CampaignInput,
-) -> Result<(String, i64, Vec<i64>)> {
+/// What a campaign input names, by id.
+struct Resolved {
+    name: String,
+    template_id: i64,
+    list_ids: Vec<i64>,
+    segment_id: Option<i64>,
+}
+
+/// The template's, lists' and segment's ids a campaign input names.
+async fn resolve(client: &impl GenericClient, input: &CampaignInput) -> Result<Resolved> {
     let name = bounded(&input.name, "name", 200)?;
     if input.lists.is_empty() {
         return Err(Error::invalid(
@@ -297,7 +317,26 @@ async fn resolve(
         .first()
         .map(|r| r.get(0))
         .ok_or_else(|| Error::invalid("template", "no such template"))?;
-    Ok((name, template_id, list_ids))
+    let segment_id = match &input.segment {
+        Some(segment) => Some(
+            client
+                .query_typed(
+                    "SELECT id FROM segments WHERE document_id = $1",
+                    &[(segment, Type::TEXT)],
+                )
+                .await?
+                .first()
+                .map(|r| r.get(0))
+                .ok_or_else(|| Error::invalid("segment", "no such segment"))?,
+        ),
+        None => None,
+    };
+    Ok(Resolved {
+        name,
+        template_id,
+        list_ids,
+        segment_id,
+    })
 }
 
 async fn set_lists(client: &impl GenericClient, id: i64, list_ids: &[i64]) -> Result<()> {
@@ -321,15 +360,21 @@ pub async fn create(
     actor: &str,
     input: CampaignInput,
 ) -> Result<Campaign> {
-    let (name, template_id, list_ids) = resolve(tx, &input).await?;
+    let Resolved {
+        name,
+        template_id,
+        list_ids,
+        segment_id,
+    } = resolve(tx, &input).await?;
     let row = tx
         .query_typed(
-            "INSERT INTO campaigns (name, template_id, tracking) VALUES ($1, $2, $3)
+            "INSERT INTO campaigns (name, template_id, tracking, segment_id) VALUES ($1, $2, $3, $4)
              RETURNING id, document_id",
             &[
                 (&name, Type::TEXT),
                 (&template_id, Type::INT8),
                 (&input.tracking, Type::BOOL),
+                (&segment_id, Type::INT8),
             ],
         )
         .await?;
@@ -356,17 +401,23 @@ pub async fn update(
     document_id: &str,
     input: CampaignInput,
 ) -> Result<Campaign> {
-    let (name, template_id, list_ids) = resolve(tx, &input).await?;
+    let Resolved {
+        name,
+        template_id,
+        list_ids,
+        segment_id,
+    } = resolve(tx, &input).await?;
     let id = locked(tx, document_id).await?;
     let updated = tx
         .query_typed(
-            "UPDATE campaigns SET name = $2, template_id = $3, tracking = $4
+            "UPDATE campaigns SET name = $2, template_id = $3, tracking = $4, segment_id = $5
              WHERE id = $1 AND status IN ('draft', 'scheduled') RETURNING id",
             &[
                 (&id, Type::INT8),
                 (&name, Type::TEXT),
                 (&template_id, Type::INT8),
                 (&input.tracking, Type::BOOL),
+                (&segment_id, Type::INT8),
             ],
         )
         .await?;
@@ -579,25 +630,36 @@ async fn start(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<bool> {
     let started = tx
         .query_typed(
             "UPDATE campaigns SET status = 'running', started_at = now()
-             WHERE id = $1 AND status IN ('draft', 'scheduled') RETURNING id",
+             WHERE id = $1 AND status IN ('draft', 'scheduled') RETURNING segment_id",
             &[(&id, Type::INT8)],
         )
         .await?;
-    if started.is_empty() {
+    let Some(row) = started.first() else {
         return Ok(false);
-    }
+    };
+    // The segment's predicate (its values bound after the campaign's id), or none.
+    let predicate = match row.try_get::<_, Option<i64>>(0)? {
+        Some(segment) => Some(crate::segments::rules_of(tx, segment).await?.compile(2)?),
+        None => None,
+    };
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![(&id, Type::INT8)];
+    params.extend(predicate.iter().flat_map(|p| p.params()));
     let targeted = tx
         .execute_typed(
-            "INSERT INTO campaign_messages (campaign_id, subscriber_id, list_id)
-             SELECT DISTINCT ON (ls.subscriber_id) $1, ls.subscriber_id, ls.list_id
-             FROM list_subscriptions ls
-             JOIN campaign_lists cl ON cl.list_id = ls.list_id AND cl.campaign_id = $1
-             JOIN subscribers s ON s.id = ls.subscriber_id
-             WHERE ls.status = 'confirmed' AND s.status = 'enabled'
-               AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
-             ORDER BY ls.subscriber_id, ls.list_id
-             ON CONFLICT (campaign_id, subscriber_id) DO NOTHING",
-            &[(&id, Type::INT8)],
+            &format!(
+                "INSERT INTO campaign_messages (campaign_id, subscriber_id, list_id)
+                 SELECT DISTINCT ON (ls.subscriber_id) $1, ls.subscriber_id, ls.list_id
+                 FROM list_subscriptions ls
+                 JOIN campaign_lists cl ON cl.list_id = ls.list_id AND cl.campaign_id = $1
+                 JOIN subscribers s ON s.id = ls.subscriber_id
+                 WHERE ls.status = 'confirmed' AND s.status = 'enabled'
+                   AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
+                   AND {}
+                 ORDER BY ls.subscriber_id, ls.list_id
+                 ON CONFLICT (campaign_id, subscriber_id) DO NOTHING",
+                predicate.as_ref().map_or("true", |p| p.sql.as_str())
+            ),
+            &params,
         )
         .await?;
     let targeted = i32::try_from(targeted).map_err(Error::internal)?;

@@ -2,7 +2,9 @@
 //! optionally, `name` and `attributes` (a JSON object); any other column becomes a
 //! text attribute of that name, so a spreadsheet's columns arrive as they are. Rows
 //! are checked one by one: a bad row is reported with its line and the rest are
-//! imported, in batches of one statement each. The export is the same columns plus
+//! imported, in batches of one statement each. A large file goes in parts, each a
+//! request of its own with the header row (the client's progress is the parts
+//! done), `rows_before` keeping the reported lines the whole file's. The export is the same columns plus
 //! status and lists, as RFC 4180 CSV with formula-looking cells defused.
 
 use std::collections::HashMap;
@@ -36,6 +38,10 @@ pub struct ImportOptions {
     pub overwrite: bool,
     /// Confirmed at once on double opt-in lists (the staff vouch for the consent).
     pub preconfirm: bool,
+    /// Data rows of the same file sent before this part: a large file is sent in
+    /// parts (each with the header row), the client showing progress as parts
+    /// finish, and the lines reported stay the whole file's.
+    pub rows_before: u64,
 }
 
 /// A row that was not imported.
@@ -167,7 +173,7 @@ pub async fn import(
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut batch = Vec::with_capacity(BATCH);
     for (index, record) in reader.records().enumerate() {
-        let line = index as u64 + 2;
+        let line = options.rows_before + index as u64 + 2;
         report.rows += 1;
         let record = match record {
             Ok(record) => record,

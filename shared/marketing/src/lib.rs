@@ -8,7 +8,7 @@
 //! transaction that causes it.
 //!
 //! Subscribers come in and go out as CSV ([`imports`]). Campaigns send a template to
-//! lists ([`campaigns`]: one outbox row per recipient, at most once each; with the
+//! lists, narrowed by a segment's rules when they name one ([`segments`]) ([`campaigns`]: one outbox row per recipient, at most once each; with the
 //! `ses` feature, `sending` is what campaign-send runs), their opens and clicks
 //! tracked through signed links ([`tracking`]).
 //!
@@ -24,8 +24,8 @@
 //!
 //! It owns the tables `subscribers`, `mailing_lists`, `list_subscriptions`,
 //! `suppressions`, `mail_templates`, `mail_events`, `campaigns`, `campaign_lists`,
-//! `campaign_messages`, `tracking_events`, `automations`, `automation_steps` and
-//! `automation_enrolments`.
+//! `campaign_messages`, `tracking_events`, `automations`, `automation_steps`,
+//! `automation_enrolments` and `segments`.
 
 pub mod activity;
 pub mod automations;
@@ -36,6 +36,7 @@ pub mod imports;
 pub mod links;
 pub mod lists;
 pub mod newsletter;
+pub mod segments;
 #[cfg(feature = "ses")]
 pub mod sending;
 pub mod subscribers;

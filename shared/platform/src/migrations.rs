@@ -58,6 +58,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(24, "0024_staff_grants"),
     migration!(25, "0025_automations"),
     migration!(26, "0026_subscriber_activity"),
+    migration!(27, "0027_segments"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
