@@ -275,6 +275,24 @@ async fn a_pace_grants_a_burst_then_one_unit_per_interval_across_takers() {
     );
     tokio::time::sleep(none.retry_in).await;
     assert_eq!(limiter.take(pace, &who, 5).await.unwrap().granted, 1);
+    // A burst shorter than the interval still grants one unit at a time, whether
+    // the interval is whole milliseconds (2/s) or not (14/s, SES's first quota:
+    // 71.43 ms, which once rounded down to no grant at all, for ever).
+    for per_second in [2, 14] {
+        let slow = Pace {
+            name: "test-pace",
+            per_second,
+            burst: Duration::from_millis(50),
+        };
+        let who = random_suffix();
+        let first = limiter.take(slow, &who, 5).await.unwrap();
+        assert_eq!(first.granted, 1, "{per_second}/s: {first:?}");
+        let wait = limiter.take(slow, &who, 5).await.unwrap();
+        assert_eq!(wait.granted, 0, "{per_second}/s: {wait:?}");
+        tokio::time::sleep(wait.retry_in).await;
+        let next = limiter.take(slow, &who, 5).await.unwrap();
+        assert_eq!(next.granted, 1, "{per_second}/s: {next:?}");
+    }
     // Over 1.2 s, many takers together get what the pace allows, no more.
     let who = random_suffix();
     let started = tokio::time::Instant::now();

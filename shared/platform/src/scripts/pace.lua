@@ -12,11 +12,14 @@ if tolerance < interval then
   tolerance = interval
 end
 
-local tat = tonumber(redis.call("GET", KEYS[1]) or "0")
-if tat < now then
-  tat = now
+-- Times relative to now: near 1.7e12 ms a double has too few digits left for a
+-- fractional interval (now + 71.43 - now is not 71.43), and a grant of one unit
+-- would round down to none, for ever.
+local ahead = tonumber(redis.call("GET", KEYS[1]) or "0") - now
+if ahead < 0 then
+  ahead = 0
 end
-local granted = math.floor((now + tolerance - tat) / interval)
+local granted = math.floor((tolerance - ahead) / interval + 1e-9)
 if granted > wanted then
   granted = wanted
 end
@@ -24,10 +27,10 @@ if granted < 0 then
   granted = 0
 end
 if granted > 0 then
-  tat = tat + granted * interval
-  redis.call("SET", KEYS[1], string.format("%.3f", tat), "PX", math.ceil(tat - now + tolerance))
+  ahead = ahead + granted * interval
+  redis.call("SET", KEYS[1], string.format("%.3f", now + ahead), "PX", math.ceil(ahead + tolerance))
 end
-local wait = math.ceil(tat + interval - now - tolerance)
+local wait = math.ceil(ahead + interval - tolerance)
 if wait < 0 then
   wait = 0
 end
