@@ -204,17 +204,8 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<Automation>> {
 }
 
 pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> Result<Automation> {
-    match client
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM {FROM} WHERE a.document_id = $1"),
-            &[(&document_id, Type::TEXT)],
-        )
-        .await?
-        .first()
-    {
-        Some(row) => from_row(row),
-        None => Err(Error::NotFound("no such automation".into())),
-    }
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE a.document_id = $1");
+    crate::one_by_key(client, &sql, document_id, "automation", from_row).await
 }
 
 /// An input checked against the database: name, list id, and the steps'

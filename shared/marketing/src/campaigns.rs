@@ -277,17 +277,8 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<Campaign>> {
 }
 
 pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> Result<Campaign> {
-    match client
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM {FROM} WHERE c.document_id = $1"),
-            &[(&document_id, Type::TEXT)],
-        )
-        .await?
-        .first()
-    {
-        Some(row) => from_row(row),
-        None => Err(Error::NotFound("no such campaign".into())),
-    }
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE c.document_id = $1");
+    crate::one_by_key(client, &sql, document_id, "campaign", from_row).await
 }
 
 /// What a campaign input names, by id.

@@ -46,3 +46,25 @@ pub mod tracking;
 pub mod transactional;
 
 pub use config::MarketingConfig;
+
+use platform::error::{Error, Result};
+use tokio_postgres::{GenericClient, Row, types::Type};
+
+/// The row `sql` finds by its one text parameter (a documentId), read by
+/// `from_row`, or a 404 saying there is no such `what`.
+pub(crate) async fn one_by_key<T>(
+    client: &impl GenericClient,
+    sql: &str,
+    key: &str,
+    what: &str,
+    from_row: fn(&Row) -> Result<T>,
+) -> Result<T> {
+    match client
+        .query_typed(sql, &[(&key, Type::TEXT)])
+        .await?
+        .first()
+    {
+        Some(row) => from_row(row),
+        None => Err(Error::NotFound(format!("no such {what}"))),
+    }
+}

@@ -319,17 +319,8 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<Segment>> {
 }
 
 pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> Result<Segment> {
-    match client
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM segments WHERE document_id = $1"),
-            &[(&document_id, Type::TEXT)],
-        )
-        .await?
-        .first()
-    {
-        Some(row) => from_row(row),
-        None => Err(Error::NotFound("no such segment".into())),
-    }
+    let sql = format!("SELECT {COLUMNS} FROM segments WHERE document_id = $1");
+    crate::one_by_key(client, &sql, document_id, "segment", from_row).await
 }
 
 /// The rules of the segment with this id (for a campaign that targets it).

@@ -182,17 +182,8 @@ pub async fn page(
 }
 
 pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> Result<Subscriber> {
-    match client
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM subscribers s WHERE s.document_id = $1"),
-            &[(&document_id, Type::TEXT)],
-        )
-        .await?
-        .first()
-    {
-        Some(row) => from_row(row),
-        None => Err(Error::NotFound("no such subscriber".into())),
-    }
+    let sql = format!("SELECT {COLUMNS} FROM subscribers s WHERE s.document_id = $1");
+    crate::one_by_key(client, &sql, document_id, "subscriber", from_row).await
 }
 
 struct Checked {
