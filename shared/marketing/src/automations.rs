@@ -32,7 +32,7 @@ use url::Url;
 
 use crate::{
     campaigns::{Audience, CampaignConfig},
-    links::{Link, LinkKey, Purpose},
+    links::LinkKey,
     templates::{self, Footer, TemplateInput},
 };
 
@@ -592,40 +592,15 @@ pub struct StepSender<'a> {
 }
 
 impl StepSender<'_> {
-    fn link(&self, base: &Url, path: &str, link: &Link) -> Result<String> {
-        let mut url = base.join(path).map_err(Error::internal)?;
-        url.query_pairs_mut()
-            .append_pair("token", &self.links.sign(link));
-        Ok(url.to_string())
-    }
-
     /// The step's mail for one person, as a mail job.
     fn compose(&self, due: &Due) -> Result<mail::MailJob> {
-        let unsubscribe_url = self.link(
-            self.api_url,
-            "newsletter/unsubscribe",
-            &Link {
-                purpose: Purpose::Unsubscribe,
-                subscriber: due.subscriber.clone(),
-                list: due.list.clone(),
-                expires: None,
-            },
+        let footer = Footer::for_recipient(
+            self.links,
+            (self.api_url, self.site_url),
+            &due.subscriber,
+            due.list.as_deref(),
+            self.config.postal_address.as_deref().unwrap_or_default(),
         )?;
-        let preferences_url = self.link(
-            self.site_url,
-            "newsletter/preferences",
-            &Link {
-                purpose: Purpose::Preferences,
-                subscriber: due.subscriber.clone(),
-                list: None,
-                expires: None,
-            },
-        )?;
-        let footer = Footer {
-            unsubscribe_url: unsubscribe_url.clone(),
-            preferences_url,
-            postal_address: self.config.postal_address.clone().unwrap_or_default(),
-        };
         let context = json!({
             "subscriber": { "name": due.name, "email": due.email, "attributes": due.attributes },
             "automation": { "name": due.automation },
@@ -641,7 +616,7 @@ impl StepSender<'_> {
             to: Email::parse(&due.email).map_err(Error::internal)?,
             variables: json!({
                 "subject": subject, "html": rendered.html, "text": rendered.text,
-                "list_unsubscribe": unsubscribe_url,
+                "list_unsubscribe": footer.unsubscribe_url,
             }),
         })
     }

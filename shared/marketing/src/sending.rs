@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::{
     campaigns::{self, CampaignConfig},
-    links::{Link, LinkKey, Purpose},
+    links::LinkKey,
     templates::{self, Footer, TemplateInput},
     tracking::Rewrite,
 };
@@ -103,13 +103,6 @@ impl CampaignSender {
         Consumer::new(campaigns::queue(platform, config), sender)
     }
 
-    fn link(&self, base: &Url, path: &str, link: &Link) -> Result<String> {
-        let mut url = base.join(path).map_err(Error::internal)?;
-        url.query_pairs_mut()
-            .append_pair("token", &self.links.sign(link));
-        Ok(url.to_string())
-    }
-
     /// Waits for a slot of the shared sending pace.
     async fn take_slot(&self) -> Result<()> {
         let mut spare = self.spare.lock().await;
@@ -129,29 +122,14 @@ impl CampaignSender {
 
     fn compose(&self, row: &Outgoing) -> Result<(Email, Vec<u8>), String> {
         let to = Email::parse(&row.email).map_err(|e| format!("recipient: {e}"))?;
-        let unsubscribe = Link {
-            purpose: Purpose::Unsubscribe,
-            subscriber: row.subscriber.clone(),
-            list: Some(row.list.clone()),
-            expires: None,
-        };
-        let preferences = Link {
-            purpose: Purpose::Preferences,
-            subscriber: row.subscriber.clone(),
-            list: None,
-            expires: None,
-        };
-        let unsubscribe_url = self
-            .link(&self.api_url, "newsletter/unsubscribe", &unsubscribe)
-            .map_err(|e| e.to_string())?;
-        let preferences_url = self
-            .link(&self.site_url, "newsletter/preferences", &preferences)
-            .map_err(|e| e.to_string())?;
-        let footer = Footer {
-            preferences_url: preferences_url.clone(),
-            unsubscribe_url: unsubscribe_url.clone(),
-            postal_address: self.postal_address.clone(),
-        };
+        let footer = Footer::for_recipient(
+            &self.links,
+            (&self.api_url, &self.site_url),
+            &row.subscriber,
+            Some(&row.list),
+            &self.postal_address,
+        )
+        .map_err(|e| e.to_string())?;
         let context = json!({
             "subscriber": { "name": row.name, "email": row.email, "attributes": row.attributes },
             "campaign": { "name": row.campaign_name },
@@ -164,7 +142,7 @@ impl CampaignSender {
                 api_url: &self.api_url,
                 campaign: &row.campaign,
                 subscriber: &row.subscriber,
-                keep: &[&unsubscribe_url, &preferences_url],
+                keep: &[&footer.unsubscribe_url, &footer.preferences_url],
             };
             rendered.html = rewrite.apply(&rendered.html).map_err(|e| e.to_string())?;
         }
@@ -172,7 +150,7 @@ impl CampaignSender {
             Some(prefix) => format!("{prefix}{}", rendered.subject),
             None => rendered.subject,
         };
-        let list_unsubscribe = format!("<{unsubscribe_url}>");
+        let list_unsubscribe = format!("<{}>", footer.unsubscribe_url);
         let raw = Message {
             from: self.ses.from(),
             to: &to,

@@ -18,6 +18,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, Row, types::Type};
+use url::Url;
+
+use crate::links::{Link, LinkKey, Purpose};
 
 /// Instructions one render may run: far more than any mail needs.
 const FUEL: u64 = 200_000;
@@ -133,6 +136,44 @@ pub struct Footer {
 }
 
 impl Footer {
+    /// One recipient's: their signed unsubscribe link on the API (from `list`, or
+    /// from every list when `None`), their preferences link on the site, and the
+    /// postal address.
+    pub fn for_recipient(
+        key: &LinkKey,
+        (api_url, site_url): (&Url, &Url),
+        subscriber: &str,
+        list: Option<&str>,
+        postal_address: &str,
+    ) -> Result<Self> {
+        let signed = |base: &Url, path: &str, purpose: Purpose, list: Option<&str>| {
+            let mut url = base.join(path).map_err(Error::internal)?;
+            let link = Link {
+                purpose,
+                subscriber: subscriber.to_owned(),
+                list: list.map(str::to_owned),
+                expires: None,
+            };
+            url.query_pairs_mut().append_pair("token", &key.sign(&link));
+            Ok::<_, Error>(url.to_string())
+        };
+        Ok(Self {
+            unsubscribe_url: signed(
+                api_url,
+                "newsletter/unsubscribe",
+                Purpose::Unsubscribe,
+                list,
+            )?,
+            preferences_url: signed(
+                site_url,
+                "newsletter/preferences",
+                Purpose::Preferences,
+                None,
+            )?,
+            postal_address: postal_address.to_owned(),
+        })
+    }
+
     /// A transactional mail's: the postal address only. Such mail answers
     /// something the person did; it is not a subscription to leave.
     pub fn transactional(postal_address: &str) -> Self {
