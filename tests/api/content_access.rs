@@ -58,6 +58,15 @@ const PRINCIPALS: [&str; 10] = [
 ];
 const WRITERS: &[&str] = &["editor", "admin", "full-access", "custom"];
 const PUBLISHERS: &[&str] = &["editor", "admin", "full-access"];
+/// `content.read`: every role but finance, and the read-only token.
+const READERS: &[&str] = &[
+    "author",
+    "author-own",
+    "editor",
+    "admin",
+    "read-only",
+    "full-access",
+];
 
 fn rows() -> Vec<Row> {
     let row = |key: &str, target, body, success, allowed| Row {
@@ -127,6 +136,35 @@ fn rows() -> Vec<Row> {
         ),
         // Reading needs `content.read`, which every role and the read-only token have
         // and a custom token with only `content.write` lacks.
+        row(
+            "GET /admin/articles",
+            Target::Nothing,
+            None,
+            StatusCode::OK,
+            READERS,
+        ),
+        row(
+            "GET /admin/articles/{documentId}",
+            Target::Published,
+            None,
+            StatusCode::OK,
+            READERS,
+        ),
+        // Previewing is part of writing: whoever may write may preview.
+        row(
+            "POST /admin/articles/preview",
+            Target::Nothing,
+            Some(json!({ "body": "# 预览" })),
+            StatusCode::OK,
+            &[
+                "author",
+                "author-own",
+                "editor",
+                "admin",
+                "full-access",
+                "custom",
+            ],
+        ),
         row(
             "GET /admin/articles/{documentId}/revisions",
             Target::Published,

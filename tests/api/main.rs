@@ -11,6 +11,7 @@ mod content_access;
 mod content_admin;
 mod content_api;
 mod content_cache;
+mod content_console;
 mod content_schedule;
 mod content_sql;
 mod content_taxonomy;

@@ -14,7 +14,12 @@
 use std::sync::Arc;
 
 use content::{
+    Query,
+    documents::{self, Page, pagination_meta},
+    gate::Reader,
     outgoing_webhooks::WebhookConfig,
+    render,
+    schema::ARTICLES,
     write::{
         Envelope, Writer,
         articles::{self, ArticleInput, ScheduleInput, Transition},
@@ -29,9 +34,11 @@ use identity::{
 use lambda_http::{Body, Request, Response};
 use platform::{
     Error, Platform, Result,
-    http::{data, no_content, parse_json, path_param},
+    http::{data, json, no_content, parse_json, path_param},
 };
 use schemars::json_schema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 pub mod uploads;
 
@@ -55,6 +62,15 @@ const READ: Guard = Guard::needs(&[Permission::ReadContent]);
 
 /// Every route of the function, as template.yaml lists them.
 pub static ROUTES: &[Route<ContentAdmin>] = &[
+    identity::route!(GET "/admin/articles", READ, list_articles,
+        Doc::new("Every live article in every state (the console's list), with the public \
+                  API's Strapi query; `status` narrows it to one state", entries)
+            .query(Query::staff_list_schema)),
+    identity::route!(GET "/admin/articles/{documentId}", READ, working_copy,
+        Doc::new("An article's working copy for its editor", entry)),
+    identity::route!(POST "/admin/articles/preview", WRITE, preview,
+        Doc::new("Markdown rendered as publishing renders it", schema_of::<Preview>)
+            .body(schema_of::<PreviewInput>)),
     identity::route!(POST "/admin/articles", WRITE, create_article,
         Doc::new("Create a draft", entry).body(schema_of::<Envelope<ArticleInput>>).status(201)),
     identity::route!(PUT "/admin/articles/{documentId}", WRITE, update_article,
@@ -109,6 +125,64 @@ fn entry(_: &mut SchemaGenerator) -> Schema {
 
 fn entries(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "array", "items": { "type": "object" } })
+}
+
+/// A Strapi list (`{data, meta: {pagination}}`) of every live article, each with its
+/// `status` and `scheduledAt`, read by [`Reader::staff_list`].
+async fn list_articles(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let query = Query::parse_staff(&ARTICLES, call.req.uri().query().unwrap_or(""))?;
+    let reader = Reader::staff_list(call.principal()?);
+    let client = app.writer.db().client().await?;
+    let Page { entries, total } = documents::find_many(&client, &query, &reader).await?;
+    let mut response = json(
+        StatusCode::OK,
+        &json!({
+            "data": entries,
+            "meta": { "pagination": pagination_meta(query.pagination, total) },
+        }),
+    );
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+async fn working_copy(app: Arc<ContentAdmin>, call: Call) -> Answer {
+    let document_id = path_param(&call.req, "documentId")?;
+    let article = articles::working_copy(&app.writer, call.principal()?, document_id).await?;
+    Ok(data(StatusCode::OK, article))
+}
+
+/// `{"body": "<markdown>"}`, as large as an article's body may be.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PreviewInput {
+    body: String,
+}
+
+/// What publishing would store for that body.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct Preview {
+    html: String,
+    reading_minutes: i32,
+}
+
+/// The preview is the published page because it is the very renderer a save runs.
+async fn preview(_: Arc<ContentAdmin>, call: Call) -> Answer {
+    let PreviewInput { body } = parse_json(&call.req, MAX_ARTICLE_BODY)?;
+    let render::Rendered {
+        html,
+        reading_minutes,
+    } = render::render(&body);
+    Ok(data(
+        StatusCode::OK,
+        Preview {
+            html,
+            reading_minutes,
+        },
+    ))
 }
 
 async fn create_article(app: Arc<ContentAdmin>, call: Call) -> Answer {

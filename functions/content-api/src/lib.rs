@@ -32,9 +32,9 @@ use std::{future::Future, sync::Arc, time::Duration};
 use content::{
     Query, ReadConfig,
     cache::namespace,
-    documents::{self, Page},
+    documents::{self, Page, pagination_meta},
     gate::{self, Reader},
-    query::{PageMode, Pagination, Status},
+    query::Status,
     schema::{self, ContentType},
 };
 use http::{HeaderValue, StatusCode, header};
@@ -299,23 +299,6 @@ impl ContentApi {
     }
 }
 
-/// Strapi's `meta.pagination`: page mode `{page, pageSize, pageCount, total}`, offset
-/// mode `{start, limit, total}`; without a count, the total (and page count) is left out.
-fn pagination_meta(pagination: Pagination, total: Option<i64>) -> Value {
-    let mut meta = match pagination.mode {
-        PageMode::Page { page, page_size } => json!({ "page": page, "pageSize": page_size }),
-        PageMode::Offset { start, limit } => json!({ "start": start, "limit": limit }),
-    };
-    if let (Some(total), Value::Object(fields)) = (total, &mut meta) {
-        if let PageMode::Page { page_size, .. } = pagination.mode {
-            let page_count = (total + i64::from(page_size) - 1) / i64::from(page_size);
-            fields.insert("pageCount".into(), json!(page_count));
-        }
-        fields.insert("total".into(), json!(total));
-    }
-    meta
-}
-
 /// Strapi's success envelope, serialized: the exact bytes cached and hashed.
 fn envelope(data: Value, meta: Value) -> Result<String> {
     serde_json::to_string(&json!({ "data": data, "meta": meta })).map_err(Error::internal)
@@ -459,36 +442,5 @@ mod tests {
             assert!(!if_none_match(&with(other), etag), "{other}");
         }
         assert!(!if_none_match(&Request::new(Body::Empty), etag));
-    }
-
-    #[test]
-    fn pagination_meta_follows_strapi() {
-        let page = Pagination {
-            mode: PageMode::Page {
-                page: 2,
-                page_size: 10,
-            },
-            with_count: true,
-        };
-        assert_eq!(
-            pagination_meta(page, Some(21)),
-            json!({ "page": 2, "pageSize": 10, "pageCount": 3, "total": 21 })
-        );
-        assert_eq!(
-            pagination_meta(page, Some(0)),
-            json!({ "page": 2, "pageSize": 10, "pageCount": 0, "total": 0 })
-        );
-        assert_eq!(
-            pagination_meta(page, None),
-            json!({ "page": 2, "pageSize": 10 })
-        );
-        let offset = Pagination {
-            mode: PageMode::Offset { start: 5, limit: 5 },
-            with_count: true,
-        };
-        assert_eq!(
-            pagination_meta(offset, Some(7)),
-            json!({ "start": 5, "limit": 5, "total": 7 })
-        );
     }
 }

@@ -37,6 +37,23 @@ pub fn entry_id(entry: &Entry) -> Option<i64> {
     entry.get("id").and_then(Value::as_i64)
 }
 
+/// Strapi's `meta.pagination`: page mode `{page, pageSize, pageCount, total}`, offset
+/// mode `{start, limit, total}`; without a count, the total (and page count) is left out.
+pub fn pagination_meta(pagination: Pagination, total: Option<i64>) -> Value {
+    let mut meta = match pagination.mode {
+        PageMode::Page { page, page_size } => json!({ "page": page, "pageSize": page_size }),
+        PageMode::Offset { start, limit } => json!({ "start": start, "limit": limit }),
+    };
+    if let (Some(total), Value::Object(fields)) = (total, &mut meta) {
+        if let PageMode::Page { page_size, .. } = pagination.mode {
+            let page_count = (total + i64::from(page_size) - 1) / i64::from(page_size);
+            fields.insert("pageCount".into(), json!(page_count));
+        }
+        fields.insert("total".into(), json!(total));
+    }
+    meta
+}
+
 /// The page `query` describes, counted unless `pagination[withCount]=false`. The list
 /// and the count run pipelined on one connection.
 pub async fn find_many(client: &Client, query: &Query, reader: &Reader) -> Result<Page> {
@@ -279,4 +296,40 @@ fn entry(row: &Row, skip: usize) -> Result<Entry> {
         entry.insert(column.name().to_owned(), value);
     }
     Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pagination_meta_follows_strapi() {
+        let page = Pagination {
+            mode: PageMode::Page {
+                page: 2,
+                page_size: 10,
+            },
+            with_count: true,
+        };
+        assert_eq!(
+            pagination_meta(page, Some(21)),
+            json!({ "page": 2, "pageSize": 10, "pageCount": 3, "total": 21 })
+        );
+        assert_eq!(
+            pagination_meta(page, Some(0)),
+            json!({ "page": 2, "pageSize": 10, "pageCount": 0, "total": 0 })
+        );
+        assert_eq!(
+            pagination_meta(page, None),
+            json!({ "page": 2, "pageSize": 10 })
+        );
+        let offset = Pagination {
+            mode: PageMode::Offset { start: 5, limit: 5 },
+            with_count: true,
+        };
+        assert_eq!(
+            pagination_meta(offset, Some(7)),
+            json!({ "start": 5, "limit": 5, "total": 7 })
+        );
+    }
 }

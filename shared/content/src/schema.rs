@@ -195,6 +195,12 @@ impl ContentType {
     }
 }
 
+/// The state of each article in the staff's list (`draft`, `scheduled`, `published`)
+/// and its scheduled time: computed by the SQL layer for [`crate::query::Status::Staff`]
+/// queries only, so no public answer carries them.
+pub const STATE_FIELD: &str = "status";
+pub const SCHEDULED_AT_FIELD: &str = "scheduledAt";
+
 /// Fields every content type has, and every response carries whatever `fields` says.
 pub const ALWAYS_SELECTED: [&str; 2] = ["id", "documentId"];
 

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::{ToSql, Type};
 
-use super::query::{Direction, Filter, Operator, Populate, Query, Status, Value};
+use super::query::{Direction, Filter, Operator, Populate, Query, State, Status, Value};
 use super::schema::{self, ContentType, Field, FieldKind, Relation};
 use platform::error::{Error, Result};
 
@@ -428,6 +428,19 @@ impl Builder {
             // API names are schema constants of ASCII letters, safe to quote.
             let _ = write!(select, "{alias}.{column} AS \"{}\"", field.name);
         }
+        // The staff's list says where each article stands; never a public answer.
+        if table.content_type == "articles"
+            && let Status::Staff(_) = self.status
+        {
+            let _ = write!(
+                select,
+                ", CASE WHEN {alias}.published_at IS NOT NULL THEN 'published' \
+                 WHEN {alias}.scheduled_at IS NOT NULL THEN 'scheduled' ELSE 'draft' END AS \"{}\", \
+                 {alias}.scheduled_at AS \"{}\"",
+                schema::STATE_FIELD,
+                schema::SCHEDULED_AT_FIELD
+            );
+        }
         // An article body goes nowhere without its gate (`crate::gate::apply`), which rides
         // along in hidden columns instead of costing a statement of its own.
         if table.content_type == "articles"
@@ -456,6 +469,16 @@ impl Builder {
             ),
             Status::Draft => {
                 format!("{alias}.published_at IS NULL AND {alias}.deleted_at IS NULL")
+            }
+            Status::Staff(None) => format!("{alias}.deleted_at IS NULL"),
+            Status::Staff(Some(State::Draft)) => format!(
+                "{alias}.published_at IS NULL AND {alias}.scheduled_at IS NULL AND {alias}.deleted_at IS NULL"
+            ),
+            Status::Staff(Some(State::Scheduled)) => format!(
+                "{alias}.published_at IS NULL AND {alias}.scheduled_at IS NOT NULL AND {alias}.deleted_at IS NULL"
+            ),
+            Status::Staff(Some(State::Published)) => {
+                format!("{alias}.published_at IS NOT NULL AND {alias}.deleted_at IS NULL")
             }
         }
     }
@@ -519,11 +542,16 @@ impl Builder {
 
     fn order(&self, table: &Table, alias: &str, query: &Query) -> Result<String> {
         if query.sort.is_empty() {
-            return Ok(if table.publishable {
-                format!("{alias}.published_at DESC NULLS LAST, {alias}.id DESC")
-            } else {
-                format!("{alias}.id ASC")
-            });
+            // Staff work on what changed last, drafts included.
+            return Ok(
+                if table.publishable && matches!(self.status, Status::Staff(_)) {
+                    format!("{alias}.updated_at DESC, {alias}.id DESC")
+                } else if table.publishable {
+                    format!("{alias}.published_at DESC NULLS LAST, {alias}.id DESC")
+                } else {
+                    format!("{alias}.id ASC")
+                },
+            );
         }
         let mut keys = Vec::with_capacity(query.sort.len() + 1);
         for sort in &query.sort {

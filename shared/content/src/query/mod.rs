@@ -76,13 +76,26 @@ enum Target {
     Document,
 }
 
+/// Who the query is parsed for, which decides what `status` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Strapi's `status=published|draft`, published by default.
+    Public,
+    /// `status=draft|scheduled|published` narrows the staff's list of every state.
+    Staff,
+}
+
 /// Which version of a document to read. Drafts are for staff: the handler decides who
 /// may ask for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Status {
     #[default]
     Published,
+    /// Strapi's draft version: every unpublished article, scheduled ones included.
     Draft,
+    /// The staff's list ([`Query::parse_staff`]): every live article whatever its
+    /// state, or only those in one state; each entry says its state.
+    Staff(Option<State>),
 }
 
 impl Status {
@@ -90,6 +103,36 @@ impl Status {
         match self {
             Status::Published => "published",
             Status::Draft => "draft",
+            Status::Staff(None) => "staff:any",
+            Status::Staff(Some(state)) => match state {
+                State::Draft => "staff:draft",
+                State::Scheduled => "staff:scheduled",
+                State::Published => "staff:published",
+            },
+        }
+    }
+}
+
+/// Where an article stands editorially, as the staff's list reports it. An article is
+/// one row whose edits are live at once, so there is no "published with unpublished
+/// changes": a published article is what its readers see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Unpublished and not scheduled.
+    Draft,
+    /// Unpublished, with a time the scheduler will publish it at.
+    Scheduled,
+    Published,
+}
+
+impl State {
+    pub const ALL: [State; 3] = [State::Draft, State::Scheduled, State::Published];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Draft => "draft",
+            State::Scheduled => "scheduled",
+            State::Published => "published",
         }
     }
 }
@@ -141,17 +184,29 @@ impl Query {
     /// Parses the raw query string of a request (everything after `?`, still
     /// percent-encoded) for a collection of `content_type`.
     pub fn parse(content_type: &'static ContentType, raw: &str) -> Result<Query> {
-        Query::parse_for(content_type, raw, Target::Collection)
+        Query::parse_for(content_type, raw, Target::Collection, Audience::Public)
+    }
+
+    /// Parses the query of the staff's list of a collection: the same parameters as
+    /// [`Query::parse`], but every live document whatever its state
+    /// ([`Status::Staff`]), and `status` names one [`State`] to narrow it to.
+    pub fn parse_staff(content_type: &'static ContentType, raw: &str) -> Result<Query> {
+        Query::parse_for(content_type, raw, Target::Collection, Audience::Staff)
     }
 
     /// Parses the query of a single-document read (`/api/{name}/{documentId}`): only
     /// `fields`, `populate`, `status` and `locale` apply there, so `filters`, `sort`,
     /// `pagination` and `_q` are a 400 rather than silently ignored.
     pub fn parse_document(content_type: &'static ContentType, raw: &str) -> Result<Query> {
-        Query::parse_for(content_type, raw, Target::Document)
+        Query::parse_for(content_type, raw, Target::Document, Audience::Public)
     }
 
-    fn parse_for(content_type: &'static ContentType, raw: &str, target: Target) -> Result<Query> {
+    fn parse_for(
+        content_type: &'static ContentType,
+        raw: &str,
+        target: Target,
+        audience: Audience,
+    ) -> Result<Query> {
         let mut query = Query {
             content_type,
             filters: None,
@@ -159,7 +214,10 @@ impl Query {
             populate: Vec::new(),
             sort: Vec::new(),
             pagination: Pagination::default(),
-            status: Status::default(),
+            status: match audience {
+                Audience::Public => Status::default(),
+                Audience::Staff => Status::Staff(None),
+            },
             locale: None,
             search: None,
         };
@@ -179,7 +237,7 @@ impl Query {
                 }
                 "sort" => query.sort = sort::parse(content_type, &node, path)?,
                 "pagination" => query.pagination = pagination::parse(&node, path)?,
-                "status" => query.status = parse_status(node.value(path)?, path)?,
+                "status" => query.status = parse_status(node.value(path)?, path, audience)?,
                 "locale" => {
                     let raw = node.value(path)?;
                     let locale = Locale::parse(raw)
@@ -221,6 +279,23 @@ impl Query {
                 "_q": { "type": "string", "description": "full-text search, Chinese and English" },
             },
         })
+    }
+
+    /// The query parameters of the staff's list ([`Query::parse_staff`]): the list's,
+    /// with `status` naming a [`State`].
+    pub fn staff_list_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = Self::list_schema(generator);
+        if let Some(status) = schema
+            .get_mut("properties")
+            .and_then(|properties| properties.get_mut("status"))
+        {
+            *status = serde_json::json!({
+                "type": "string",
+                "enum": State::ALL.map(State::as_str),
+                "description": "only articles in this state (every state when absent)",
+            });
+        }
+        schema
     }
 
     /// The query parameters a single-document read accepts ([`Query::parse_document`]).
@@ -272,11 +347,18 @@ impl Query {
     }
 }
 
-fn parse_status(raw: &str, path: &str) -> Result<Status> {
-    match raw {
-        "published" => Ok(Status::Published),
-        "draft" => Ok(Status::Draft),
-        _ => Err(invalid(path, "must be published or draft")),
+fn parse_status(raw: &str, path: &str, audience: Audience) -> Result<Status> {
+    match audience {
+        Audience::Public => match raw {
+            "published" => Ok(Status::Published),
+            "draft" => Ok(Status::Draft),
+            _ => Err(invalid(path, "must be published or draft")),
+        },
+        Audience::Staff => State::ALL
+            .into_iter()
+            .find(|state| state.as_str() == raw)
+            .map(|state| Status::Staff(Some(state)))
+            .ok_or_else(|| invalid(path, "must be draft, scheduled or published")),
     }
 }
 

@@ -739,6 +739,38 @@ fn unknown_parameters_are_named() {
 }
 
 #[test]
+fn the_staff_list_reads_every_state_or_one() {
+    let staff = |raw: &str| Query::parse_staff(&ARTICLES, raw);
+    assert_eq!(staff("").expect("empty").status, Status::Staff(None));
+    for state in State::ALL {
+        let query = staff(&format!("status={}", state.as_str())).expect("a state");
+        assert_eq!(query.status, Status::Staff(Some(state)));
+    }
+    for bad in ["modified", "draft,published", "", "DRAFT"] {
+        let err = staff(&format!("status={bad}")).expect_err(bad);
+        assert_eq!(err.status(), 400, "{bad}");
+    }
+    // Everything else is the public list's.
+    let query = staff("filters[title][$containsi]=变现&sort=title:asc&locale=en&_q=AI")
+        .expect("a list query");
+    assert_eq!(query.search.as_deref(), Some("AI"));
+    assert!(staff("filters[internalNotes][$eq]=x").is_err());
+    // One cache key per state, none a public one.
+    let keys: Vec<String> = ["", "status=draft", "status=scheduled", "status=published"]
+        .iter()
+        .map(|raw| staff(raw).expect("query").normalized_key())
+        .chain([
+            parse("").normalized_key(),
+            parse("status=draft").normalized_key(),
+        ])
+        .collect();
+    let mut distinct = keys.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), keys.len(), "{keys:?}");
+}
+
+#[test]
 fn repeated_scalars_are_refused() {
     rejected_at("pagination[page]=1&pagination[page]=2", "pagination[page]");
     rejected_at(
@@ -755,6 +787,8 @@ fn status_locale_and_search() {
     assert_eq!(parse("").status, Status::Published);
     assert_eq!(parse("status=draft").status, Status::Draft);
     rejected_at("status=live", "status");
+
+    rejected_at("status=scheduled", "status");
 
     let locale = |raw: &str| {
         parse(&format!("locale={raw}"))
@@ -1166,6 +1200,13 @@ fn documented_parameters_are_the_parsed_ones() {
         );
     }
     rejected_at("limit=1", "limit");
+    // The staff's list documents its own `status` values, each of which it parses.
+    let staff = Query::staff_list_schema(&mut generator).to_value();
+    assert_eq!(staff["properties"].as_object().unwrap().len(), 8);
+    for state in staff["properties"]["status"]["enum"].as_array().unwrap() {
+        let raw = format!("status={}", state.as_str().unwrap());
+        assert!(Query::parse_staff(&ARTICLES, &raw).is_ok(), "{raw}");
+    }
 }
 
 /// Dates PostgreSQL cannot hold are the client's 400, naming the parameter, not a

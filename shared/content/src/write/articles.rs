@@ -67,7 +67,10 @@ struct Checked {
     tag_ids: Option<Vec<i64>>,
 }
 
-/// The article as the admin API answers it, built in one statement.
+/// The article as the admin API answers it (the editor's working copy, and the answer
+/// to every write), built in one statement. `author`, `category` and `tags` are the
+/// documentIds a write takes; `labels` names them for display. `status` is the
+/// state the staff's list reports (`crate::query::State`).
 const VIEW: &str = "SELECT json_build_object(
     'id', a.id, 'documentId', a.document_id, 'title', a.title, 'slug', a.slug,
     'excerpt', a.excerpt, 'body', a.body, 'bodyHtml', a.body_html, 'cover', a.cover,
@@ -75,15 +78,29 @@ const VIEW: &str = "SELECT json_build_object(
     'featured', a.featured, 'seoTitle', a.seo_title, 'seoDescription', a.seo_description,
     'internalNotes', a.internal_notes, 'publishedAt', a.published_at,
     'scheduledAt', a.scheduled_at,
+    'status', CASE WHEN a.published_at IS NOT NULL THEN 'published'
+                   WHEN a.scheduled_at IS NOT NULL THEN 'scheduled' ELSE 'draft' END,
     'createdAt', a.created_at, 'updatedAt', a.updated_at,
-    'author', (SELECT document_id FROM authors WHERE id = a.author_id),
-    'category', (SELECT document_id FROM categories WHERE id = a.category_id),
+    'author', au.document_id,
+    'category', c.document_id,
     'tags', COALESCE((SELECT json_agg(t.document_id ORDER BY t.id) FROM article_tags x
                       JOIN tags t ON t.id = x.tag_id WHERE x.article_id = a.id), '[]'),
     'products', COALESCE((SELECT json_agg(json_build_object('kind', p.product_kind, 'code', p.product_code)
                           ORDER BY p.product_kind, p.product_code)
-                          FROM article_products p WHERE p.article_id = a.id), '[]'))
-  FROM articles a WHERE a.id = $1";
+                          FROM article_products p WHERE p.article_id = a.id), '[]'),
+    'labels', json_build_object(
+        'author', CASE WHEN au.id IS NULL THEN NULL
+                       ELSE json_build_object('documentId', au.document_id, 'name', au.name) END,
+        'category', CASE WHEN c.id IS NULL THEN NULL
+                         ELSE json_build_object('documentId', c.document_id, 'name', c.name) END,
+        'tags', COALESCE((SELECT json_agg(json_build_object('documentId', t.document_id, 'name', t.name)
+                                          ORDER BY t.id)
+                          FROM article_tags x JOIN tags t ON t.id = x.tag_id
+                          WHERE x.article_id = a.id), '[]')))
+  FROM articles a
+  LEFT JOIN authors au ON au.id = a.author_id
+  LEFT JOIN categories c ON c.id = a.category_id
+  WHERE a.id = $1";
 
 /// A duplicate slug is the client's conflict, not our failure.
 fn map_slug_conflict(err: tokio_postgres::Error) -> Error {
@@ -651,6 +668,30 @@ pub async fn restore(
         json!({ "revision": revision }),
     )
     .await
+}
+
+/// A live article's working copy for its editor ([`VIEW`]), as `principal` may read it.
+pub async fn working_copy(
+    writer: &Writer,
+    principal: &Principal,
+    document_id: &str,
+) -> Result<Value> {
+    let client = writer.db.client().await?;
+    let rows = client
+        .query_typed(
+            "SELECT id FROM articles WHERE document_id = $1 AND deleted_at IS NULL",
+            &[(&document_id, Type::TEXT)],
+        )
+        .await?;
+    let id: i64 = rows
+        .first()
+        .map(|row| row.get(0))
+        .ok_or_else(|| Error::NotFound("no such article".into()))?;
+    let mut article = view(&**client, id).await?;
+    if let Value::Object(entry) = &mut article {
+        gate::admin_article(principal, entry);
+    }
+    Ok(article)
 }
 
 /// Every revision of a live article, newest first, as `principal` may read them.
