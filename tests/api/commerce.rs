@@ -234,15 +234,15 @@ async fn how_a_product_is_sold_is_checked_at_the_edge() {
 
 /// A member with a session, a pending order of the catalogue's monthly prepaid
 /// plan `pro` for them, and the fulfilment path as the payment functions build it.
-struct Purchase {
-    stack: TestStack,
-    member: String,
-    member_id: i64,
-    order: String,
-    fulfilment: std::sync::Arc<Fulfilment>,
+pub(crate) struct Purchase {
+    pub(crate) stack: TestStack,
+    pub(crate) member: String,
+    pub(crate) member_id: i64,
+    pub(crate) order: String,
+    pub(crate) fulfilment: std::sync::Arc<Fulfilment>,
 }
 
-async fn purchase() -> Purchase {
+pub(crate) async fn purchase() -> Purchase {
     let stack = spawn_stack().await;
     let admin = stack.staff_token(Role::Admin).await;
     let (status, product) = post(&stack, &admin, plan()).await;
@@ -274,7 +274,7 @@ async fn order_of(stack: &TestStack, member_id: i64, price: &str) -> String {
     order.document_id
 }
 
-fn paid<'a>(order: &'a str, minor: i64, currency: Currency) -> Payment<'a> {
+pub(crate) fn paid<'a>(order: &'a str, minor: i64, currency: Currency) -> Payment<'a> {
     Payment {
         order,
         source: "webhook:alipay",

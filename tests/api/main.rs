@@ -15,6 +15,7 @@ mod content_console;
 mod content_schedule;
 mod content_sql;
 mod content_taxonomy;
+mod dashboard;
 mod errors;
 mod health;
 mod mail;

@@ -39,6 +39,7 @@ fn every_function_serves_exactly_its_template_routes() {
         ("commerce-api".to_owned(), keys(commerce_api::ROUTES)),
         ("newsletter".to_owned(), keys(newsletter::ROUTES)),
         ("campaigns".to_owned(), keys(campaigns::ROUTES)),
+        ("dashboard".to_owned(), keys(dashboard::ROUTES)),
         ("payment-webhook".to_owned(), keys(payment_webhook::ROUTES)),
         ("content-api".to_owned(), keys(content_api::ROUTES)),
         ("health".to_owned(), keys(health::ROUTES)),
@@ -187,6 +188,19 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "GET /nowhere" => S::NOT_FOUND,
         // Any staff credential.
         "GET /admin/me" => only(
+            &[
+                "author",
+                "editor",
+                "finance",
+                "admin",
+                "read-only",
+                "full-access",
+                "custom",
+            ],
+            S::OK,
+        ),
+        // Any staff credential; what it shows depends on the permissions.
+        "GET /admin/dashboard" => only(
             &[
                 "author",
                 "editor",
@@ -422,6 +436,7 @@ async fn every_route_answers_every_kind_of_caller_exactly() {
         keys(commerce_api::ROUTES),
         keys(newsletter::ROUTES),
         keys(campaigns::ROUTES),
+        keys(dashboard::ROUTES),
         keys(payment_webhook::ROUTES),
         keys(content_api::ROUTES),
         keys(health::ROUTES),

@@ -22,6 +22,7 @@ pub fn mount(platform: &Arc<Platform>) -> Result<HashMap<String, Arc<dyn Handler
     mounted.add("commerce-api", commerce_api::handler);
     mounted.add("newsletter", newsletter::handler);
     mounted.add("campaigns", campaigns::handler);
+    mounted.add("dashboard", dashboard::handler);
     mounted.add("payment-webhook", payment_webhook::handler);
     mounted.add("fallback", fallback::handler);
     mounted.add("openapi", openapi::handler);

@@ -17,6 +17,7 @@ pub fn operations() -> Vec<Operation> {
         openapi::operations("commerce-api", commerce_api::ROUTES),
         openapi::operations("newsletter", newsletter::ROUTES),
         openapi::operations("campaigns", campaigns::ROUTES),
+        openapi::operations("dashboard", dashboard::ROUTES),
         openapi::operations("payment-webhook", payment_webhook::ROUTES),
         openapi::operations("openapi", ::openapi::ROUTES),
     ]

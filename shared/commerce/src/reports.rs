@@ -26,7 +26,7 @@ pub const MAX_EXPORT_ROWS: i64 = 50_000;
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RevenueDay {
-    /// `YYYY-MM-DD` in China Standard Time.
+    /// `YYYY-MM-DD` in the report's time zone (`/admin/revenue`: China Standard Time).
     pub day: String,
     pub channel: Channel,
     pub currency: Currency,
@@ -39,12 +39,22 @@ pub struct RevenueDay {
     pub net: i64,
 }
 
-/// Revenue from `from` (inclusive) to `to` (exclusive), day by day; days without
-/// payments or refunds are absent.
+/// Revenue from `from` (inclusive) to `to` (exclusive), day by day in China Standard
+/// Time; days without payments or refunds are absent.
 pub async fn revenue(
     client: &impl GenericClient,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+) -> Result<Vec<RevenueDay>> {
+    revenue_in(client, from, to, TIME_ZONE).await
+}
+
+/// [`revenue`] with days in `time_zone` (an IANA name PostgreSQL knows, e.g. `UTC`).
+pub async fn revenue_in(
+    client: &impl GenericClient,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    time_zone: &str,
 ) -> Result<Vec<RevenueDay>> {
     if to <= from {
         return Err(Error::invalid("to", "to must be after from"));
@@ -72,7 +82,7 @@ pub async fn revenue(
             &[
                 (&from, Type::TIMESTAMPTZ),
                 (&to, Type::TIMESTAMPTZ),
-                (&TIME_ZONE, Type::TEXT),
+                (&time_zone, Type::TEXT),
             ],
         )
         .await?;

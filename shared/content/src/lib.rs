@@ -9,7 +9,8 @@
 //! reader receives; [`cache`] says which cached responses a write makes stale. On the
 //! write side, [`write`] is every write to every content type with its one tail
 //! (audit, [`outgoing_webhooks`], COMMIT, invalidation), [`render`] turns a Markdown
-//! body into safe HTML and [`slug`] makes and checks slugs.
+//! body into safe HTML and [`slug`] makes and checks slugs; [`reports`] counts
+//! what an overview shows.
 //!
 //! It owns the tables `articles`, `authors`, `categories`, `tags`, `article_tags`,
 //! `article_products`, `article_revisions`, `webhooks` and `webhook_deliveries`.
@@ -22,6 +23,7 @@ pub mod gate;
 pub mod outgoing_webhooks;
 pub mod query;
 pub mod render;
+pub mod reports;
 pub mod schema;
 pub mod slug;
 pub mod sql;

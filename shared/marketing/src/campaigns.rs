@@ -810,6 +810,87 @@ pub async fn stats(client: &impl GenericClient, document_id: &str) -> Result<Sta
     })
 }
 
+/// A campaign that went out, as an overview shows it: who it reached and who
+/// responded (people, not machines: [`Stats`] has the detail).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Sent {
+    pub document_id: String,
+    pub name: String,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub sent: i64,
+    pub opened: i64,
+    pub clicked: i64,
+    /// `opened / sent`, 0 before anything was sent.
+    pub open_rate: f64,
+    /// `clicked / sent`, 0 before anything was sent.
+    pub click_rate: f64,
+}
+
+/// The `limit` campaigns that started sending last, newest first.
+pub async fn recently_sent(client: &impl GenericClient, limit: i64) -> Result<Vec<Sent>> {
+    let rows = client
+        .query_typed(
+            "SELECT c.document_id, c.name, c.status, c.started_at, c.finished_at,
+                 (SELECT count(*) FROM campaign_messages m
+                   WHERE m.campaign_id = c.id AND m.status = 'sent'),
+                 (SELECT count(DISTINCT t.subscriber_id) FROM tracking_events t
+                   WHERE t.campaign_id = c.id AND t.kind = 'open' AND NOT t.machine),
+                 (SELECT count(DISTINCT t.subscriber_id) FROM tracking_events t
+                   WHERE t.campaign_id = c.id AND t.kind = 'click')
+             FROM campaigns c WHERE c.started_at IS NOT NULL
+             ORDER BY c.started_at DESC, c.id DESC LIMIT $1",
+            &[(&limit, Type::INT8)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let (sent, opened, clicked): (i64, i64, i64) =
+                (row.try_get(5)?, row.try_get(6)?, row.try_get(7)?);
+            let rate = |n: i64| {
+                if sent == 0 {
+                    0.0
+                } else {
+                    n as f64 / sent as f64
+                }
+            };
+            Ok(Sent {
+                document_id: row.try_get(0)?,
+                name: row.try_get(1)?,
+                status: row.try_get(2)?,
+                started_at: row.try_get(3)?,
+                finished_at: row.try_get(4)?,
+                sent,
+                opened,
+                clicked,
+                open_rate: rate(opened),
+                click_rate: rate(clicked),
+            })
+        })
+        .collect()
+}
+
+/// Campaign mails created from `from` (inclusive) to `to` (exclusive) that failed
+/// for good; rows a cancellation ended are not failures.
+pub async fn failed_messages(
+    client: &impl GenericClient,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<i64> {
+    Ok(client
+        .query_typed(
+            "SELECT count(*) FROM campaign_messages
+             WHERE status = 'failed' AND last_error IS DISTINCT FROM 'canceled'
+               AND created_at >= $1 AND created_at < $2",
+            &[(&from, Type::TIMESTAMPTZ), (&to, Type::TIMESTAMPTZ)],
+        )
+        .await?
+        .first()
+        .map_or(Ok(0), |row| row.try_get(0))?)
+}
+
 /// The most addresses one test send goes to.
 pub const MAX_TEST_ADDRESSES: usize = 5;
 

@@ -2,7 +2,7 @@
 //! on), enabled or blocklisted, linked to the member with the same address when
 //! there is one, and on lists with a status each.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use identity::email::Email;
 use platform::{
     audit,
@@ -179,6 +179,26 @@ pub async fn page(
         .first()
         .map_or(0, |r| r.get(0));
     Ok((rows.iter().map(from_row).collect::<Result<_>>()?, total))
+}
+
+/// Subscribers added from `from` (inclusive) to `to` (exclusive), whatever their lists
+/// or confirmations, counted per UTC day (days without any are absent).
+pub async fn joined_per_day(
+    client: &impl GenericClient,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(NaiveDate, i64)>> {
+    client
+        .query_typed(
+            "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) FROM subscribers
+             WHERE created_at >= $1 AND created_at < $2
+             GROUP BY day ORDER BY day",
+            &[(&from, Type::TIMESTAMPTZ), (&to, Type::TIMESTAMPTZ)],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
 }
 
 pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> Result<Subscriber> {
