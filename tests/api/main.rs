@@ -19,6 +19,7 @@ mod dashboard;
 mod errors;
 mod health;
 mod mail;
+mod members;
 mod newsletter;
 mod platform;
 mod refunds;

@@ -226,10 +226,19 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "POST /admin/webhooks/{documentId}/rotate-secret"
         | "GET /admin/webhooks/{documentId}/deliveries" => only(&["admin"], S::NOT_FOUND),
         // `members.read`: admins and the tokens that may read members.
-        "GET /admin/members/{documentId}/entitlements" => only(
+        "GET /admin/members/{documentId}/entitlements"
+        | "GET /admin/members/{documentId}"
+        | "GET /admin/members/{documentId}/sessions" => only(
             &["admin", "read-only", "full-access", "custom"],
             S::NOT_FOUND,
         ),
+        "GET /admin/members" | "GET /admin/exports/members" => {
+            only(&["admin", "read-only", "full-access", "custom"], S::OK)
+        }
+        // `members.write`: the custom token lacks it.
+        "DELETE /admin/members/{documentId}/sessions" => {
+            only(&["admin", "full-access"], S::NOT_FOUND)
+        }
         "POST /admin/members/{documentId}/entitlements"
         | "DELETE /admin/entitlements/{documentId}" => {
             only(&["admin", "full-access", "custom"], S::NOT_FOUND)

@@ -1,5 +1,6 @@
 //! The admin API for staff and machines: staff sign-in, staff accounts, API tokens,
-//! member entitlements, outgoing webhooks (`webhooks`) and the audit trail.
+//! members (`members`) and their entitlements, outgoing webhooks (`webhooks`) and
+//! the audit trail.
 //!
 //! [`ROUTES`] is the function: each route with the guard the router checks before
 //! its handler runs (deny by default; tests/api/routes.rs walks every route with every
@@ -18,7 +19,6 @@ use identity::{
     email::Email,
     entitlements::{self, Entitlement, Grant, Product, Source},
     lockout::{Lockout, LockoutPolicy},
-    members,
     password::Password,
     route::{Call, Doc, Guard, Route, Router, Schema, SchemaGenerator, schema_of},
     session::{new_token, token_hash},
@@ -34,6 +34,7 @@ use schemars::{JsonSchema, json_schema};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod members;
 mod webhooks;
 
 pub use identity::access::STAFF_SESSION_TTL;
@@ -120,6 +121,8 @@ pub(crate) type Answer = Result<Response<Body>>;
 const MANAGE_STAFF: Guard = Guard::needs(&[Permission::ManageStaff]);
 const MANAGE_TOKENS: Guard = Guard::needs(&[Permission::ManageTokens]);
 const MANAGE_ENTITLEMENTS: Guard = Guard::needs(&[Permission::ManageEntitlements]);
+const READ_MEMBERS: Guard = Guard::needs(&[Permission::ReadMembers]);
+const MANAGE_MEMBERS: Guard = Guard::needs(&[Permission::ManageMembers]);
 const MANAGE_WEBHOOKS: Guard = Guard::needs(&[Permission::ManageWebhooks]);
 
 /// Every route of the function, as template.yaml lists them.
@@ -146,7 +149,20 @@ pub static ROUTES: &[Route<Admin>] = &[
             .body(schema_of::<CreateTokenBody>).status(201)),
     identity::route!(DELETE "/admin/tokens/{documentId}", MANAGE_TOKENS, revoke_token,
         Doc::empty("Revoke an API token")),
-    identity::route!(GET "/admin/members/{documentId}/entitlements", Guard::needs(&[Permission::ReadMembers]), list_entitlements,
+    identity::route!(GET "/admin/members", READ_MEMBERS, members::list,
+        Doc::new("Members, newest first, optionally searched by email or display name", schema_of::<Vec<members::Member>>)
+            .query(members::list_query)),
+    identity::route!(GET "/admin/members/{documentId}", READ_MEMBERS, members::show,
+        Doc::new("A member's account: profile, linked identities, entitlements and how many orders", schema_of::<members::Account>)),
+    identity::route!(GET "/admin/members/{documentId}/sessions", READ_MEMBERS, members::sessions,
+        Doc::new("A member's live sessions, newest first (never their tokens)", schema_of::<Vec<identity::session::LiveSession>>)),
+    identity::route!(DELETE "/admin/members/{documentId}/sessions", MANAGE_MEMBERS, members::revoke_sessions,
+        Doc::new("Sign a member out everywhere", members::revoked)),
+    identity::route!(GET "/admin/exports/members", READ_MEMBERS, members::export,
+        Doc::new("The members the search selects, newest first, as CSV (at most 50,000)", schema_of::<String>)
+            .query(members::export_query)
+            .text(200, "text/csv", members::csv_text)),
+    identity::route!(GET "/admin/members/{documentId}/entitlements", READ_MEMBERS, list_entitlements,
         Doc::new("A member's entitlements", schema_of::<Vec<Entitlement>>)),
     identity::route!(POST "/admin/members/{documentId}/entitlements", MANAGE_ENTITLEMENTS, grant_entitlement,
         Doc::new("Grant a member a plan or course (comp)", schema_of::<Entitlement>)
@@ -448,7 +464,7 @@ async fn revoke_token(app: Arc<Admin>, call: Call) -> Answer {
 }
 
 async fn member_id(client: &impl tokio_postgres::GenericClient, document_id: &str) -> Result<i64> {
-    members::id_of(client, document_id)
+    identity::members::id_of(client, document_id)
         .await?
         .ok_or_else(|| Error::NotFound("no such member".into()))
 }

@@ -312,6 +312,18 @@ pub async fn of_member(
         .unwrap_or_else(|| Err(Error::NotFound("no such order".into())))
 }
 
+/// How many orders the member has made, whatever became of them.
+pub async fn count_of_member(client: &impl GenericClient, member_id: i64) -> Result<i64> {
+    Ok(client
+        .query_typed(
+            "SELECT count(*) FROM orders WHERE member_id = $1",
+            &[(&member_id, Type::INT8)],
+        )
+        .await?
+        .first()
+        .map_or(Ok(0), |row| row.try_get(0))?)
+}
+
 /// The member's 100 latest orders, newest first.
 pub async fn of_member_latest(client: &impl GenericClient, member_id: i64) -> Result<Vec<Order>> {
     client

@@ -89,6 +89,8 @@ pub enum Permission {
     WriteAnyContent,
     PublishContent,
     ReadMembers,
+    /// Change members' accounts as support does: sign a member out everywhere.
+    ManageMembers,
     ManageEntitlements,
     ReadAudit,
     /// The catalogue, orders and revenue.
@@ -109,12 +111,13 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadContent,
         Permission::WriteOwnContent,
         Permission::WriteAnyContent,
         Permission::PublishContent,
         Permission::ReadMembers,
+        Permission::ManageMembers,
         Permission::ManageEntitlements,
         Permission::ReadAudit,
         Permission::ReadPayments,
@@ -136,6 +139,7 @@ impl Permission {
             Permission::WriteAnyContent => "content.write",
             Permission::PublishContent => "content.publish",
             Permission::ReadMembers => "members.read",
+            Permission::ManageMembers => "members.write",
             Permission::ManageEntitlements => "entitlements.write",
             Permission::ReadAudit => "audit.read",
             Permission::ReadPayments => "payments.read",
@@ -656,6 +660,20 @@ mod tests {
         assert!(TokenKind::parse("custom", &["content.everything".into()]).is_err());
         assert!(TokenKind::parse("read-only", &["content.read".into()]).is_err());
         assert!(TokenKind::parse("root", &[]).is_err());
+    }
+
+    #[test]
+    fn only_admins_and_tokens_given_it_see_members() {
+        use Permission::*;
+        for role in [Role::Editor, Role::Author, Role::Finance] {
+            assert!(
+                !role.allows(ReadMembers) && !role.allows(ManageMembers),
+                "{role:?}"
+            );
+        }
+        assert!(Role::Admin.allows(ManageMembers));
+        assert!(!TokenKind::ReadOnly.allows(ManageMembers));
+        assert!(TokenKind::FullAccess.allows(ManageMembers));
     }
 
     #[test]

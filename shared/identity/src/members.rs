@@ -65,6 +65,113 @@ pub async fn by_document_id(
     Ok(rows.first().map(Member::from_row))
 }
 
+/// The most members one staff list page or CSV export holds.
+pub const MAX_PAGE_SIZE: i64 = 100;
+pub const MAX_EXPORT_ROWS: i64 = 50_000;
+
+/// `members_search_trgm_idx`'s expression (0028): what a staff search matches, so the
+/// index applies.
+const SEARCHED: &str = "(coalesce(m.email, '') || ' ' || m.display_name)";
+
+/// `%text%` for `ILIKE`, with `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A page of live members for staff, newest first, whose email or display name
+/// contains `query` (any case; Chinese as written), and how many match.
+pub async fn page(
+    client: &impl GenericClient,
+    query: Option<&str>,
+    page: i64,
+    page_size: i64,
+) -> Result<(Vec<Member>, i64)> {
+    let pattern = query.map(contains_pattern);
+    let offset = (page - 1) * page_size;
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS}, count(*) OVER () FROM members m
+                 WHERE m.deleted_at IS NULL AND ($1::text IS NULL OR {SEARCHED} ILIKE $1)
+                 ORDER BY m.created_at DESC, m.id DESC LIMIT $2 OFFSET $3"
+            ),
+            &[
+                (&pattern, Type::TEXT),
+                (&page_size, Type::INT8),
+                (&offset, Type::INT8),
+            ],
+        )
+        .await?;
+    let total = match rows.first() {
+        Some(row) => row.try_get(6)?,
+        None => client
+            .query_typed(
+                &format!(
+                    "SELECT count(*) FROM members m
+                     WHERE m.deleted_at IS NULL AND ($1::text IS NULL OR {SEARCHED} ILIKE $1)"
+                ),
+                &[(&pattern, Type::TEXT)],
+            )
+            .await?
+            .first()
+            .map_or(Ok(0), |row| row.try_get(0))?,
+    };
+    Ok((rows.iter().map(Member::from_row).collect(), total))
+}
+
+const CSV_HEADER: &str = "documentId,email,displayName,emailVerified,createdAt\r\n";
+
+/// The members [`page`] would list for `query`, all of them, as RFC 4180 CSV (at
+/// most [`MAX_EXPORT_ROWS`]; 400 beyond, so an export is never silently cut short),
+/// and how many rows it holds.
+pub async fn export(client: &impl GenericClient, query: Option<&str>) -> Result<(String, usize)> {
+    let pattern = query.map(contains_pattern);
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM members m
+                 WHERE m.deleted_at IS NULL AND ($1::text IS NULL OR {SEARCHED} ILIKE $1)
+                 ORDER BY m.created_at DESC, m.id DESC LIMIT $2"
+            ),
+            &[(&pattern, Type::TEXT), (&(MAX_EXPORT_ROWS + 1), Type::INT8)],
+        )
+        .await?;
+    if rows.len() as i64 > MAX_EXPORT_ROWS {
+        return Err(Error::invalid(
+            "q",
+            format!("more than {MAX_EXPORT_ROWS} members: narrow the search"),
+        ));
+    }
+    let mut csv = String::with_capacity(CSV_HEADER.len() + rows.len() * 100);
+    csv.push_str(CSV_HEADER);
+    for member in rows.iter().map(Member::from_row) {
+        platform::csv::push_row(
+            &mut csv,
+            &[
+                member.document_id.as_str(),
+                member.email.as_deref().unwrap_or(""),
+                member.display_name.as_str(),
+                if member.email_verified {
+                    "true"
+                } else {
+                    "false"
+                },
+                &member.created_at.to_rfc3339(),
+            ],
+        );
+    }
+    Ok((csv, rows.len()))
+}
+
 /// A new member; `None` when the email is taken.
 pub async fn create(
     client: &impl GenericClient,
@@ -406,4 +513,15 @@ pub async fn anonymise(client: &impl GenericClient, member_id: i64) -> Result<()
         )
         .await?;
     crate::identities::forget(client, member_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_take_like_wildcards_literally() {
+        assert_eq!(contains_pattern("张三"), "%张三%");
+        assert_eq!(contains_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
+    }
 }

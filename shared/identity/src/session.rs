@@ -12,6 +12,7 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -29,6 +30,8 @@ static REVOKE_ALL: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/revoke_sessions.lua")));
 static RENEW: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/renew_session.lua")));
+static LIST: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/list_sessions.lua")));
 
 /// Who a session belongs to, e.g. `member:42` or `staff:7`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +42,19 @@ pub struct Session {
     /// The hash that names this session (never the token itself).
     #[serde(skip)]
     pub id: String,
+}
+
+/// A live session as staff see it: when it started and, since every renewing use
+/// sets its expiry to now plus the store's lifetime, when it was last used. Never
+/// the token or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveSession {
+    pub created_at: DateTime<Utc>,
+    /// The last request that renewed it (every authenticated request but the
+    /// content API's reads, which only look).
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +193,50 @@ impl SessionStore {
             result?;
         }
         Ok(())
+    }
+
+    /// The live sessions of `subject`, newest first, in one script.
+    pub async fn live(&self, subject: &str) -> Result<Vec<LiveSession>> {
+        let reply = self
+            .redis
+            .eval(
+                &LIST,
+                vec![Value::from(self.index_key(subject))],
+                vec![Value::from(format!("{}sess:", self.prefix))],
+            )
+            .await?;
+        // Redis counts lifetimes in seconds: finer times would be made up.
+        let now = Utc::now().trunc_subsecs(0);
+        let lifetime = TimeDelta::from_std(self.ttl).map_err(Error::internal)?;
+        let items = match reply {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            other => return Err(Error::internal(format!("sessions listed as {other}"))),
+        };
+        let mut sessions = items
+            .chunks(2)
+            .map(|pair| {
+                let (Some(Value::String(json)), Some(left)) = (pair.first(), pair.get(1)) else {
+                    return Err(Error::internal("a session listed without its lifetime"));
+                };
+                let session: Session = serde_json::from_str(json).map_err(Error::internal)?;
+                let left = left
+                    .as_i64()
+                    .ok_or_else(|| Error::internal("a session's lifetime is not a number"))?;
+                let expires_at = now + TimeDelta::seconds(left.max(0));
+                let created_at = i64::try_from(session.created_at)
+                    .ok()
+                    .and_then(|at| DateTime::from_timestamp(at, 0))
+                    .ok_or_else(|| Error::internal("a session's start is out of range"))?;
+                Ok(LiveSession {
+                    created_at,
+                    last_used_at: (expires_at - lifetime).max(created_at),
+                    expires_at,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(sessions)
     }
 
     /// Revokes every session of `subject` except `keep` (the caller's own, if any).

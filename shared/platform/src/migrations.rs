@@ -59,6 +59,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(25, "0025_automations"),
     migration!(26, "0026_subscriber_activity"),
     migration!(27, "0027_segments"),
+    migration!(28, "0028_member_search"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
