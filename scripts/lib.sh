@@ -81,6 +81,26 @@ ensure_node_modules() {
   fi
 }
 
+# The console's production build (console/dist), which the console function embeds
+# (functions/console/build.rs): rebuilt when a source is newer than the build.
+ensure_console() {
+  ensure_node_modules "$ROOT/console"
+  local built="$ROOT/console/dist/index.html"
+  if [ ! -f "$built" ] || [ -n "$(find "$ROOT/console/src" "$ROOT/console/index.html" \
+    "$ROOT/console/vite.config.ts" "$ROOT/console/package-lock.json" -newer "$built" -print -quit)" ]; then
+    say "building the console"
+    (cd "$ROOT/console" && npm run --silent build >"$CACHE/console-build.log" 2>&1) ||
+      { cat "$CACHE/console-build.log"; die "the console does not build (cd console && npm run build)"; }
+  fi
+}
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here),
+# and a CJK font so Chinese renders in its screenshots rather than as boxes.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_install fonts-wqy-microhei
+}
+
 # moto (SQS and SES v2 for the mail pipeline, S3 for media) from the pinned tools, on 127.0.0.1:$1.
 # Sets MOTO_PID; the caller stops it. Its log goes to $CACHE/moto-$1.log.
 start_moto() {

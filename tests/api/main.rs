@@ -7,6 +7,7 @@ mod automations;
 mod campaigns;
 mod checkout;
 mod commerce;
+mod console;
 mod content_access;
 mod content_admin;
 mod content_api;

@@ -48,6 +48,15 @@ fn every_function_serves_exactly_its_template_routes() {
     // The fallback has no table: it is the `$default` route, the 404 for the rest.
     let fallback = declared.remove("fallback").expect("a fallback function");
     assert_eq!(fallback, BTreeSet::from(["$default".to_owned()]));
+    // Nor has the console: it serves the web app's files (tests/api/console.rs).
+    let console = declared.remove("console").expect("a console function");
+    assert_eq!(
+        console,
+        BTreeSet::from([
+            "GET /console".to_owned(),
+            "GET /console/{proxy+}".to_owned()
+        ])
+    );
     assert_eq!(
         declared.keys().collect::<Vec<_>>(),
         tables.keys().collect::<Vec<_>>(),
@@ -78,7 +87,8 @@ fn the_committed_openapi_document_is_the_generated_one() {
 fn every_route_is_described() {
     let document = bianxian_local::openapi::document();
     for route in template::routes(include_str!("../../template.yaml")).expect("template routes") {
-        if route.function == "fallback" {
+        // Not API operations: the 404 for the rest, and the console's files.
+        if route.function == "fallback" || route.function == "console" {
             continue;
         }
         let key = route.key();

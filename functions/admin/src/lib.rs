@@ -199,7 +199,15 @@ fn who_am_i(generator: &mut SchemaGenerator) -> Schema {
     let staff = generator.subschema_for::<staff::Staff>();
     json_schema!({
         "oneOf": [
-            staff,
+            {
+                "allOf": [staff, {
+                    "type": "object",
+                    "required": ["permissions"],
+                    "properties": {
+                        "permissions": { "type": "array", "items": { "type": "string" } },
+                    },
+                }],
+            },
             {
                 "type": "object",
                 "required": ["token", "type", "scopes"],
@@ -295,7 +303,10 @@ async fn me(app: Arc<Admin>, call: Call) -> Answer {
             let staff = staff::by_id(&**client, identity.id)
                 .await?
                 .ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
-            Ok(data(StatusCode::OK, staff))
+            let permissions = staff.permissions();
+            let mut body = serde_json::to_value(&staff).map_err(Error::internal)?;
+            body["permissions"] = json!(permissions);
+            Ok(data(StatusCode::OK, body))
         }
         Principal::Token(token) => Ok(data(
             StatusCode::OK,

@@ -32,7 +32,7 @@ use schemars::json_schema;
 use crate::ContentAdmin;
 use lambda_http::{Body, Request, Response};
 use platform::{
-    Error, Platform, Result, audit,
+    Error, Platform, Result, audit, aws,
     config::{AwsConfig, Section, Vars},
     http::{data, page_param, parse_json, path_param},
 };
@@ -80,7 +80,7 @@ impl Section for MediaConfig {
             let region = vars.optional("AWS_REGION");
             bucket
                 .as_deref()
-                .and_then(|b| bucket_url(b, endpoint.as_deref(), region.as_deref()))
+                .and_then(|b| aws::bucket_url(b, endpoint.as_deref(), region.as_deref()))
         });
         let max_upload_bytes = vars.parsed("MAX_UPLOAD_BYTES", 20 * 1024 * 1024_u64);
         if !(1..=MAX_SINGLE_PUT).contains(&max_upload_bytes) {
@@ -103,17 +103,6 @@ fn valid_bucket_name(name: &str) -> bool {
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
         && !name.contains("..")
-}
-
-/// The bucket's own URL: path-style on a custom endpoint (moto), the virtual-hosted
-/// AWS name otherwise. An invalid endpoint is the core configuration's problem.
-fn bucket_url(bucket: &str, endpoint: Option<&str>, region: Option<&str>) -> Option<Url> {
-    let raw = match (endpoint, region) {
-        (Some(endpoint), _) => format!("{}/{bucket}/", endpoint.trim().trim_end_matches('/')),
-        (None, Some(region)) => format!("https://{bucket}.s3.{}.amazonaws.com/", region.trim()),
-        (None, None) => format!("https://{bucket}.s3.amazonaws.com/"),
-    };
-    Url::parse(&raw).ok()
 }
 
 /// How long a presigned PUT URL works.

@@ -26,6 +26,7 @@ pub fn mount(platform: &Arc<Platform>) -> Result<HashMap<String, Arc<dyn Handler
     mounted.add("payment-webhook", payment_webhook::handler);
     mounted.add("fallback", fallback::handler);
     mounted.add("openapi", openapi::handler);
+    mounted.add("console", console::handler);
     if mounted.problems.is_empty() {
         Ok(mounted.functions)
     } else {

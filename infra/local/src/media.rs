@@ -1,6 +1,8 @@
 //! The media bucket template.yaml creates in AWS (`MediaBucket`), made on moto: the
 //! bucket named by `MEDIA_BUCKET`, with the CORS rule that lets the site's origins
-//! PUT to presigned URLs from a browser.
+//! PUT to presigned URLs from a browser, and anonymous reads of its objects: in AWS
+//! readers get them through CloudFront (`MEDIA_BASE_URL`), locally from the bucket's
+//! own URL, so a cover shows in the console and the site as it would there.
 
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration,
@@ -38,10 +40,13 @@ pub async fn ensure_bucket(platform: &Platform) -> Result<Option<String>, String
             return Err(format!("creating S3 bucket {bucket}: {}", display(err)));
         }
     }
-    let origins = &platform.config.cors_allowed_origins;
-    if !origins.is_empty() {
+    // The site's origins, and the API's own: the console, served by the API, uploads
+    // covers from there (template.yaml gives MediaBucket the same two).
+    let mut origins = platform.config.cors_allowed_origins.clone();
+    origins.push(platform.config.api_url.origin().ascii_serialization());
+    {
         let rule = CorsRule::builder()
-            .set_allowed_origins(Some(origins.clone()))
+            .set_allowed_origins(Some(origins))
             .allowed_methods("PUT")
             .allowed_headers("content-type")
             .max_age_seconds(3600)
@@ -59,6 +64,21 @@ pub async fn ensure_bucket(platform: &Platform) -> Result<Option<String>, String
             .await
             .map_err(|e| format!("setting CORS on S3 bucket {bucket}: {}", display(e)))?;
     }
+    let public_reads = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/*"),
+        }],
+    });
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(public_reads.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("setting the policy of S3 bucket {bucket}: {}", display(e)))?;
     Ok(Some(bucket))
 }
 

@@ -43,6 +43,16 @@ impl Staff {
             grants: row.get(7),
         })
     }
+
+    /// Every permission scope the account holds, by role or grant: what the console
+    /// shows and hides (the API checks each request on its own).
+    pub fn permissions(&self) -> Vec<&'static str> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.role.allows(*p) || self.grants.iter().any(|g| g == p.scope()))
+            .map(Permission::scope)
+            .collect()
+    }
 }
 
 /// Creates a staff account; 409 when the email is taken.

@@ -14,6 +14,8 @@ use aws_smithy_http_client::{
     tls::{Provider, rustls_provider::CryptoMode},
 };
 
+use url::Url;
+
 use crate::config::AwsConfig;
 
 /// Loads the SDK configuration. Reads no network: credentials and region come from
@@ -51,4 +53,16 @@ pub async fn sdk_config(config: &AwsConfig) -> SdkConfig {
         ));
     }
     loader.load().await
+}
+
+/// The bucket's own URL: path-style on a custom endpoint (moto), the virtual-hosted
+/// AWS name otherwise. An invalid endpoint is the core configuration's problem. Uploads
+/// are PUT here, and the console's Content-Security-Policy must allow it.
+pub fn bucket_url(bucket: &str, endpoint: Option<&str>, region: Option<&str>) -> Option<Url> {
+    let raw = match (endpoint, region) {
+        (Some(endpoint), _) => format!("{}/{bucket}/", endpoint.trim().trim_end_matches('/')),
+        (None, Some(region)) => format!("https://{bucket}.s3.{}.amazonaws.com/", region.trim()),
+        (None, None) => format!("https://{bucket}.s3.amazonaws.com/"),
+    };
+    Url::parse(&raw).ok()
 }
