@@ -26,13 +26,22 @@ interface Resource {
   relations?: string[];
   /** Writes wrap the input as Strapi does: `{ "data": { ... } }`. */
   envelope?: boolean;
+  /** Updates send only the fields that changed (the route leaves absent ones as they are). */
+  partial?: boolean;
   /** List filters sent as they are (the `paged` routes' own names). */
   passthrough?: string[];
   /** Where the rows and total sit in a list answer, when not `data` / `meta.pagination`. */
   rows?: (body: any) => { rows: any[]; total: number };
   /** Where the record sits in a one-record answer, when not `data`. */
   one?: (body: any) => any;
+  /**
+   * The record as forms hold it: relations the API answers as objects become the
+   * ids its writes take (react-admin's reference inputs fetch by these ids).
+   */
+  normalize?: (row: any) => any;
 }
+
+const audienceIds = (audiences: { documentId: string }[] | undefined) => (audiences ?? []).map((a) => a.documentId);
 
 const RESOURCES: Record<string, Resource> = {
   articles: {
@@ -40,22 +49,25 @@ const RESOURCES: Record<string, Resource> = {
     mode: 'strapi',
     populate: ['author', 'category'],
     envelope: true,
+    partial: true,
     relations: ['category', 'tags', 'author'],
   },
-  authors: { list: '/api/authors', mode: 'strapi', writeBase: '/admin/authors', envelope: true },
+  authors: { list: '/api/authors', mode: 'strapi', writeBase: '/admin/authors', envelope: true, partial: true },
   categories: {
     list: '/api/categories',
     mode: 'strapi',
     writeBase: '/admin/categories',
     envelope: true,
+    partial: true,
   },
-  tags: { list: '/api/tags', mode: 'strapi', writeBase: '/admin/tags', envelope: true },
+  tags: { list: '/api/tags', mode: 'strapi', writeBase: '/admin/tags', envelope: true, partial: true },
   uploads: { list: '/admin/uploads', mode: 'strapi' },
-  users: { list: '/admin/users', mode: 'all', update: 'PATCH' },
+  users: { list: '/admin/users', mode: 'all', update: 'PATCH', partial: true },
   tokens: { list: '/admin/tokens', mode: 'all' },
-  webhooks: { list: '/admin/webhooks', mode: 'all' },
+  webhooks: { list: '/admin/webhooks', mode: 'all', partial: true },
   // Entries have no id of their own; their place in the newest-first list is one.
   audit: { list: '/admin/audit', mode: 'all', key: '#' },
+  members: { list: '/admin/members', mode: 'paged' },
   orders: {
     list: '/admin/orders',
     mode: 'paged',
@@ -64,8 +76,38 @@ const RESOURCES: Record<string, Resource> = {
     // The order with its history, one record for the show page.
     one: (body) => ({ ...body.data.order, events: body.data.events }),
   },
-  products: { list: '/admin/products', mode: 'all', envelope: true },
-  promotions: { list: '/admin/promotions', mode: 'all', envelope: true },
+  products: { list: '/admin/products', mode: 'all', envelope: true, partial: true },
+  subscribers: {
+    list: '/admin/subscribers',
+    mode: 'paged',
+    envelope: true,
+    passthrough: ['list', 'status'],
+    rows: (body) => ({ rows: body.data.subscribers, total: body.data.total }),
+    normalize: (row) => ({ ...row, memberships: row.lists, lists: row.lists.map((m: { list: string }) => m.list) }),
+  },
+  lists: { list: '/admin/lists', mode: 'all', envelope: true },
+  templates: { list: '/admin/templates', mode: 'all', envelope: true },
+  campaigns: {
+    list: '/admin/campaigns',
+    mode: 'all',
+    envelope: true,
+    normalize: (row) => ({ ...row, lists: audienceIds(row.lists), segment: row.segment?.documentId ?? null }),
+  },
+  automations: {
+    list: '/admin/automations',
+    mode: 'all',
+    envelope: true,
+    normalize: (row) => ({ ...row, list: row.list?.documentId ?? null }),
+  },
+  segments: { list: '/admin/segments', mode: 'all', envelope: true },
+  suppressions: {
+    list: '/admin/suppressions',
+    mode: 'paged',
+    envelope: true,
+    key: 'email',
+    rows: (body) => ({ rows: body.data.suppressions, total: body.data.total }),
+  },
+  promotions: { list: '/admin/promotions', mode: 'all', envelope: true, partial: true },
 };
 
 export function resource(name: string): Resource {
@@ -74,8 +116,8 @@ export function resource(name: string): Resource {
   return found;
 }
 
-const withId = (key: string) => (row: any, index = 0): any => ({
-  ...row,
+const withId = (key: string, normalize?: (row: any) => any) => (row: any, index = 0): any => ({
+  ...(normalize ? normalize(row) : row),
   id: key === '#' ? index : row[key],
 });
 
@@ -111,7 +153,7 @@ export const dataProvider: DataProvider = {
     const key = r.key ?? 'documentId';
     if (r.mode === 'all') {
       const { body } = await api<{ data: any[] }>(r.list);
-      let rows = (r.rows ? r.rows(body).rows : body.data).map(withId(key));
+      let rows = (r.rows ? r.rows(body).rows : body.data).map(withId(key, r.normalize));
       const q = String(params.filter?.q ?? '').toLowerCase();
       if (q) rows = rows.filter((row) => JSON.stringify(row).toLowerCase().includes(q));
       if (params.sort?.field) {
@@ -135,13 +177,13 @@ export const dataProvider: DataProvider = {
     const { rows, total } = r.rows
       ? r.rows(body)
       : { rows: body.data, total: body.meta?.pagination?.total ?? body.data.length };
-    return { data: rows.map(withId(key)), total };
+    return { data: rows.map(withId(key, r.normalize)), total };
   },
 
   async getOne(name, { id }) {
     const r = resource(name);
     const { body } = await api<{ data: any }>(`${r.base ?? r.list}/${encodeURIComponent(String(id))}`);
-    return { data: withId(r.key ?? 'documentId')(r.one ? r.one(body) : body.data) };
+    return { data: withId(r.key ?? 'documentId', r.normalize)(r.one ? r.one(body) : body.data) };
   },
 
   async getMany(name, { ids }) {
@@ -162,20 +204,24 @@ export const dataProvider: DataProvider = {
       method: 'POST',
       json: r.envelope ? { data } : data,
     });
-    return { data: withId(r.key ?? 'documentId')(body.data) } as any;
+    // A 204 (suppressions) answers nothing: the record is what was sent.
+    return { data: withId(r.key ?? 'documentId', r.normalize)(body?.data ?? data) } as any;
   },
 
   async update(name, { id, data, previousData }) {
     const r = resource(name);
-    const changed: Record<string, unknown> = {};
-    for (const [field, value] of Object.entries(data)) {
-      if (JSON.stringify(value) !== JSON.stringify((previousData as any)?.[field])) changed[field] = value;
+    let changed: Record<string, unknown> = data;
+    if (r.partial) {
+      changed = {};
+      for (const [field, value] of Object.entries(data)) {
+        if (JSON.stringify(value) !== JSON.stringify((previousData as any)?.[field])) changed[field] = value;
+      }
     }
     const { body } = await api<{ data: any }>(
       `${r.writeBase ?? r.base ?? r.list}/${encodeURIComponent(String(id))}`,
       { method: r.update ?? 'PUT', json: r.envelope ? { data: changed } : changed },
     );
-    return { data: withId(r.key ?? 'documentId')(body.data) } as any;
+    return { data: withId(r.key ?? 'documentId', r.normalize)(body.data) } as any;
   },
 
   async updateMany(name, params) {

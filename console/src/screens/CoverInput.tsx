@@ -30,7 +30,12 @@ export function CoverInput({ source }: { source: string }) {
         {translate('bx.editor.cover')}
       </Typography>
       {field.value ? (
-        <Box component="img" src={field.value} alt="" sx={{ width: '100%', borderRadius: 1, mb: 1 }} />
+        <Box
+          component="img"
+          src={field.value}
+          alt=""
+          sx={{ width: '100%', maxHeight: 240, objectFit: 'cover', borderRadius: 1, mb: 1 }}
+        />
       ) : null}
       <Button variant="outlined" component="label" disabled={progress !== null}>
         {translate('bx.editor.chooseFile')}

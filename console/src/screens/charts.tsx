@@ -29,7 +29,7 @@ export function RevenueChart({ days }: { days: RevenueDay[] }) {
         <Tooltip />
         <Legend />
         {channels.map((c) => (
-          <Bar key={c} dataKey={c} name={translate(`bx.order.channel.${c}`)} stackId="net" fill={CHANNEL_COLOURS[c] ?? '#888'} />
+          <Bar key={c} dataKey={c} name={translate(`bx.order.channel.${c}`)} stackId="net" fill={CHANNEL_COLOURS[c] ?? "#888"} isAnimationActive={false} />
         ))}
       </BarChart>
     </ResponsiveContainer>
@@ -47,7 +47,7 @@ export function CountsChart({ data, series }: { data: Record<string, number | st
         <Tooltip />
         <Legend />
         {series.map((s) => (
-          <Line key={s.key} type="monotone" dataKey={s.key} name={s.label} stroke={s.colour} dot={false} />
+          <Line key={s.key} type="monotone" dataKey={s.key} name={s.label} stroke={s.colour} dot={false} isAnimationActive={false} />
         ))}
       </LineChart>
     </ResponsiveContainer>
