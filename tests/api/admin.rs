@@ -464,6 +464,18 @@ async fn comp_entitlements_unlock_paid_content_until_revoked_or_expired() {
         .await
         .unwrap();
     assert_eq!(backwards.status(), 400);
+    // No start means now: an end already past is the caller's mistake, not a 500.
+    let ended = stack
+        .authed(Method::POST, &format!("/admin/members/{member}/entitlements"), &admin)
+        .json(&json!({ "product": { "kind": "plan", "code": "pro" }, "expiresAt": "2021-01-01T00:00:00Z" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 400);
+    assert_eq!(
+        json(ended).await["error"]["details"]["errors"][0]["path"][0],
+        "expiresAt"
+    );
 
     let listed = json(
         stack

@@ -8,7 +8,7 @@
 //! `content.read`, failed deliveries with `audit.read` (the operators'). Each
 //! table's SQL stays with the crate that owns it (`commerce::reports`,
 //! `identity::members`, `marketing::{subscribers, campaigns}`, `content::reports`,
-//! `content::outgoing_webhooks::registry`, `mail`); this function only composes, so it
+//! `content::outgoing_webhooks`, `mail`); this function only composes, so it
 //! is the one place that links all of them for the console, and the admin function
 //! keeps linking only what it manages.
 
@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
 use commerce::reports::{self, RevenueDay};
-use content::outgoing_webhooks::registry;
+use content::outgoing_webhooks;
 use http::StatusCode;
 use identity::{
     access::{Permission, Principal},
@@ -211,8 +211,10 @@ async fn gather(
     };
     let failures = if may(Permission::ReadAudit) {
         Some(Failures {
-            webhook_deliveries: registry::failed_deliveries(client, from, to).await?,
-            mail: mail::failed_between(client, from, to).await?,
+            webhook_deliveries: outgoing_webhooks::OUTBOX
+                .failed_between(client, from, to)
+                .await?,
+            mail: mail::OUTBOX.failed_between(client, from, to).await?,
             campaign_mail: marketing::campaigns::failed_messages(client, from, to).await?,
         })
     } else {

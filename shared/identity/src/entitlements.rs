@@ -134,19 +134,20 @@ pub struct Grant<'a> {
 
 /// Grants access; returns `None` when this `source_ref` was already granted.
 pub async fn grant(client: &impl GenericClient, grant: &Grant<'_>) -> Result<Option<Entitlement>> {
-    if let (Some(start), Some(end)) = (grant.starts_at, grant.expires_at)
-        && end <= start
-    {
+    // Decided here, not by the database's clock, so an end before it is the caller's
+    // 400 rather than the table's CHECK failing as a 500.
+    let starts_at = grant.starts_at.unwrap_or_else(Utc::now);
+    if grant.expires_at.is_some_and(|end| end <= starts_at) {
         return Err(Error::invalid(
             "expiresAt",
-            "expiresAt must be after startsAt",
+            "expiresAt must be after startsAt (now, when startsAt is absent)",
         ));
     }
     let row = client
         .query_typed(
             &format!(
                 "INSERT INTO entitlements (member_id, product_kind, product_code, source, source_ref, starts_at, expires_at, granted_by)
-                 VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()), $7, $8)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (source, source_ref) WHERE source_ref IS NOT NULL DO NOTHING
                  RETURNING {COLUMNS}"
             ),
@@ -156,7 +157,7 @@ pub async fn grant(client: &impl GenericClient, grant: &Grant<'_>) -> Result<Opt
                 (&grant.product.code, Type::TEXT),
                 (&grant.source.as_str(), Type::TEXT),
                 (&grant.source_ref, Type::TEXT),
-                (&grant.starts_at, Type::TIMESTAMPTZ),
+                (&starts_at, Type::TIMESTAMPTZ),
                 (&grant.expires_at, Type::TIMESTAMPTZ),
                 (&grant.granted_by, Type::INT8),
             ],

@@ -33,7 +33,6 @@ use std::time::Duration;
 
 pub use config::MailConfig;
 pub use mailbox::{InvalidMailbox, Mailbox};
-pub use outbox::failed_between;
 use platform::{
     Platform,
     error::{Error, Result},

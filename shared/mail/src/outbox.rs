@@ -1,12 +1,11 @@
 //! The `mail_outbox` table's own statements: writing a job and reading one back.
 //! Its state machine (claim, mark, sweep) is the platform outbox's, over [`crate::OUTBOX`].
 
-use chrono::{DateTime, Utc};
 use platform::{
     error::{Error, Result},
     outbox::RowId,
 };
-use tokio_postgres::{GenericClient, Transaction, types::Type};
+use tokio_postgres::{Transaction, types::Type};
 
 pub async fn insert(
     tx: &Transaction<'_>,
@@ -29,24 +28,6 @@ pub async fn insert(
         .first()
         .ok_or_else(|| Error::internal("INSERT … RETURNING gave no row"))?;
     Ok(row.get(0))
-}
-
-/// Jobs created from `from` (inclusive) to `to` (exclusive) that failed for good:
-/// never sent after every attempt.
-pub async fn failed_between(
-    client: &impl GenericClient,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<i64> {
-    Ok(client
-        .query_typed(
-            "SELECT count(*) FROM mail_outbox
-             WHERE status = 'failed' AND created_at >= $1 AND created_at < $2",
-            &[(&from, Type::TIMESTAMPTZ), (&to, Type::TIMESTAMPTZ)],
-        )
-        .await?
-        .first()
-        .map_or(Ok(0), |row| row.try_get(0))?)
 }
 
 /// A job as the sender sees it after claiming it.

@@ -43,12 +43,13 @@ use std::{sync::Arc, time::Duration};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, future::join_all};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio_postgres::{
-    Client,
+    Client, GenericClient,
     types::{ToSql, Type},
 };
 use url::Url;
@@ -106,6 +107,28 @@ impl Spec {
         usize::try_from(attempt - 1)
             .ok()
             .and_then(|i| self.retry_after.get(i).copied())
+    }
+
+    /// Rows created from `from` (inclusive) to `to` (exclusive) that failed for good,
+    /// every attempt spent: what an overview counts as failed deliveries.
+    pub async fn failed_between(
+        &self,
+        client: &impl GenericClient,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64> {
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE status = 'failed' AND created_at >= $1 AND created_at < $2",
+            self.table
+        );
+        Ok(client
+            .query_typed(
+                &sql,
+                &[(&from, Type::TIMESTAMPTZ), (&to, Type::TIMESTAMPTZ)],
+            )
+            .await?
+            .first()
+            .map_or(Ok(0), |row| row.try_get(0))?)
     }
 }
 

@@ -383,21 +383,3 @@ pub async fn deliveries(db: &Db, document_id: &str) -> Result<Vec<Value>> {
         .await?;
     Ok(rows.iter().map(|r| r.get::<_, Value>(0)).collect())
 }
-
-/// Deliveries to any webhook created from `from` (inclusive) to `to` (exclusive)
-/// that failed for good, every retry spent.
-pub async fn failed_deliveries(
-    client: &impl GenericClient,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<i64> {
-    Ok(client
-        .query_typed(
-            "SELECT count(*) FROM webhook_deliveries
-             WHERE status = 'failed' AND created_at >= $1 AND created_at < $2",
-            &[(&from, Type::TIMESTAMPTZ), (&to, Type::TIMESTAMPTZ)],
-        )
-        .await?
-        .first()
-        .map_or(Ok(0), |row| row.try_get(0))?)
-}
