@@ -164,6 +164,14 @@ test('an editor writes a Chinese article with a cover, schedules it, and the sch
   await expect(page.getByTestId('preview').locator('h2')).toBeVisible();
   await shot(page, 'article-editor');
 
+  // History: the first revision against the current text, then restored.
+  await page.getByRole('button', { name: '修订历史' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: /^#1 / }).click();
+  await expect(page.getByTestId('diff')).toContainText('为什么要学提示词');
+  await shot(page, 'article-revisions');
+  await page.getByRole('button', { name: '恢复此版本' }).click();
+  await expect(page.getByText('已恢复到所选版本')).toBeVisible();
+
   await page.getByRole('button', { name: '定时发布' }).click();
   await page.getByTestId('schedule-at').fill(localInput(new Date(Date.now() + 5_000)));
   await page.getByRole('button', { name: '确认' }).click();
