@@ -45,6 +45,7 @@ import { api } from '../api';
 import { CoverInput } from './CoverInput';
 import { MarkdownInput } from './MarkdownInput';
 import { lineDiff } from './diff';
+import { Label, choices } from './common';
 
 const STATUSES = ['draft', 'scheduled', 'published'] as const;
 const VISIBILITIES = ['public', 'members', 'paid'] as const;
@@ -62,7 +63,6 @@ function StatusChip() {
   return <Chip size="small" color={color[status] ?? 'default'} label={translate(`bx.status.${status}`)} />;
 }
 
-const choices = (prefix: string, values: readonly string[]) => values.map((id) => ({ id, name: `${prefix}.${id}` }));
 
 const filters = [
   <SearchInput key="q" source="q" alwaysOn />,
@@ -89,7 +89,7 @@ export function ArticleList() {
         <FunctionField
           source="visibility"
           sortable={false}
-          render={(r: any) => <VisibilityLabel value={r.visibility} />}
+          render={(r: any) => <Label prefix="bx.visibility" value={r.visibility} />}
         />
         <TextField source="category.name" label="resources.articles.fields.category" sortable={false} />
         <TextField source="author.name" label="resources.articles.fields.author" sortable={false} />
@@ -99,10 +99,6 @@ export function ArticleList() {
   );
 }
 
-function VisibilityLabel({ value }: { value: string }) {
-  const translate = useTranslate();
-  return <>{translate(`bx.visibility.${value}`)}</>;
-}
 
 /** The fields a save sends; the rest of the record is for display. */
 const WRITABLE = [

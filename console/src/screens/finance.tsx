@@ -54,12 +54,12 @@ import {
 import { api, query } from '../api';
 import { can } from '../authProvider';
 import { formatMoney, toMajor, toMinor } from '../money';
+import { Label, choices } from './common';
 
 const RevenueChart = lazy(() => import('./charts').then((m) => ({ default: m.RevenueChart })));
 
 const STATUSES = ['pending', 'paid', 'partially_refunded', 'refunded', 'expired', 'failed', 'canceled'];
 const CHANNELS = ['stripe', 'alipay', 'wechat'];
-const choices = (prefix: string, values: string[]) => values.map((id) => ({ id, name: `${prefix}.${id}` }));
 
 function Money({ source, currency = 'currency' }: { source: string; currency?: string }) {
   const record = useRecordContext();
@@ -129,10 +129,6 @@ export const orders = {
   ),
 };
 
-function Label({ prefix, value }: { prefix: string; value: string }) {
-  const translate = useTranslate();
-  return <>{translate(`${prefix}.${value}`, { _: value })}</>;
-}
 
 function Events({ events }: { events: { kind: string; source: string; details: unknown; createdAt: string }[] }) {
   const translate = useTranslate();

@@ -55,13 +55,9 @@ import {
 import { useWatch } from 'react-hook-form';
 import { api, query } from '../api';
 import { can } from '../authProvider';
+import { Label, choices } from './common';
 
-const choices = (prefix: string, values: string[]) => values.map((id) => ({ id, name: `${prefix}.${id}` }));
 
-function Label({ prefix, value }: { prefix: string; value: string }) {
-  const translate = useTranslate();
-  return <>{translate(`${prefix}.${value}`, { _: value })}</>;
-}
 
 /* ------------------------------------------------------------------ subscribers */
 

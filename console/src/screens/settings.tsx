@@ -42,6 +42,7 @@ import {
   useTranslate,
 } from 'react-admin';
 import { api } from '../api';
+import { Label, choices } from './common';
 
 const ROLES = ['admin', 'editor', 'author', 'finance'];
 /** What a staff member or a custom token may be granted (identity::access::Permission). */
@@ -61,12 +62,8 @@ const GRANTABLE = [
   'mail.send',
 ];
 const scopeChoices = GRANTABLE.map((id) => ({ id, name: id }));
-const roleChoices = ROLES.map((id) => ({ id, name: `bx.role.${id}` }));
+const roleChoices = choices('bx.role', ROLES);
 
-function RoleLabel({ role }: { role: string }) {
-  const translate = useTranslate();
-  return <>{translate(`bx.role.${role}`)}</>;
-}
 
 export const users = {
   list: () => (
@@ -74,7 +71,7 @@ export const users = {
       <Datagrid rowClick="edit" bulkActionButtons={false}>
         <TextField source="email" />
         <TextField source="displayName" />
-        <FunctionField source="role" render={(r: any) => <RoleLabel role={r.role} />} />
+        <FunctionField source="role" render={(r: any) => <Label prefix="bx.role" value={r.role} />} />
         <TextField source="grants" />
         <BooleanField source="disabled" />
         <DateField source="createdAt" />
