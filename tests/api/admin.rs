@@ -112,7 +112,7 @@ async fn every_admin_route_checks_the_callers_permission() {
             Method::GET,
             format!("/admin/members/{member}/entitlements"),
             None,
-            &["admin", "read-only", "full-access"],
+            &["admin", "full-access"],
         ),
         (
             Method::POST,

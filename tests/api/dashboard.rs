@@ -136,11 +136,7 @@ async fn each_section_is_there_only_for_those_allowed_to_read_it() {
             stack.staff_token(Role::Finance).await,
             vec!["revenue"],
         ),
-        (
-            "read-only",
-            read_only,
-            vec!["members", "content", "failures"],
-        ),
+        ("read-only", read_only, vec!["content", "failures"]),
         ("custom", custom, vec!["marketing"]),
     ] {
         let (status, body) =

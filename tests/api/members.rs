@@ -176,13 +176,23 @@ async fn an_account_its_sessions_and_signing_out_everywhere() {
     assert_eq!(data["orders"], 0);
     assert!(!account.to_string().contains("argon2"), "{account}");
 
-    // A read-only token reads members; the sessions carry neither tokens nor hashes.
+    // A read-only token sits in a frontend server: it lists no members. A token
+    // granted `members.read` does; the sessions carry neither tokens nor hashes.
     let (_, read_only) = create_token(&stack, &admin, "read-only", &[]).await;
+    for path in [
+        format!("/admin/members/{id}/sessions"),
+        "/admin/members".into(),
+        "/admin/exports/members".into(),
+    ] {
+        let (status, _) = call(&stack, Method::GET, &path, Some(&read_only), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (_, members_reader) = create_token(&stack, &admin, "custom", &["members.read"]).await;
     let (status, listed) = call(
         &stack,
         Method::GET,
         &format!("/admin/members/{id}/sessions"),
-        Some(&read_only),
+        Some(&members_reader),
         None,
     )
     .await;
@@ -211,9 +221,9 @@ async fn an_account_its_sessions_and_signing_out_everywhere() {
         assert!(!text.contains(&identity::session::token_hash(token)));
     }
 
-    // Signing out everywhere takes `members.write`: the read-only token may not.
+    // Signing out everywhere takes `members.write`: reading members is not enough.
     let path = format!("/admin/members/{id}/sessions");
-    let (status, _) = call(&stack, Method::DELETE, &path, Some(&read_only), None).await;
+    let (status, _) = call(&stack, Method::DELETE, &path, Some(&members_reader), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, me) = call(&stack, Method::GET, "/auth/me", Some(&tokens[0]), None).await;
     assert_eq!(status, StatusCode::OK, "{me}");

@@ -235,15 +235,14 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "DELETE /admin/webhooks/{documentId}"
         | "POST /admin/webhooks/{documentId}/rotate-secret"
         | "GET /admin/webhooks/{documentId}/deliveries" => only(&["admin"], S::NOT_FOUND),
-        // `members.read`: admins and the tokens that may read members.
+        // `members.read`: admins and the tokens granted it (never read-only ones).
         "GET /admin/members/{documentId}/entitlements"
         | "GET /admin/members/{documentId}"
-        | "GET /admin/members/{documentId}/sessions" => only(
-            &["admin", "read-only", "full-access", "custom"],
-            S::NOT_FOUND,
-        ),
+        | "GET /admin/members/{documentId}/sessions" => {
+            only(&["admin", "full-access", "custom"], S::NOT_FOUND)
+        }
         "GET /admin/members" | "GET /admin/exports/members" => {
-            only(&["admin", "read-only", "full-access", "custom"], S::OK)
+            only(&["admin", "full-access", "custom"], S::OK)
         }
         // `members.write`: the custom token lacks it.
         "DELETE /admin/members/{documentId}/sessions" => {

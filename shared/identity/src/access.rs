@@ -158,14 +158,12 @@ impl Permission {
         Self::ALL.into_iter().find(|p| p.scope() == scope)
     }
 
-    /// What a read-only token may do. Not `payments.read`: such a token sits in a
-    /// frontend server, and a leaked one must not list who bought what (a custom
-    /// token can carry that scope).
+    /// What a read-only token may do. Neither `payments.read` nor `members.read`:
+    /// such a token sits in a frontend server, and a leaked one must not list who
+    /// bought what or export every member's address (a custom token can carry those
+    /// scopes).
     fn is_read(self) -> bool {
-        matches!(
-            self,
-            Permission::ReadContent | Permission::ReadMembers | Permission::ReadAudit
-        )
+        matches!(self, Permission::ReadContent | Permission::ReadAudit)
     }
 
     /// Managing people, tokens and webhooks stays with humans: no token can mint
