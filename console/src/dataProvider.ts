@@ -186,7 +186,24 @@ export const dataProvider: DataProvider = {
     return { data: withId(r.key ?? 'documentId', r.normalize)(r.one ? r.one(body) : body.data) };
   },
 
+  /** One request where the route allows it: reference inputs ask for every tag or list shown. */
   async getMany(name, { ids }) {
+    const r = resource(name);
+    const key = r.key ?? 'documentId';
+    if (r.mode === 'strapi' && !r.key) {
+      const params: Record<string, unknown> = { 'pagination[pageSize]': ids.length || 1 };
+      ids.forEach((id, i) => {
+        params[`filters[documentId][$in][${i}]`] = id;
+      });
+      const { body } = await api<{ data: any[] }>(`${r.list}${query(params)}`);
+      return { data: body.data.map(withId(key, r.normalize)) };
+    }
+    if (r.mode === 'all') {
+      const { body } = await api<{ data: any[] }>(r.list);
+      const rows = (r.rows ? r.rows(body).rows : body.data).map(withId(key, r.normalize));
+      const wanted = new Set(ids.map(String));
+      return { data: rows.filter((row: any) => wanted.has(String(row.id))) };
+    }
     const all = await Promise.all(ids.map((id) => dataProvider.getOne(name, { id })));
     return { data: all.map((a) => a.data) };
   },
