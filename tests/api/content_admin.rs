@@ -341,3 +341,65 @@ async fn covers_avatars_and_locales_are_parsed_at_the_edge() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["data"]["locale"], "zh-CN");
 }
+
+/// `meta.pagination.total` of the public list, and the same count made by filtering
+/// (a filtered list counts its rows; the unfiltered one reads `article_totals`).
+async fn totals(stack: &TestStack, locale: Option<&str>) -> (u64, u64) {
+    let locale = locale.map_or(String::new(), |l| format!("&locale={l}"));
+    let total = |path: String| async move {
+        let body = json(stack.get(&path).await).await;
+        body["meta"]["pagination"]["total"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no total: {body}"))
+    };
+    (
+        total(format!("/api/articles?pagination[pageSize]=1{locale}")).await,
+        total(format!(
+            "/api/articles?pagination[pageSize]=1&filters[id][$gt]=0{locale}"
+        ))
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn the_list_total_follows_publishing_locales_and_deletion() {
+    let stack = spawn_stack().await;
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let chinese = draft(&stack, &editor, json!({ "title": "提示词入门" })).await;
+    let english = draft(
+        &stack,
+        &editor,
+        json!({ "title": "Prompt basics", "locale": "en" }),
+    )
+    .await;
+    assert_eq!(totals(&stack, None).await, (0, 0));
+    for id in [&chinese, &english] {
+        let path = format!("/admin/articles/{id}/publish");
+        let (status, body) = call(&stack, Method::POST, &path, Some(&editor), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(totals(&stack, None).await, (2, 2));
+    assert_eq!(totals(&stack, Some("en")).await, (1, 1));
+    assert_eq!(totals(&stack, Some("zh-CN")).await, (1, 1));
+
+    let (status, body) = call(
+        &stack,
+        Method::PUT,
+        &format!("/admin/articles/{english}"),
+        Some(&editor),
+        Some(json!({ "data": { "locale": "zh-CN" } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(totals(&stack, Some("en")).await, (0, 0));
+    assert_eq!(totals(&stack, Some("zh-CN")).await, (2, 2));
+
+    let path = format!("/admin/articles/{english}");
+    let (status, body) = call(&stack, Method::DELETE, &path, Some(&editor), None).await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(totals(&stack, None).await, (1, 1));
+    let path = format!("/admin/articles/{chinese}/unpublish");
+    let (status, body) = call(&stack, Method::POST, &path, Some(&editor), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(totals(&stack, None).await, (0, 0));
+}

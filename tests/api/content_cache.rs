@@ -184,7 +184,11 @@ async fn the_gate_follows_the_decision_that_names_the_cache_class() {
     let read = |reader: Reader| {
         let (client, query) = (&client, &query);
         async move {
-            documents::find_one(client, query, document_id, &reader)
+            let db = documents::Db {
+                client,
+                statements: platform::db::Statements::Prepared,
+            };
+            documents::find_one(db, query, document_id, &reader)
                 .await
                 .expect("read")
                 .expect("the article")

@@ -523,6 +523,7 @@ async fn sslmode_means_what_libpq_says() {
                 ca_pem,
                 pool_size: 1,
                 statement_timeout: Duration::from_secs(5),
+                statements: platform::db::Statements::Unnamed,
             })
             .unwrap();
             db.client_or_explain()

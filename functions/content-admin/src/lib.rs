@@ -133,7 +133,11 @@ async fn list_articles(app: Arc<ContentAdmin>, call: Call) -> Answer {
     let query = Query::parse_staff(&ARTICLES, call.req.uri().query().unwrap_or(""))?;
     let reader = Reader::staff_list(call.principal()?);
     let client = app.writer.db().client().await?;
-    let Page { entries, total } = documents::find_many(&client, &query, &reader).await?;
+    let db = documents::Db {
+        client: &client,
+        statements: app.writer.db().statements(),
+    };
+    let Page { entries, total } = documents::find_many(db, &query, &reader).await?;
     let mut response = json(
         StatusCode::OK,
         &json!({

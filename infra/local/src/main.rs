@@ -18,7 +18,7 @@
 //!                (invokes the ses-events function with an SES event as EventBridge
 //!                delivers it, from the file or stdin; prints what it did)
 //! bianxian-local migrate
-//! bianxian-local seed [--articles 60] [--reset]
+//! bianxian-local seed [--articles 60] [--profile demo|strapi] [--reset]
 //! bianxian-local admin create-user --email EMAIL --role admin|editor|author|finance [--name NAME]
 //!                (password: BIANXIAN_ADMIN_PASSWORD, else the first line of stdin)
 //! ```
@@ -37,7 +37,7 @@ use identity::{access::Role, email::Email, password::Password, staff};
 use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|bench-mail|campaign-worker|ses-event|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--subscribers N] [--file EVENT.json] [--articles N] [--reset] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|bench-mail|campaign-worker|ses-event|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--subscribers N] [--file EVENT.json] [--articles N] [--profile demo|strapi] [--reset] [--email E --role R --name N]";
 
 /// Flags that take no value: present means `true`.
 const SWITCHES: [&str; 1] = ["reset"];
@@ -269,8 +269,15 @@ async fn run(args: Args) -> Result<(), String> {
             let articles = raw
                 .parse()
                 .map_err(|_| format!("--articles: `{raw}` is not a number"))?;
+            let profile = seed::Profile::parse(&args.get("profile", "demo"))?;
             let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
-            seed::seed(&platform, articles, args.get("reset", "false") == "true").await
+            seed::seed(
+                &platform,
+                profile,
+                articles,
+                args.get("reset", "false") == "true",
+            )
+            .await
         }
         "admin" if args.subcommand.as_deref() == Some("create-user") => create_user(&args).await,
         "openapi" => {

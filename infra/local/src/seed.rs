@@ -20,6 +20,8 @@ use platform::Platform;
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use tokio_postgres::{Transaction, types::Type};
 
+mod strapi;
+
 /// The same seed every time: the content is a fixture, not a sample.
 const SEED: u64 = 0x6269_616e_7869_616e;
 /// Articles per INSERT: large enough to amortize the round trip, small enough to
@@ -297,6 +299,43 @@ async fn seed_lists(tx: &Transaction<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// What a seed writes: `(name, slug, text)` authors, categories and tags, and the
+/// articles that refer to them by index.
+pub struct Fixture {
+    authors: Vec<(String, String, String)>,
+    categories: Vec<(String, String, String)>,
+    tags: Vec<(String, String, String)>,
+    articles: Vec<Article>,
+}
+
+/// Which data set `seed` writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The publication's own demo content (Chinese and English, drafts, gated bodies).
+    Demo,
+    /// The Strapi anchor's data set, for `scripts/bench strapi` ([`strapi`]).
+    Strapi,
+}
+
+impl Profile {
+    pub fn parse(name: &str) -> Result<Profile, String> {
+        match name {
+            "demo" => Ok(Profile::Demo),
+            "strapi" => Ok(Profile::Strapi),
+            other => Err(format!("--profile: `{other}` is not `demo` or `strapi`")),
+        }
+    }
+}
+
+/// When a seeded article was published.
+#[derive(Clone, Copy)]
+enum Published {
+    /// Seconds before the seed ran.
+    Ago(i64),
+    /// Minutes after 2024-01-01T00:00:00Z, the anchor's fixed schedule.
+    Since2024(i64),
+}
+
 /// One generated article, before it has an id.
 struct Article {
     title: String,
@@ -313,8 +352,8 @@ struct Article {
     author: usize,
     category: usize,
     internal_notes: Option<String>,
-    /// Seconds before now; `None` is a draft.
-    published_ago: Option<i64>,
+    /// `None` is a draft.
+    published: Option<Published>,
     /// Seconds after now, for scheduled drafts.
     scheduled_in: Option<i64>,
     tags: Vec<usize>,
@@ -322,9 +361,70 @@ struct Article {
     product: Option<(&'static str, &'static str)>,
 }
 
-/// Fills the database with `articles` demo articles and their authors, categories and
-/// tags; refuses when articles exist unless `reset`, which deletes all content first.
-pub async fn seed(platform: &Platform, articles: usize, reset: bool) -> Result<(), String> {
+impl Article {
+    /// A published English article of the anchor's data set; paid ones unlock with the plan.
+    #[allow(clippy::too_many_arguments)]
+    fn published_at_minutes(
+        title: String,
+        slug: String,
+        excerpt: String,
+        body: String,
+        visibility: &'static str,
+        author: usize,
+        category: usize,
+        tags: Vec<usize>,
+        minutes: i64,
+    ) -> Article {
+        let rendered = render::render(&body);
+        Article {
+            title,
+            slug,
+            excerpt,
+            body,
+            body_html: rendered.html,
+            reading_minutes: rendered.reading_minutes,
+            locale: "en",
+            visibility,
+            featured: false,
+            seo_title: None,
+            author,
+            category,
+            internal_notes: None,
+            published: Some(Published::Since2024(minutes)),
+            scheduled_in: None,
+            tags,
+            product: (visibility == "paid").then_some(("plan", "pro")),
+        }
+    }
+}
+
+/// The demo data set: the constant authors, categories and tags, and `articles`
+/// generated articles.
+fn demo(articles: usize) -> Fixture {
+    let owned = |rows: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|&(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+            .collect()
+    };
+    let tags: Vec<(&str, &str, &str)> = TAGS.iter().map(|&(n, s)| (n, s, "")).collect();
+    let mut rng = StdRng::seed_from_u64(SEED);
+    Fixture {
+        authors: owned(&AUTHORS),
+        categories: owned(&CATEGORIES),
+        tags: owned(&tags),
+        articles: (0..articles).map(|i| generate(&mut rng, i)).collect(),
+    }
+}
+
+/// Fills the database with `articles` articles of `profile` and their authors,
+/// categories and tags; refuses when articles exist unless `reset`, which deletes all
+/// content first.
+pub async fn seed(
+    platform: &Platform,
+    profile: Profile,
+    articles: usize,
+    reset: bool,
+) -> Result<(), String> {
     let started = std::time::Instant::now();
     let mut client = platform.db.client().await.map_err(|e| e.to_string())?;
     let tx = client.transaction().await.map_err(db)?;
@@ -347,33 +447,32 @@ pub async fn seed(platform: &Platform, articles: usize, reset: bool) -> Result<(
         .await
         .map_err(db)?;
     }
+    let fixture = match profile {
+        Profile::Demo => demo(articles),
+        Profile::Strapi => strapi::fixture(articles),
+    };
 
     let author_ids = insert_named(
         &tx,
         "INSERT INTO authors (name, slug, bio, email)
          SELECT n, s, d, s || '@example.com' FROM unnest($1::text[], $2::text[], $3::text[]) AS t (n, s, d)
          RETURNING id, slug",
-        &AUTHORS,
+        &fixture.authors,
     )
     .await?;
     let category_ids =
-        insert_named(&tx, "INSERT INTO categories (name, slug, description) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) RETURNING id, slug", &CATEGORIES)
+        insert_named(&tx, "INSERT INTO categories (name, slug, description) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) RETURNING id, slug", &fixture.categories)
             .await?;
-    let tag_rows: Vec<(&str, &str, &str)> = TAGS.iter().map(|&(n, s)| (n, s, "")).collect();
     let tag_ids = insert_named(
         &tx,
         "INSERT INTO tags (name, slug) SELECT n, s FROM unnest($1::text[], $2::text[], $3::text[]) AS t (n, s, d) RETURNING id, slug",
-        &tag_rows,
+        &fixture.tags,
     )
     .await?;
 
-    let mut rng = StdRng::seed_from_u64(SEED);
     let mut done = 0;
-    while done < articles {
-        let batch: Vec<Article> = (done..articles.min(done + BATCH))
-            .map(|i| generate(&mut rng, i))
-            .collect();
-        insert_articles(&tx, &batch, &author_ids, &category_ids, &tag_ids).await?;
+    for batch in fixture.articles.chunks(BATCH) {
+        insert_articles(&tx, batch, &author_ids, &category_ids, &tag_ids).await?;
         done += batch.len();
         eprint!("\rseeding articles {}", progress_bar(done, articles));
         // Progress only; a closed stderr must not fail the seed.
@@ -414,9 +513,9 @@ pub async fn seed(platform: &Platform, articles: usize, reset: bool) -> Result<(
     }
     eprintln!(
         "seeded {} authors, {} categories, {} tags and {articles} articles in {:.1} s",
-        AUTHORS.len(),
-        CATEGORIES.len(),
-        TAGS.len(),
+        fixture.authors.len(),
+        fixture.categories.len(),
+        fixture.tags.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -430,11 +529,11 @@ fn db(e: tokio_postgres::Error) -> String {
 async fn insert_named(
     tx: &Transaction<'_>,
     sql: &str,
-    rows: &[(&str, &str, &str)],
+    rows: &[(String, String, String)],
 ) -> Result<Vec<i64>, String> {
-    let names: Vec<&str> = rows.iter().map(|r| r.0).collect();
-    let slugs: Vec<&str> = rows.iter().map(|r| r.1).collect();
-    let texts: Vec<&str> = rows.iter().map(|r| r.2).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let slugs: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let texts: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
     let ids: HashMap<String, i64> = tx
         .query_typed(
             sql,
@@ -476,7 +575,20 @@ async fn insert_articles(
     let featured: Vec<bool> = batch.iter().map(|a| a.featured).collect();
     let author: Vec<i64> = batch.iter().map(|a| author_ids[a.author]).collect();
     let category: Vec<i64> = batch.iter().map(|a| category_ids[a.category]).collect();
-    let published: Vec<Option<i64>> = batch.iter().map(|a| a.published_ago).collect();
+    let ago: Vec<Option<i64>> = batch
+        .iter()
+        .map(|a| match a.published {
+            Some(Published::Ago(seconds)) => Some(seconds),
+            _ => None,
+        })
+        .collect();
+    let since_2024: Vec<Option<i64>> = batch
+        .iter()
+        .map(|a| match a.published {
+            Some(Published::Since2024(minutes)) => Some(minutes),
+            _ => None,
+        })
+        .collect();
     let scheduled: Vec<Option<i64>> = batch.iter().map(|a| a.scheduled_in).collect();
     let rows = tx
         .query_typed(
@@ -485,11 +597,13 @@ async fn insert_articles(
                 internal_notes, published_at, scheduled_at, locale)
              SELECT ti, sl, ex, bo, ht, mi, vi, fe, st, ex,
                     'https://cdn.example.com/covers/' || sl || '.jpg', au, ca, no,
-                    now() - pa * interval '1 second', now() + sc * interval '1 second', lo
+                    coalesce(timestamptz '2024-01-01 00:00:00Z' + pm * interval '1 minute',
+                             now() - pa * interval '1 second'),
+                    now() + sc * interval '1 second', lo
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],
                          $7::text[], $8::bool[], $9::text[], $10::int8[], $11::int8[],
-                         $12::text[], $13::int8[], $14::int8[], $15::text[])
-                  AS t (ti, sl, ex, bo, ht, mi, vi, fe, st, au, ca, no, pa, sc, lo)
+                         $12::text[], $13::int8[], $14::int8[], $15::text[], $16::int8[])
+                  AS t (ti, sl, ex, bo, ht, mi, vi, fe, st, au, ca, no, pa, sc, lo, pm)
              RETURNING id, slug",
             &[
                 (&title, Type::TEXT_ARRAY),
@@ -504,9 +618,10 @@ async fn insert_articles(
                 (&author, Type::INT8_ARRAY),
                 (&category, Type::INT8_ARRAY),
                 (&notes, Type::TEXT_ARRAY),
-                (&published, Type::INT8_ARRAY),
+                (&ago, Type::INT8_ARRAY),
                 (&scheduled, Type::INT8_ARRAY),
                 (&locale, Type::TEXT_ARRAY),
+                (&since_2024, Type::INT8_ARRAY),
             ],
         )
         .await
@@ -606,10 +721,13 @@ fn generate(rng: &mut StdRng, index: usize) -> Article {
     });
 
     // 3% drafts, 2% scheduled within the next month, the rest published.
-    let (published_ago, scheduled_in) = match rng.random_range(0..100) {
+    let (published, scheduled_in) = match rng.random_range(0..100) {
         0..3 => (None, None),
         3..5 => (None, Some(rng.random_range(3600..30 * 24 * 3600))),
-        _ => (Some(rng.random_range(0..SPREAD_SECS)), None),
+        _ => (
+            Some(Published::Ago(rng.random_range(0..SPREAD_SECS))),
+            None,
+        ),
     };
     let mut tags: Vec<usize> = (0..rng.random_range(1..=4))
         .map(|_| rng.random_range(0..TAGS.len()))
@@ -635,7 +753,7 @@ fn generate(rng: &mut StdRng, index: usize) -> Article {
         internal_notes: rng
             .random_ratio(1, 10)
             .then(|| "待补充数据截图 / needs screenshots".to_owned()),
-        published_ago,
+        published,
         scheduled_in,
         tags,
         product,

@@ -10,7 +10,7 @@ use std::{collections::HashMap, future::Future, pin::Pin};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use tokio_postgres::{Client, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use super::{
     gate::{self, Reader},
@@ -21,7 +21,10 @@ use super::{
     schema::{ARTICLES, ContentType},
     sql,
 };
-use platform::error::{Error, Result};
+use platform::{
+    db::{Client, Statements},
+    error::{Error, Result},
+};
 
 pub use super::schema::Entry;
 
@@ -54,16 +57,29 @@ pub fn pagination_meta(pagination: Pagination, total: Option<i64>) -> Value {
     meta
 }
 
+/// Where reads run: a connection and how it sends statements.
+#[derive(Clone, Copy)]
+pub struct Db<'a> {
+    pub client: &'a Client,
+    pub statements: Statements,
+}
+
+impl Db<'_> {
+    async fn query(&self, statement: &sql::Statement) -> Result<Vec<Row>> {
+        self.statements
+            .query(self.client, &statement.sql, &statement.params_ref())
+            .await
+    }
+}
+
 /// The page `query` describes, counted unless `pagination[withCount]=false`. The list
 /// and the count run pipelined on one connection.
-pub async fn find_many(client: &Client, query: &Query, reader: &Reader) -> Result<Page> {
+pub async fn find_many(db: Db<'_>, query: &Query, reader: &Reader) -> Result<Page> {
     let list = sql::list_statement(query)?;
-    let list_params = list.params_ref();
-    let rows = client.query_typed(&list.sql, &list_params);
+    let rows = db.query(&list);
     let (rows, total) = if query.pagination.with_count {
         let count = sql::count_statement(query)?;
-        let count_params = count.params_ref();
-        let counted = client.query_typed(&count.sql, &count_params);
+        let counted = db.query(&count);
         let (rows, counted) = futures_util::try_join!(rows, counted)?;
         let total = match counted.first() {
             Some(row) => row.try_get(0)?,
@@ -77,7 +93,7 @@ pub async fn find_many(client: &Client, query: &Query, reader: &Reader) -> Resul
         .iter()
         .map(|row| entry(row, 0))
         .collect::<Result<Vec<_>>>()?;
-    complete(client, query, reader, &mut entries).await?;
+    complete(db, query, reader, &mut entries).await?;
     Ok(Page { entries, total })
 }
 
@@ -85,7 +101,7 @@ pub async fn find_many(client: &Client, query: &Query, reader: &Reader) -> Resul
 /// [`Query::parse_document`]) selects and populates; `None` when no document of that
 /// id is visible under the query's status and locale.
 pub async fn find_one(
-    client: &Client,
+    db: Db<'_>,
     query: &Query,
     document_id: &str,
     reader: &Reader,
@@ -109,24 +125,24 @@ pub async fn find_one(
         with_count: false,
     };
     let list = sql::list_statement(&one)?;
-    let rows = client.query_typed(&list.sql, &list.params_ref()).await?;
+    let rows = db.query(&list).await?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
     let mut entries = vec![entry(row, 0)?];
-    complete(client, &one, reader, &mut entries).await?;
+    complete(db, &one, reader, &mut entries).await?;
     Ok(entries.pop())
 }
 
 /// Gates top-level articles and attaches populated relations.
 fn complete<'a>(
-    client: &'a Client,
+    db: Db<'a>,
     query: &'a Query,
     reader: &'a Reader,
     entries: &'a mut [Entry],
 ) -> Loading<'a> {
     complete_level(
-        client,
+        db,
         query.content_type,
         &query.populate,
         entries,
@@ -143,7 +159,7 @@ type Loading<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 /// relation, all issued before any answer is awaited, so tokio-postgres pipelines
 /// them on the connection: a level costs one round trip.
 fn complete_level<'a>(
-    client: &'a Client,
+    db: Db<'a>,
     content_type: &'static ContentType,
     populates: &'a [Populate],
     entries: &'a mut [Entry],
@@ -154,31 +170,54 @@ fn complete_level<'a>(
         let mut ids: Vec<i64> = entries.iter().filter_map(entry_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let ids = &ids;
-        let related =
-            futures_util::future::try_join_all(populates.iter().map(|populate| async move {
-                if ids.is_empty() {
+        let keyed = populates
+            .iter()
+            .map(|populate| sql::foreign_key_column(content_type, populate))
+            .collect::<Result<Vec<_>>>()?;
+        let keys: Vec<Vec<i64>> = keyed
+            .iter()
+            .map(|column| match column {
+                Some(column) => {
+                    let mut keys: Vec<i64> = entries
+                        .iter()
+                        .filter_map(|entry| entry.get(column).and_then(Value::as_i64))
+                        .collect();
+                    keys.sort_unstable();
+                    keys.dedup();
+                    keys
+                }
+                None => ids.clone(),
+            })
+            .collect();
+        let related = futures_util::future::try_join_all(populates.iter().zip(&keys).map(
+            |(populate, keys)| async move {
+                if keys.is_empty() {
                     Ok(Related::Rows(HashMap::new()))
                 } else {
-                    load(client, content_type, populate, ids, status, reader).await
+                    load(db, content_type, populate, keys, status, reader).await
                 }
-            }))
-            .await?;
+            },
+        ))
+        .await?;
         if *content_type == ARTICLES {
             gate::apply(reader, entries);
         }
-        for (populate, related) in populates.iter().zip(related) {
-            attach(entries, populate, &related);
+        for ((populate, related), column) in populates.iter().zip(related).zip(&keyed) {
+            attach(entries, populate, &related, column.as_deref());
         }
         Ok(())
     })
 }
 
 /// Puts one populated relation under each entry: to-one as an object or `null`,
-/// to-many as an array, a count as `{"count": n}`.
-fn attach(entries: &mut [Entry], populate: &Populate, related: &Related) {
+/// to-many as an array, a count as `{"count": n}`. Entries find theirs by id, or by
+/// the hidden foreign key `column` (which leaves the entry here).
+fn attach(entries: &mut [Entry], populate: &Populate, related: &Related, column: Option<&str>) {
     for entry in entries.iter_mut() {
-        let id = entry_id(entry);
+        let id = match column {
+            Some(column) => entry.remove(column).and_then(|key| key.as_i64()),
+            None => entry_id(entry),
+        };
         let value = match related {
             Related::Counts(counts) => {
                 json!({ "count": id.and_then(|id| counts.get(&id)).copied().unwrap_or(0) })
@@ -213,7 +252,7 @@ enum Related {
 }
 
 async fn load(
-    client: &Client,
+    db: Db<'_>,
     parent: &'static ContentType,
     wanted: &Populate,
     ids: &[i64],
@@ -221,9 +260,7 @@ async fn load(
     reader: &Reader,
 ) -> Result<Related> {
     let statement = sql::populate_statement(parent, wanted, ids, status)?;
-    let rows = client
-        .query_typed(&statement.sql, &statement.params_ref())
-        .await?;
+    let rows = db.query(&statement).await?;
     if wanted.count {
         let mut counts = HashMap::with_capacity(rows.len());
         for row in &rows {
@@ -249,7 +286,7 @@ async fn load(
         children.push(entry(row, 1)?);
     }
     complete_level(
-        client,
+        db,
         wanted.relation.target,
         &wanted.populate,
         &mut children,

@@ -87,6 +87,10 @@ pub struct DatabaseConfig {
     /// statement that runs longer, well before the Lambda's own 15 s timeout, so a
     /// hostile query cannot hold a connection and the database's CPU.
     pub statement_timeout: Duration,
+    /// `DB_PREPARED_STATEMENTS` (true): how the content read path sends its statements
+    /// ([`crate::db::Statements`]); `false` behind a transaction-mode pooler that
+    /// cannot keep a session's prepared statements.
+    pub statements: crate::db::Statements,
 }
 
 #[derive(Debug, Clone)]
@@ -316,6 +320,11 @@ fn read_core(vars: &mut Vars<'_>) -> Option<Core> {
         }
     };
     let statement_timeout = Duration::from_millis(vars.parsed("DB_STATEMENT_TIMEOUT_MS", 5000_u64));
+    let statements = if vars.parsed("DB_PREPARED_STATEMENTS", true) {
+        crate::db::Statements::Prepared
+    } else {
+        crate::db::Statements::Unnamed
+    };
     let pool_size = vars.parsed("DB_POOL_SIZE", 4_usize);
     if pool_size == 0 {
         vars.problem("DB_POOL_SIZE", "must be at least 1");
@@ -343,6 +352,7 @@ fn read_core(vars: &mut Vars<'_>) -> Option<Core> {
             ca_pem,
             pool_size,
             statement_timeout,
+            statements,
         },
         redis: RedisConfig {
             url: redis_url?,

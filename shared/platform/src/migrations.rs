@@ -60,6 +60,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(26, "0026_subscriber_activity"),
     migration!(27, "0027_segments"),
     migration!(28, "0028_member_search"),
+    migration!(29, "0029_article_totals"),
+    migration!(30, "0030_read_path_indexes"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
