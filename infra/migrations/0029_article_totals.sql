@@ -6,9 +6,10 @@
 -- statement-level triggers instead, so a read is one primary-key lookup and a
 -- write of any size is one upsert per locale it touches.
 --
--- Counted: `published_at IS NOT NULL AND deleted_at IS NULL`. Publishing sets
--- `published_at` to now() and the scheduler to the due time, so no row is
--- published in the future and this is exactly what the public list shows.
+-- Counted: `published_at IS NOT NULL AND deleted_at IS NULL`. A row published for a
+-- time still to come is not visible yet; the reader subtracts those (an index probe
+-- on `published_at > now()`, which publishing never leaves behind: it sets now(), and
+-- the scheduler the due time).
 
 CREATE TABLE article_totals (
   locale text PRIMARY KEY,
