@@ -362,9 +362,14 @@ async fn gated_articles_show_teasers_to_readers_without_access() {
 #[tokio::test]
 async fn the_demo_seed_publishes_in_both_locales() {
     let stack = spawn_stack().await;
-    bianxian_local::seed::seed(&stack.platform, bianxian_local::seed::Profile::Demo, 60, false)
-        .await
-        .expect("seed");
+    bianxian_local::seed::seed(
+        &stack.platform,
+        bianxian_local::seed::Profile::Demo,
+        60,
+        false,
+    )
+    .await
+    .expect("seed");
     let english = get_json(
         &stack,
         "/api/articles?locale=en&fields[0]=title&pagination[pageSize]=100",
@@ -402,9 +407,14 @@ async fn the_demo_seed_publishes_in_both_locales() {
 #[tokio::test]
 async fn a_populate_too_big_to_answer_is_a_400_not_megabytes() {
     let stack = spawn_stack().await;
-    bianxian_local::seed::seed(&stack.platform, bianxian_local::seed::Profile::Demo, 1200, false)
-        .await
-        .expect("seed");
+    bianxian_local::seed::seed(
+        &stack.platform,
+        bianxian_local::seed::Profile::Demo,
+        1200,
+        false,
+    )
+    .await
+    .expect("seed");
     // Ten categories share about 1,100 published articles: over the bound.
     let (status, body) = get(
         &stack,

@@ -724,10 +724,7 @@ fn generate(rng: &mut StdRng, index: usize) -> Article {
     let (published, scheduled_in) = match rng.random_range(0..100) {
         0..3 => (None, None),
         3..5 => (None, Some(rng.random_range(3600..30 * 24 * 3600))),
-        _ => (
-            Some(Published::Ago(rng.random_range(0..SPREAD_SECS))),
-            None,
-        ),
+        _ => (Some(Published::Ago(rng.random_range(0..SPREAD_SECS))), None),
     };
     let mut tags: Vec<usize> = (0..rng.random_range(1..=4))
         .map(|_| rng.random_range(0..TAGS.len()))

@@ -1184,7 +1184,9 @@ mod tests {
         for counted in ["filters[featured][$eq]=true", "_q=x", "status=draft"] {
             let statement = count_statement(&parse(&ARTICLES, counted)).unwrap();
             assert!(
-                statement.sql.starts_with("SELECT count(*) FROM articles t0"),
+                statement
+                    .sql
+                    .starts_with("SELECT count(*) FROM articles t0"),
                 "{counted}: {}",
                 statement.sql
             );
@@ -1193,10 +1195,14 @@ mod tests {
 
     #[test]
     fn to_one_populates_ride_on_hidden_foreign_keys() {
-        let query = parse(&ARTICLES, "fields[0]=title&populate[author]=true&populate[tags]=true");
+        let query = parse(
+            &ARTICLES,
+            "fields[0]=title&populate[author]=true&populate[tags]=true",
+        );
         let list = list_statement(&query).unwrap();
         assert!(
-            list.sql.contains("t0.title AS \"title\", t0.author_id AS \"__fk_author\" FROM"),
+            list.sql
+                .contains("t0.title AS \"title\", t0.author_id AS \"__fk_author\" FROM"),
             "{}",
             list.sql
         );
@@ -1205,6 +1211,9 @@ mod tests {
             foreign_key_column(&ARTICLES, &query.populate[0]).unwrap(),
             Some("__fk_author".to_owned())
         );
-        assert_eq!(foreign_key_column(&ARTICLES, &query.populate[1]).unwrap(), None);
+        assert_eq!(
+            foreign_key_column(&ARTICLES, &query.populate[1]).unwrap(),
+            None
+        );
     }
 }

@@ -151,7 +151,10 @@ impl Generator {
 
     fn paragraph(&mut self) -> String {
         let n = 3 + self.int(3);
-        (0..n).map(|_| self.sentence()).collect::<Vec<_>>().join(" ")
+        (0..n)
+            .map(|_| self.sentence())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// seed.js's `markdownBody`: about 3 KB of Markdown under the title.
@@ -310,7 +313,10 @@ mod tests {
         // mulberry32(20240601)() three times, as node prints them.
         let mut g = Generator::new();
         let first: Vec<f64> = (0..3).map(|_| g.next()).collect();
-        assert_eq!(first, [0.35344086796976626, 0.02818377036601305, 0.6889668190851808]);
+        assert_eq!(
+            first,
+            [0.35344086796976626, 0.02818377036601305, 0.6889668190851808]
+        );
     }
 
     #[test]
@@ -341,7 +347,11 @@ mod tests {
         for (i, article) in fixture.articles.iter().enumerate() {
             assert!(article.slug.ends_with(&format!("-{}", i + 1)));
             assert_eq!(article.tags.len(), 3);
-            assert!((2800..=3301).contains(&article.body.len()), "{}", article.body.len());
+            assert!(
+                (2800..=3301).contains(&article.body.len()),
+                "{}",
+                article.body.len()
+            );
         }
     }
 }
