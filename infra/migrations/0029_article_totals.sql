@@ -11,9 +11,11 @@
 -- on `published_at > now()`, which publishing never leaves behind: it sets now(), and
 -- the scheduler the due time).
 
+-- No CHECK (published >= 0): an upsert's proposed row is checked before it meets
+-- the conflict, so a delta of -1 would fail even where it only updates.
 CREATE TABLE article_totals (
   locale text PRIMARY KEY,
-  published bigint NOT NULL DEFAULT 0 CHECK (published >= 0)
+  published bigint NOT NULL DEFAULT 0
 );
 
 CREATE FUNCTION article_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
