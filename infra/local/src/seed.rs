@@ -575,20 +575,14 @@ async fn insert_articles(
     let featured: Vec<bool> = batch.iter().map(|a| a.featured).collect();
     let author: Vec<i64> = batch.iter().map(|a| author_ids[a.author]).collect();
     let category: Vec<i64> = batch.iter().map(|a| category_ids[a.category]).collect();
-    let ago: Vec<Option<i64>> = batch
+    let (ago, since_2024): (Vec<Option<i64>>, Vec<Option<i64>>) = batch
         .iter()
         .map(|a| match a.published {
-            Some(Published::Ago(seconds)) => Some(seconds),
-            _ => None,
+            Some(Published::Ago(seconds)) => (Some(seconds), None),
+            Some(Published::Since2024(minutes)) => (None, Some(minutes)),
+            None => (None, None),
         })
-        .collect();
-    let since_2024: Vec<Option<i64>> = batch
-        .iter()
-        .map(|a| match a.published {
-            Some(Published::Since2024(minutes)) => Some(minutes),
-            _ => None,
-        })
-        .collect();
+        .unzip();
     let scheduled: Vec<Option<i64>> = batch.iter().map(|a| a.scheduled_in).collect();
     let rows = tx
         .query_typed(
