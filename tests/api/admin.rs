@@ -356,6 +356,14 @@ async fn staff_sign_in_fails_alike_and_disabling_revokes_sessions() {
         .await
         .unwrap();
     assert_eq!(logout.status(), 204);
+    // The browser drops the cookie instead of sending a revoked token on.
+    let cleared = logout.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap();
+    assert!(
+        cleared.starts_with("bx_admin_session=; Path=/admin; Max-Age=0;"),
+        "{cleared}"
+    );
     assert_eq!(
         stack
             .authed(Method::GET, "/admin/me", &admin)

@@ -272,24 +272,35 @@ async fn login(app: Arc<Admin>, Call { req, .. }: Call) -> Answer {
         StatusCode::OK,
         json!({ "token": token.expose(), "user": staff }),
     );
-    let cookie = format!(
-        "{STAFF_COOKIE}={}; Path=/admin; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
-        token.expose(),
-        STAFF_SESSION_TTL.as_secs()
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        staff_cookie(token.expose(), STAFF_SESSION_TTL.as_secs()),
     );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
     let device = app.lockout.succeeded(&attempt).await?;
     response.headers_mut().append(header::SET_COOKIE, device);
     Ok(response)
 }
 
+/// The staff session cookie; with an empty token and no age, the header that
+/// removes it.
+fn staff_cookie(token: &str, max_age: u64) -> HeaderValue {
+    let value = format!(
+        "{STAFF_COOKIE}={token}; Path=/admin; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Ends the session and removes its cookie: kept, the browser went on sending the
+/// revoked token, and every check of the signed-out console answered 401 to it.
 async fn logout(app: Arc<Admin>, call: Call) -> Answer {
     match call.principal()? {
         Principal::Staff(staff) => {
             app.access.sessions().revoke(&staff.session).await?;
-            Ok(no_content())
+            let mut response = no_content();
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, staff_cookie("", 0));
+            Ok(response)
         }
         Principal::Token(_) => Err(Error::validation("API tokens are revoked, not logged out")),
         Principal::Anonymous => Err(Error::Unauthorized("sign in first".into())),
