@@ -586,3 +586,35 @@ async fn a_slot_whose_holder_died_frees_after_its_lease() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(limiter.in_slot(slots, async { Ok(7) }).await.unwrap(), 7);
 }
+
+/// A place whose work is dropped before it ends (a client hanging up cancels its
+/// request in the gateway) is given back at once, not when its lease runs out.
+#[tokio::test]
+async fn a_slot_whose_work_is_cancelled_is_given_back_at_once() {
+    use platform::ratelimit::Slots;
+    let stack = spawn_stack().await;
+    let slots = Slots {
+        name: "test-slots",
+        limit: 1,
+        lease: Duration::from_secs(60),
+    };
+    let limiter = &stack.platform.limiter;
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(200),
+        limiter.in_slot(slots, std::future::pending::<platform::error::Result<()>>()),
+    )
+    .await;
+    assert!(
+        cancelled.is_err(),
+        "the work never ends, so the timeout drops it"
+    );
+    let mut free = false;
+    for _ in 0..50 {
+        if limiter.in_slot(slots, async { Ok(()) }).await.is_ok() {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(free, "the cancelled work's place was not given back");
+}

@@ -178,18 +178,14 @@ impl RateLimiter {
                 window_secs: slots.lease.as_secs().max(1),
             }));
         }
+        let mut held = Held {
+            redis: self.redis.clone(),
+            key,
+            holder,
+            name: slots.name,
+        };
         let outcome = work.await;
-        if let Err(err) = self
-            .redis
-            .cmd(vec![
-                Value::from("ZREM"),
-                Value::from(key),
-                Value::from(holder),
-            ])
-            .await
-        {
-            tracing::warn!(error = %err, slots = slots.name, "could not give a slot back; its lease frees it");
-        }
+        held.give_back().await;
         outcome
     }
 
@@ -277,6 +273,48 @@ impl RateLimiter {
                 }
             }
         }
+    }
+}
+
+/// A slot taken in [`RateLimiter::in_slot`]. Given back when the work ends, or, if
+/// the work is dropped first (a client hanging up cancels its request in the local
+/// gateway), from a task spawned on drop: left to its lease, the place stayed taken
+/// for seconds after every cancelled search.
+struct Held {
+    redis: Upstash,
+    key: String,
+    holder: String,
+    name: &'static str,
+}
+
+impl Held {
+    async fn give_back(&mut self) {
+        let holder = std::mem::take(&mut self.holder);
+        release(&self.redis, &self.key, holder, self.name).await;
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.holder.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (redis, key, holder, name) = (
+                self.redis.clone(),
+                std::mem::take(&mut self.key),
+                std::mem::take(&mut self.holder),
+                self.name,
+            );
+            runtime.spawn(async move { release(&redis, &key, holder, name).await });
+        }
+    }
+}
+
+async fn release(redis: &Upstash, key: &str, holder: String, name: &'static str) {
+    let args = vec![Value::from("ZREM"), Value::from(key), Value::from(holder)];
+    if let Err(err) = redis.cmd(args).await {
+        tracing::warn!(error = %err, slots = name, "could not give a slot back; its lease frees it");
     }
 }
 
