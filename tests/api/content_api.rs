@@ -196,6 +196,20 @@ async fn lists_speak_strapi_v5() {
     assert!(slugs(&hidden).is_empty(), "{hidden}");
     let titled = get_json(&stack, "/api/articles?_q=付费", None).await;
     assert_eq!(slugs(&titled), ["paid-course"]);
+    // What matched, marked and escaped, from what the reader may see.
+    let marked = get_json(&stack, "/api/articles?_q=变现", None).await;
+    assert_eq!(
+        marked["data"][0]["_highlight"],
+        serde_json::json!({ "title": "AI<mark>变现</mark>之路：公开篇", "snippet": "公开摘要" })
+    );
+    let gated = get_json(&stack, "/api/articles?_q=会员", None).await;
+    assert_eq!(
+        gated["data"][0]["_highlight"],
+        serde_json::json!({ "title": "<mark>会员</mark>指南", "snippet": "<mark>会员</mark>摘要" })
+    );
+    assert!(!gated.to_string().contains(MEMBERS_SECRET), "{gated}");
+    let listed = get_json(&stack, "/api/articles", None).await;
+    assert!(listed["data"][0].get("_highlight").is_none(), "{listed}");
 
     let one = get_json(
         &stack,

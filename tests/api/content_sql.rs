@@ -350,6 +350,90 @@ async fn search_finds_chinese_inside_bodies_and_english_in_any_case() {
 }
 
 #[tokio::test]
+async fn search_ranks_title_matches_first_then_newest_and_follows_every_write() {
+    let (_db, client) = publication().await;
+    client
+        .batch_execute(
+            "INSERT INTO articles (slug, title, body, published_at) VALUES
+               ('body-only', '第二份收入', '讲讲怎样变现。', '2025-04-10T08:00:00Z'),
+               ('new-title', '变现清单', '十条。', '2025-04-20T08:00:00Z'),
+               ('english', 'Side income', 'Monetize 变现 in English too.', '2025-04-01T08:00:00Z')",
+        )
+        .await
+        .expect("more articles");
+    let search = |extra: &str| format!("{}{extra}", query_string(&[("_q", "变现")]));
+    // Titles first (newest first among them), then bodies; the count agrees.
+    assert_eq!(
+        slugs(&client, &ARTICLES, &search("")).await,
+        ["new-title", "ai-road", "body-only", "english"]
+    );
+    assert_eq!(total(&client, &search("")).await, 4);
+    assert_eq!(
+        slugs(
+            &client,
+            &ARTICLES,
+            &search("&pagination[page]=2&pagination[pageSize]=2")
+        )
+        .await,
+        ["body-only", "english"]
+    );
+    // With a filter the same ranking, and an explicit sort is the client's order.
+    assert_eq!(
+        slugs(&client, &ARTICLES, &search("&filters[slug][$ne]=ai-road")).await,
+        ["new-title", "body-only", "english"]
+    );
+    assert_eq!(
+        slugs(&client, &ARTICLES, &search("&sort=publishedAt:asc")).await,
+        ["ai-road", "english", "body-only", "new-title"]
+    );
+    // One character finds by prefix; a word by its start, in any case.
+    assert_eq!(
+        slugs(&client, &ARTICLES, &query_string(&[("_q", "清")])).await,
+        ["new-title"]
+    );
+    assert_eq!(
+        slugs(&client, &ARTICLES, &query_string(&[("_q", "MONET")])).await,
+        ["english"]
+    );
+    assert!(
+        slugs(&client, &ARTICLES, &query_string(&[("_q", "onetize")]))
+            .await
+            .is_empty()
+    );
+    // Nothing searchable (punctuation only) finds nothing, and is no error.
+    assert_eq!(total(&client, &query_string(&[("_q", "！？")])).await, 0);
+    // Drafts are searched when drafts are asked for.
+    assert_eq!(
+        slugs(&client, &ARTICLES, &search("&status=draft")).await,
+        ["draft-one"]
+    );
+    // Every write is seen at once: an edit, an unpublish, a soft delete, a gate.
+    client
+        .batch_execute(
+            "UPDATE articles SET body = '讲讲收入。' WHERE slug = 'body-only';
+             UPDATE articles SET published_at = NULL WHERE slug = 'new-title';
+             UPDATE articles SET deleted_at = now() WHERE slug = 'ai-road';
+             UPDATE articles SET visibility = 'paid' WHERE slug = 'english';",
+        )
+        .await
+        .expect("writes");
+    assert!(slugs(&client, &ARTICLES, &search("")).await.is_empty());
+    assert_eq!(total(&client, &search("")).await, 0);
+    client
+        .batch_execute(
+            "UPDATE articles SET published_at = '2025-05-01T08:00:00Z', title = '新的变现清单'
+             WHERE slug = 'new-title';
+             UPDATE articles SET deleted_at = NULL WHERE slug = 'ai-road';",
+        )
+        .await
+        .expect("back");
+    assert_eq!(
+        slugs(&client, &ARTICLES, &search("")).await,
+        ["new-title", "ai-road"]
+    );
+}
+
+#[tokio::test]
 async fn sql_looking_values_are_only_values() {
     let (_db, client) = publication().await;
     let hostile = "'; DROP TABLE articles; --";

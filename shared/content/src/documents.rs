@@ -14,6 +14,7 @@ use tokio_postgres::{Row, types::Type};
 
 use super::{
     gate::{self, Reader},
+    highlight,
     query::{
         Condition, Filter, Operator, PageMode, Pagination, Populate, Query, Status,
         Value as FilterValue,
@@ -94,6 +95,11 @@ pub async fn find_many(db: Db<'_>, query: &Query, reader: &Reader) -> Result<Pag
         .map(|row| entry(row, 0))
         .collect::<Result<Vec<_>>>()?;
     complete(db, query, reader, &mut entries).await?;
+    if *query.content_type == ARTICLES
+        && let Some(search) = &query.search
+    {
+        highlight::annotate(&mut entries, search);
+    }
     Ok(Page { entries, total })
 }
 

@@ -62,6 +62,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(28, "0028_member_search"),
     migration!(29, "0029_article_totals"),
     migration!(30, "0030_read_path_indexes"),
+    migration!(31, "0031_article_search"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

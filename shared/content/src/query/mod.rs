@@ -276,7 +276,13 @@ impl Query {
                 },
                 "status": { "type": "string", "enum": ["published", "draft"] },
                 "locale": { "type": "string" },
-                "_q": { "type": "string", "description": "full-text search, Chinese and English" },
+                "_q": {
+                    "type": "string",
+                    "description": "full-text search, Chinese and English: every term must occur (Chinese by \
+                        character pairs, other words by their start). On articles, without `sort`, \
+                        title matches come first, then the newest; each found article carries \
+                        `_highlight: {title, snippet}`, HTML-escaped with the terms in `<mark>`",
+                },
             },
         })
     }
