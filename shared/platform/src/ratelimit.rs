@@ -178,7 +178,7 @@ impl RateLimiter {
                 window_secs: slots.lease.as_secs().max(1),
             }));
         }
-        let mut held = Held {
+        let held = Held {
             redis: self.redis.clone(),
             key,
             holder,
@@ -288,9 +288,11 @@ struct Held {
 }
 
 impl Held {
-    async fn give_back(&mut self) {
-        let holder = std::mem::take(&mut self.holder);
-        release(&self.redis, &self.key, holder, self.name).await;
+    /// Cancelled while the answer is on its way, the slot is still held, and
+    /// dropping it sends the (idempotent) `ZREM` again.
+    async fn give_back(mut self) {
+        release(&self.redis, &self.key, &self.holder, self.name).await;
+        self.holder.clear();
     }
 }
 
@@ -306,12 +308,12 @@ impl Drop for Held {
                 std::mem::take(&mut self.holder),
                 self.name,
             );
-            runtime.spawn(async move { release(&redis, &key, holder, name).await });
+            runtime.spawn(async move { release(&redis, &key, &holder, name).await });
         }
     }
 }
 
-async fn release(redis: &Upstash, key: &str, holder: String, name: &'static str) {
+async fn release(redis: &Upstash, key: &str, holder: &str, name: &'static str) {
     let args = vec![Value::from("ZREM"), Value::from(key), Value::from(holder)];
     if let Err(err) = redis.cmd(args).await {
         tracing::warn!(error = %err, slots = name, "could not give a slot back; its lease frees it");
