@@ -10,7 +10,7 @@ use std::{
 };
 
 use bianxian_e2e::{
-    StackOptions, TestDb, closed_port, random_suffix, spawn_stack, spawn_stack_with,
+    StackOptions, TestDb, closed_port, random_suffix, redis_addr, spawn_stack, spawn_stack_with,
 };
 use platform::{
     cache::{Cache, Entry, Source},
@@ -617,4 +617,72 @@ async fn a_slot_whose_work_is_cancelled_is_given_back_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(free, "the cancelled work's place was not given back");
+}
+
+/// A request dropped while its place is being taken (its `EVAL` sent, the answer not
+/// back) gives the place back too, once the answer comes. Redis answers through a
+/// proxy that holds every reply for 100 ms, so the drop lands mid-`EVAL`.
+#[tokio::test]
+async fn a_slot_being_taken_when_its_request_is_dropped_is_given_back() {
+    use platform::ratelimit::Slots;
+    let stack = spawn_stack_with(StackOptions {
+        redis_addr: Some(slow_redis(Duration::from_millis(100)).await),
+        ..Default::default()
+    })
+    .await;
+    let slots = Slots {
+        name: "test-slots-taking",
+        limit: 1,
+        lease: Duration::from_secs(60),
+    };
+    let limiter = &stack.platform.limiter;
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(30),
+        limiter.in_slot(slots, async { Ok(()) }),
+    )
+    .await;
+    assert!(dropped.is_err(), "dropped while the EVAL was on its way");
+    let mut free = false;
+    for _ in 0..50 {
+        if limiter.in_slot(slots, async { Ok(()) }).await.is_ok() {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(free, "the place taken for the dropped request stayed taken");
+}
+
+/// The Redis of this machine behind a proxy that holds each reply for `delay`.
+async fn slow_redis(delay: Duration) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(redis_addr()).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let mut buffer = vec![0; 64 * 1024];
+                while let Ok(read) = server_read.read(&mut buffer).await {
+                    if read == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    if client_write.write_all(&buffer[..read]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
 }

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use crate::{
     config::FailureMode,
-    error::{Error, Result},
-    upstash::{Script, Upstash, ValueExt},
+    error::{BoxError, Error, Result},
+    upstash::{Script, Upstash, UpstashError, ValueExt},
 };
 
 static SLIDING_WINDOW: LazyLock<Script> =
@@ -150,13 +150,20 @@ impl RateLimiter {
             Value::from(slots.lease.as_millis() as u64),
             Value::from(holder.as_str()),
         ];
-        let taken = match self
-            .redis
-            .eval(&SLOTS, vec![Value::from(key.as_str())], args)
-            .await
-        {
-            Ok(reply) => reply.as_integer() == Some(1),
+        let mut held = Held {
+            acquiring: Some(tokio::spawn({
+                let (redis, key) = (self.redis.clone(), Value::from(key.as_str()));
+                async move { redis.eval(&SLOTS, vec![key], args).await }
+            })),
+            redis: self.redis.clone(),
+            key,
+            holder,
+            name: slots.name,
+        };
+        let taken = match held.acquired().await {
+            Ok(taken) => taken,
             Err(err) => {
+                held.disarm();
                 tracing::warn!(error = %err, slots = slots.name, "slot limiter cannot reach redis");
                 match self.failure_mode {
                     FailureMode::Open => return work.await,
@@ -169,6 +176,7 @@ impl RateLimiter {
             }
         };
         if !taken {
+            held.disarm();
             return Err(Error::RateLimited(Decision {
                 policy: slots.name,
                 allowed: false,
@@ -178,12 +186,6 @@ impl RateLimiter {
                 window_secs: slots.lease.as_secs().max(1),
             }));
         }
-        let held = Held {
-            redis: self.redis.clone(),
-            key,
-            holder,
-            name: slots.name,
-        };
         let outcome = work.await;
         held.give_back().await;
         outcome
@@ -277,10 +279,13 @@ impl RateLimiter {
 }
 
 /// A slot taken in [`RateLimiter::in_slot`]. Given back when the work ends, or, if
-/// the work is dropped first (a client hanging up cancels its request in the local
-/// gateway), from a task spawned on drop: left to its lease, the place stayed taken
-/// for seconds after every cancelled search.
+/// the request is dropped first (a client hanging up cancels its request in the
+/// local gateway), from a task spawned on drop: left to its lease, the place stayed
+/// taken for seconds after every cancelled search. The taking runs in a task of its
+/// own for the same reason: a request dropped while its `EVAL` was on the way took
+/// a place nobody gave back (a search answered 429 right after wrk hung up on 32).
 struct Held {
+    acquiring: Option<tokio::task::JoinHandle<std::result::Result<Value, UpstashError>>>,
     redis: Upstash,
     key: String,
     holder: String,
@@ -288,11 +293,30 @@ struct Held {
 }
 
 impl Held {
+    /// Whether the place was taken; only awaited through `self`, so a request
+    /// dropped meanwhile leaves the answer to [`Drop`].
+    async fn acquired(&mut self) -> std::result::Result<bool, BoxError> {
+        let Some(acquiring) = self.acquiring.as_mut() else {
+            return Ok(true);
+        };
+        let reply = acquiring.await;
+        self.acquiring = None;
+        match reply {
+            Ok(reply) => Ok(reply?.as_integer() == Some(1)),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Nothing to give back: the place was not taken.
+    fn disarm(&mut self) {
+        self.holder.clear();
+    }
+
     /// Cancelled while the answer is on its way, the slot is still held, and
     /// dropping it sends the (idempotent) `ZREM` again.
     async fn give_back(mut self) {
         release(&self.redis, &self.key, &self.holder, self.name).await;
-        self.holder.clear();
+        self.disarm();
     }
 }
 
@@ -302,13 +326,21 @@ impl Drop for Held {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (redis, key, holder, name) = (
+            let (acquiring, redis, key, holder, name) = (
+                self.acquiring.take(),
                 self.redis.clone(),
                 std::mem::take(&mut self.key),
                 std::mem::take(&mut self.holder),
                 self.name,
             );
-            runtime.spawn(async move { release(&redis, &key, &holder, name).await });
+            runtime.spawn(async move {
+                if let Some(acquiring) = acquiring
+                    && !matches!(acquiring.await, Ok(Ok(reply)) if reply.as_integer() == Some(1))
+                {
+                    return;
+                }
+                release(&redis, &key, &holder, name).await;
+            });
         }
     }
 }
