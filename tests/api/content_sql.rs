@@ -431,6 +431,31 @@ async fn search_ranks_title_matches_first_then_newest_and_follows_every_write() 
         slugs(&client, &ARTICLES, &search("")).await,
         ["new-title", "ai-road"]
     );
+    // A short page looks for its title matches among the newest titles (16 per
+    // entry of the window) and, when too few are there, through the title index.
+    let first_pages = || async {
+        [
+            slugs(&client, &ARTICLES, &search("&pagination[pageSize]=1")).await,
+            slugs(
+                &client,
+                &ARTICLES,
+                &search("&pagination[page]=2&pagination[pageSize]=1"),
+            )
+            .await,
+        ]
+    };
+    assert_eq!(first_pages().await, [["new-title"], ["ai-road"]]);
+    client
+        .batch_execute(
+            "INSERT INTO articles (slug, title, body, published_at)
+             SELECT 'newer-' || n, '别的话题' || n, '无关。',
+               '2025-06-01T08:00:00Z'::timestamptz + n * interval '1 hour'
+             FROM generate_series(1, 40) n",
+        )
+        .await
+        .expect("newer articles");
+    assert_eq!(first_pages().await, [["new-title"], ["ai-road"]]);
+    assert_eq!(total(&client, &search("")).await, 2);
 }
 
 #[tokio::test]

@@ -84,21 +84,42 @@ pub fn list_statement(query: &Query) -> Result<Statement> {
     {
         // The page's ids in rank order from the narrow search rows alone, then
         // only those articles read, in that order. Title matches, then the other
-        // matches, each newest first: the second branch runs only when the first
-        // leaves the page short, so a common word's first pages come from the
-        // title index alone.
+        // matches, each newest first: the later branches run only when the
+        // earlier leave the page short, so a common word's first pages come from
+        // the title tokens alone.
         let tsquery = builder.tsquery(search);
         let title_match = builder.title_match("s.article_id", search);
         let published = builder.published(query);
         let window = u64::from(limit) + offset;
+        let newest_first = "ORDER BY s.published_at DESC, s.article_id DESC";
+        let titles = format!(
+            "SELECT s.article_id FROM article_search s WHERE s.title @@ {tsquery} AND {published}"
+        );
+        // A word in one title in sixteen or more fills the window from the newest
+        // titles of `article_search_recent_idx` (an index-only walk); a rarer one
+        // finds too few there and the title index answers instead, which visits
+        // every match's row to order them by time.
+        let titles = if window <= MAX_PROBED_WINDOW {
+            let probe = window * TITLE_PROBE_FACTOR;
+            format!(
+                "WITH probe AS MATERIALIZED (SELECT s.article_id, s.published_at FROM \
+                 (SELECT s.article_id, s.published_at, s.title FROM article_search s \
+                 WHERE {published} {newest_first} LIMIT {probe}) s \
+                 WHERE s.title @@ {tsquery} LIMIT {window}) \
+                 (SELECT s.article_id FROM probe s WHERE (SELECT count(*) FROM probe) = {window} \
+                 {newest_first}) \
+                 UNION ALL \
+                 ({titles} AND (SELECT count(*) FROM probe) < {window} {newest_first} LIMIT {window})"
+            )
+        } else {
+            format!("({titles} {newest_first} LIMIT {window})")
+        };
         builder.sql = format!(
-            "SELECT {select} FROM unnest(ARRAY(\
-             (SELECT s.article_id FROM article_search s WHERE s.title @@ {tsquery} AND {published} \
-             ORDER BY s.published_at DESC, s.article_id DESC LIMIT {window}) \
+            "SELECT {select} FROM unnest(ARRAY({titles} \
              UNION ALL \
              (SELECT s.article_id FROM article_search s \
              WHERE s.document @@ {tsquery} AND NOT {title_match} AND {published} \
-             ORDER BY s.published_at DESC, s.article_id DESC LIMIT {window}) \
+             {newest_first} LIMIT {window}) \
              LIMIT {limit} OFFSET {offset})) WITH ORDINALITY AS r(id, n) \
              JOIN articles t0 ON t0.id = r.id ORDER BY r.n"
         );
@@ -116,6 +137,12 @@ pub fn list_statement(query: &Query) -> Result<Statement> {
     };
     Ok(builder.finish())
 }
+
+/// The deepest search page (`limit + offset`) whose title matches are first looked
+/// for among the newest titles, and how many of them per entry of the page: 25
+/// entries look through the 400 newest titles.
+const MAX_PROBED_WINDOW: u64 = 100;
+const TITLE_PROBE_FACTOR: u64 = 16;
 
 /// The hidden column that carries an entry's foreign key for `populate`, when the
 /// relation is stored in the entry's own row (author, category): the populate then
@@ -1138,11 +1165,19 @@ mod tests {
         );
         assert_eq!(types(&count), [Type::TEXT, Type::TEXT]);
         let list = list_statement(&query).unwrap();
-        let window = "ORDER BY s.published_at DESC, s.article_id DESC LIMIT 50)";
+        let newest_first = "ORDER BY s.published_at DESC, s.article_id DESC";
+        let window = format!("{newest_first} LIMIT 50)");
+        let published = "s.published_at <= now() AND s.locale = $2";
         assert!(
             list.sql.contains(&format!(
-                "(SELECT s.article_id FROM article_search s WHERE s.title @@ (SELECT $1::tsquery) \
-                 AND s.published_at <= now() AND s.locale = $2 {window} UNION ALL \
+                "unnest(ARRAY(WITH probe AS MATERIALIZED (SELECT s.article_id, s.published_at FROM \
+                 (SELECT s.article_id, s.published_at, s.title FROM article_search s \
+                 WHERE {published} {newest_first} LIMIT 800) s \
+                 WHERE s.title @@ (SELECT $1::tsquery) LIMIT 50) \
+                 (SELECT s.article_id FROM probe s WHERE (SELECT count(*) FROM probe) = 50 {newest_first}) \
+                 UNION ALL \
+                 (SELECT s.article_id FROM article_search s WHERE s.title @@ (SELECT $1::tsquery) \
+                 AND {published} AND (SELECT count(*) FROM probe) < 50 {window} UNION ALL \
                  (SELECT s.article_id FROM article_search s WHERE s.document @@ (SELECT $1::tsquery) \
                  AND NOT (s.article_id IN (SELECT h.article_id FROM article_search h \
                  WHERE h.title @@ (SELECT $1::tsquery))) AND s.published_at <= now() AND s.locale = $2 \
@@ -1154,6 +1189,18 @@ mod tests {
         assert!(list.sql.ends_with("ORDER BY r.n"), "{}", list.sql);
         assert_eq!(types(&list), [Type::TEXT, Type::TEXT]);
         assert_placeholders(&list);
+        // Deep pages go to the title index at once.
+        let deep = list_statement(&parse(&ARTICLES, "_q=提示词&pagination[page]=5")).unwrap();
+        assert!(!deep.sql.contains("probe"), "{}", deep.sql);
+        assert!(
+            deep.sql.contains(
+                "unnest(ARRAY((SELECT s.article_id FROM article_search s WHERE s.title @@ \
+                 (SELECT $1::tsquery) AND s.published_at <= now() \
+                 ORDER BY s.published_at DESC, s.article_id DESC LIMIT 125) UNION ALL"
+            ),
+            "{}",
+            deep.sql
+        );
     }
 
     #[test]

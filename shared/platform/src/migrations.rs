@@ -63,6 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(29, "0029_article_totals"),
     migration!(30, "0030_read_path_indexes"),
     migration!(31, "0031_article_search"),
+    migration!(32, "0032_article_search_recent"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
