@@ -608,15 +608,10 @@ async fn a_slot_whose_work_is_cancelled_is_given_back_at_once() {
         cancelled.is_err(),
         "the work never ends, so the timeout drops it"
     );
-    let mut free = false;
-    for _ in 0..50 {
-        if limiter.in_slot(slots, async { Ok(()) }).await.is_ok() {
-            free = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(free, "the cancelled work's place was not given back");
+    assert!(
+        place_comes_free(limiter, slots).await,
+        "the cancelled work's place was not given back"
+    );
 }
 
 /// A request dropped while its place is being taken (its `EVAL` sent, the answer not
@@ -642,15 +637,25 @@ async fn a_slot_being_taken_when_its_request_is_dropped_is_given_back() {
     )
     .await;
     assert!(dropped.is_err(), "dropped while the EVAL was on its way");
-    let mut free = false;
+    assert!(
+        place_comes_free(limiter, slots).await,
+        "the place taken for the dropped request stayed taken"
+    );
+}
+
+/// Whether a place of `slots` can be taken within 50 tries, 20 ms apart: given
+/// back at once, it can; left to its lease (a minute), it cannot.
+async fn place_comes_free(
+    limiter: &platform::ratelimit::RateLimiter,
+    slots: platform::ratelimit::Slots,
+) -> bool {
     for _ in 0..50 {
         if limiter.in_slot(slots, async { Ok(()) }).await.is_ok() {
-            free = true;
-            break;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(free, "the place taken for the dropped request stayed taken");
+    false
 }
 
 /// The Redis of this machine behind a proxy that holds each reply for `delay`.
