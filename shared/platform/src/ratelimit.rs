@@ -283,7 +283,7 @@ impl RateLimiter {
 /// local gateway), from a task spawned on drop: left to its lease, the place stayed
 /// taken for seconds after every cancelled search. The taking runs in a task of its
 /// own for the same reason: a request dropped while its `EVAL` was on the way took
-/// a place nobody gave back (a search answered 429 right after wrk hung up on 32).
+/// a place nobody gave back until its lease ran out.
 struct Held {
     acquiring: Option<tokio::task::JoinHandle<std::result::Result<Value, UpstashError>>>,
     redis: Upstash,
