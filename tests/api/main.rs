@@ -18,6 +18,7 @@ mod content_sql;
 mod content_taxonomy;
 mod dashboard;
 mod errors;
+mod feeds;
 mod health;
 mod mail;
 mod members;

@@ -3,7 +3,7 @@
 //! Each function declares its routes once (`ROUTES`: method, path, guard, handler);
 //! the first test fails when a function's table and template.yaml disagree, in
 //! either direction, so no route is reachable without a guard and no guarded route is
-//! unreachable; the OpenAPI tests hold docs/openapi.json to the tables. The second calls every route of admin, auth, content-api, health and
+//! unreachable; the OpenAPI tests hold docs/openapi.json to the tables. The second calls every route of admin, auth, content-api, feeds, health and
 //! the fallback as each kind of caller and asserts the exact status; content-admin's
 //! routes, whose allowed calls need real targets, have their own matrix in
 //! content_access.rs (with the same kinds of caller).
@@ -42,6 +42,7 @@ fn every_function_serves_exactly_its_template_routes() {
         ("dashboard".to_owned(), keys(dashboard::ROUTES)),
         ("payment-webhook".to_owned(), keys(payment_webhook::ROUTES)),
         ("content-api".to_owned(), keys(content_api::ROUTES)),
+        ("feeds".to_owned(), keys(feeds::ROUTES)),
         ("health".to_owned(), keys(health::ROUTES)),
         ("openapi".to_owned(), keys(openapi::ROUTES)),
     ]);
@@ -190,11 +191,21 @@ fn expected(key: &str, caller: &str) -> StatusCode {
         | "GET /api/articles"
         | "GET /api/authors"
         | "GET /api/categories"
-        | "GET /api/tags" => S::OK,
+        | "GET /api/tags"
+        | "GET /rss.xml"
+        | "GET /atom.xml"
+        | "GET /sitemap.xml" => S::OK,
         "GET /api/articles/{documentId}"
         | "GET /api/authors/{documentId}"
         | "GET /api/categories/{documentId}"
         | "GET /api/tags/{documentId}"
+        | "GET /categories/{slug}/rss.xml"
+        | "GET /categories/{slug}/atom.xml"
+        | "GET /tags/{slug}/rss.xml"
+        | "GET /tags/{slug}/atom.xml"
+        | "GET /authors/{slug}/rss.xml"
+        | "GET /authors/{slug}/atom.xml"
+        | "GET /sitemaps/{file}"
         | "GET /nowhere" => S::NOT_FOUND,
         // Any staff credential.
         "GET /admin/me" => only(
@@ -355,7 +366,9 @@ fn request(key: &str) -> (Method, String, Option<Value>) {
     let path = pattern
         .replace("{documentId}", "nobody0000000000000000")
         .replace("{email}", "nobody@example.com")
-        .replace("{token}", "not.a-token");
+        .replace("{token}", "not.a-token")
+        .replace("{slug}", "nobody-0000")
+        .replace("{file}", "nowhere-1.xml");
     let unique = random_suffix();
     let body = match key {
         // Unique, so the per-account limits never answer instead.
@@ -457,6 +470,7 @@ async fn every_route_answers_every_kind_of_caller_exactly() {
         keys(dashboard::ROUTES),
         keys(payment_webhook::ROUTES),
         keys(content_api::ROUTES),
+        keys(feeds::ROUTES),
         keys(health::ROUTES),
         keys(openapi::ROUTES),
     ]

@@ -37,7 +37,6 @@ use content::{
     query::Status,
     schema::{self, ContentType},
 };
-use http::{HeaderValue, StatusCode, header};
 use identity::{
     access::{
         API_TOKEN_PREFIX, Access, MEMBER_COOKIE, MemberAccess, Permission, Principal, STAFF_COOKIE,
@@ -52,7 +51,7 @@ use platform::{
     Error, Platform, Result,
     cache::Entry,
     db::Client,
-    http::{path_param, route_key},
+    http::{Representation, path_param, route_key},
     ratelimit::Slots,
 };
 use schemars::json_schema;
@@ -318,53 +317,19 @@ fn envelope(data: Value, meta: Value) -> Result<String> {
     serde_json::to_string(&Value::Object(fields)).map_err(Error::internal)
 }
 
-/// `body` as a 200, or as a bodiless 304 when `If-None-Match` names its ETag; both
-/// carry the ETag and the audience's caching headers.
+/// `entry` as a 200, or a bodiless 304 when the client holds it, with the
+/// audience's caching headers.
 fn conditional(req: &Request, entry: &Entry, audience: &Audience) -> Response<Body> {
-    let etag = entry.etag();
-    let mut response = if if_none_match(req, &etag) {
-        let mut response = Response::new(Body::Empty);
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        response
-    } else {
-        let mut response = Response::new(Body::Text(entry.body().to_owned()));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        response
-    };
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, value);
-    }
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(audience.cache_control()),
-    );
-    if audience.varies() {
-        headers.insert(
-            header::VARY,
-            HeaderValue::from_static("Authorization, Cookie"),
-        );
-    }
-    response
-}
-
-/// Whether any entity tag in `If-None-Match` matches `etag` by RFC 9110's weak
-/// comparison (a `W/` prefix is ignored), or the header is `*`.
-fn if_none_match(req: &Request, etag: &str) -> bool {
-    fn opaque(tag: &str) -> &str {
-        tag.strip_prefix("W/").unwrap_or(tag)
-    }
-    let ours = opaque(etag);
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || opaque(tag) == ours)
+    platform::http::conditional(
+        req,
+        entry,
+        &Representation {
+            media_type: "application/json; charset=utf-8",
+            cache_control: audience.cache_control(),
+            vary: audience.varies().then_some("Authorization, Cookie"),
+            last_modified: None,
+        },
+    )
 }
 
 /// Every route of the function, as template.yaml lists them: public reads, where what
@@ -435,26 +400,3 @@ pub fn handler(
 
 /// The settings this function reads besides the core.
 pub type Settings = ReadConfig;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn if_none_match_compares_weakly_over_lists() {
-        let etag = "\"abc\"";
-        let with = |value: &str| {
-            http::Request::builder()
-                .header(header::IF_NONE_MATCH, value)
-                .body(Body::Empty)
-                .expect("request")
-        };
-        for matching in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
-            assert!(if_none_match(&with(matching), etag), "{matching}");
-        }
-        for other in ["\"abd\"", "abc", ""] {
-            assert!(!if_none_match(&with(other), etag), "{other}");
-        }
-        assert!(!if_none_match(&Request::new(Body::Empty), etag));
-    }
-}

@@ -17,6 +17,7 @@ pub fn mount(platform: &Arc<Platform>) -> Result<HashMap<String, Arc<dyn Handler
     mounted.add("auth", auth::handler);
     mounted.add("admin", admin::handler);
     mounted.add("content-api", content_api::handler);
+    mounted.add("feeds", feeds::handler);
     mounted.add("content-admin", content_admin::handler);
     mounted.add("commerce-admin", commerce_admin::handler);
     mounted.add("commerce-api", commerce_api::handler);

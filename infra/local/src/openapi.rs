@@ -12,6 +12,7 @@ pub fn operations() -> Vec<Operation> {
         openapi::operations("auth", auth::ROUTES),
         openapi::operations("admin", admin::ROUTES),
         openapi::operations("content-api", content_api::ROUTES),
+        openapi::operations("feeds", feeds::ROUTES),
         openapi::operations("content-admin", content_admin::ROUTES),
         openapi::operations("commerce-admin", commerce_admin::ROUTES),
         openapi::operations("commerce-api", commerce_api::ROUTES),

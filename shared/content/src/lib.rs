@@ -11,7 +11,7 @@
 //! every write to every content type with its one tail
 //! (audit, [`outgoing_webhooks`], COMMIT, invalidation), [`render`] turns a Markdown
 //! body into safe HTML and [`slug`] makes and checks slugs; [`reports`] counts
-//! what an overview shows.
+//! what an overview shows. [`syndication`] writes the feeds and the sitemap.
 //!
 //! It owns the tables `articles`, `authors`, `categories`, `tags`, `article_tags`,
 //! `article_products`, `article_revisions`, `article_search`, `webhooks` and
@@ -31,6 +31,7 @@ pub mod schema;
 pub mod search;
 pub mod slug;
 pub mod sql;
+pub mod syndication;
 pub mod teaser;
 pub mod write;
 

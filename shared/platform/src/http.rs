@@ -4,11 +4,15 @@
 //! bytes, and the local gateway hands over the raw bytes it received, so webhook
 //! signatures can be checked over exactly what the sender signed.
 
+use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response, request::RequestContext};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::error::{Error, Result};
+use crate::{
+    cache::Entry,
+    error::{Error, Result},
+};
 
 /// A JSON response with the given status.
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
@@ -37,6 +41,89 @@ pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
+}
+
+/// How a cached representation is answered: its media type and caching headers.
+pub struct Representation {
+    pub media_type: &'static str,
+    pub cache_control: &'static str,
+    /// The request headers the body depends on, for shared caches to key on.
+    pub vary: Option<&'static str>,
+    /// When what the body shows last changed (second precision, as HTTP dates are).
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// `entry` as a 200, or as a bodiless 304 when the client already holds it: by
+/// `If-None-Match` when the request has one, else by `If-Modified-Since` (RFC 9110
+/// 13.2.2: the entity tag wins). Both answers carry the validators and caching headers.
+pub fn conditional(req: &Request, entry: &Entry, how: &Representation) -> Response<Body> {
+    let etag = entry.etag();
+    let fresh = if req.headers().contains_key(header::IF_NONE_MATCH) {
+        if_none_match(req, &etag)
+    } else {
+        how.last_modified
+            .is_some_and(|modified| not_modified_since(req, modified))
+    };
+    let mut response = if fresh {
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = Response::new(Body::Text(entry.body().to_owned()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(how.media_type),
+        );
+        response
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Some(modified) = how.last_modified
+        && let Ok(value) = HeaderValue::from_str(&http_date(modified))
+    {
+        headers.insert(header::LAST_MODIFIED, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(how.cache_control),
+    );
+    if let Some(vary) = how.vary {
+        headers.insert(header::VARY, HeaderValue::from_static(vary));
+    }
+    response
+}
+
+/// Whether any entity tag in `If-None-Match` matches `etag` by RFC 9110's weak
+/// comparison (a `W/` prefix is ignored), or the header is `*`.
+pub fn if_none_match(req: &Request, etag: &str) -> bool {
+    fn opaque(tag: &str) -> &str {
+        tag.strip_prefix("W/").unwrap_or(tag)
+    }
+    let ours = opaque(etag);
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || opaque(tag) == ours)
+}
+
+/// Whether `If-Modified-Since` names a time at or after `modified`. An unparseable
+/// date is ignored, as RFC 9110 requires.
+fn not_modified_since(req: &Request, modified: DateTime<Utc>) -> bool {
+    req.headers()
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| DateTime::parse_from_rfc2822(value.trim()).ok())
+        .is_some_and(|since| modified.timestamp() <= since.timestamp())
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form HTTP dates are sent in.
+pub fn http_date(at: DateTime<Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 /// The raw body bytes, exactly as the client sent them.
@@ -316,6 +403,82 @@ pub mod cors {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    fn get_with(headers: &[(header::HeaderName, &str)]) -> Request {
+        let mut builder = http::Request::builder().uri("/x");
+        for (name, value) in headers {
+            builder = builder.header(name, *value);
+        }
+        builder.body(Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_over_lists() {
+        let etag = "\"abc\"";
+        for matching in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
+            assert!(
+                if_none_match(&get_with(&[(header::IF_NONE_MATCH, matching)]), etag),
+                "{matching}"
+            );
+        }
+        for other in ["\"abd\"", "abc", ""] {
+            assert!(
+                !if_none_match(&get_with(&[(header::IF_NONE_MATCH, other)]), etag),
+                "{other}"
+            );
+        }
+        assert!(!if_none_match(&get_with(&[]), etag));
+    }
+
+    #[test]
+    fn conditional_answers_304_by_tag_first_then_by_date() {
+        let entry = Entry::new("<rss/>".into());
+        let modified = DateTime::parse_from_rfc3339("2026-03-01T08:30:00.750Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let how = Representation {
+            media_type: "application/rss+xml; charset=utf-8",
+            cache_control: "public, no-cache",
+            vary: None,
+            last_modified: Some(modified),
+        };
+        let status = |headers: &[(header::HeaderName, &str)]| {
+            conditional(&get_with(headers), &entry, &how).status()
+        };
+        let ok = conditional(&get_with(&[]), &entry, &how);
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(
+            ok.headers()[header::LAST_MODIFIED],
+            "Sun, 01 Mar 2026 08:30:00 GMT"
+        );
+        assert_eq!(ok.headers()[header::ETAG], entry.etag().as_str());
+        let same = "Sun, 01 Mar 2026 08:30:00 GMT";
+        let before = "Sun, 01 Mar 2026 08:29:59 GMT";
+        assert_eq!(
+            status(&[(header::IF_MODIFIED_SINCE, same)]),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            status(&[(header::IF_MODIFIED_SINCE, before)]),
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(&[(header::IF_MODIFIED_SINCE, "yesterday")]),
+            StatusCode::OK
+        );
+        // A tag that does not match wins over a date that would.
+        assert_eq!(
+            status(&[
+                (header::IF_NONE_MATCH, "\"other\""),
+                (header::IF_MODIFIED_SINCE, same)
+            ]),
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(&[(header::IF_NONE_MATCH, &entry.etag())]),
+            StatusCode::NOT_MODIFIED
+        );
+    }
 
     fn request(content_type: Option<&str>, body: &str) -> Request {
         let mut builder = http::Request::builder().method("POST").uri("/x");
