@@ -95,7 +95,7 @@ async fn an_author_uploads_through_a_presigned_url_and_completes_it() {
     let upload = &body["data"];
     let document_id = upload["documentId"].as_str().unwrap();
     let key = upload["key"].as_str().unwrap();
-    let media: content_admin::uploads::MediaConfig = stack.platform.config.section().unwrap();
+    let media: content::media::MediaConfig = stack.platform.config.section().unwrap();
     let bucket = media.bucket.unwrap();
     let segments: Vec<&str> = key.split('/').collect();
     assert_eq!(segments.len(), 5, "{key}");
@@ -169,7 +169,7 @@ async fn an_author_uploads_through_a_presigned_url_and_completes_it() {
         ["upload.create", "upload.complete"]
     );
 
-    let s3 = content_admin::uploads::s3_client(&stack.platform.config.aws).await;
+    let s3 = platform::aws::s3_client(&stack.platform.config.aws).await;
     let object = s3
         .get_object()
         .bucket(&bucket)
@@ -448,4 +448,177 @@ async fn without_a_bucket_uploads_are_unavailable_not_broken() {
             .unwrap()
             .contains("MEDIA_BUCKET")
     );
+}
+
+/// A TIFF-structured EXIF payload holding only a GPS IFD with a latitude reference:
+/// what a phone writes where it stores the position.
+const GPS_EXIF: &[u8] = b"II*\0\x08\0\0\0\x01\0\x25\x88\x04\0\x01\0\0\0\x1a\0\0\0\0\0\0\0\
+\x01\0\x01\0\x02\0\x02\0\0\0N\0\0\0\0\0\0\0";
+
+/// A 1600 × 1200 JPEG photo carrying [`GPS_EXIF`].
+fn photo() -> Vec<u8> {
+    use image::{ExtendedColorType, ImageEncoder, RgbImage, codecs::jpeg::JpegEncoder};
+    let pixels = RgbImage::from_fn(1600, 1200, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut out = Vec::new();
+    let mut encoder = JpegEncoder::new_with_quality(&mut out, 85);
+    encoder.set_exif_metadata(GPS_EXIF.to_vec()).unwrap();
+    encoder
+        .write_image(&pixels, 1600, 1200, ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+/// Uploads `bytes` as `content_type` and completes it: the upload as completed.
+async fn uploaded(
+    stack: &TestStack,
+    token: &str,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Value {
+    let (status, body) = create(stack, token, request(filename, content_type, bytes.len())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        put(stack, &body["data"], content_type, bytes).await,
+        StatusCode::OK
+    );
+    let document_id = body["data"]["documentId"].as_str().unwrap();
+    let (status, body) = complete(stack, Some(token), document_id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"].clone()
+}
+
+/// The upload as the media library lists it, once image-process has run (the gateway
+/// starts it after the completion, in the background as S3's event would).
+async fn processed(stack: &TestStack, token: &str, document_id: &str) -> Value {
+    for _ in 0..200 {
+        let (status, body) = call(stack, Method::GET, "/admin/uploads", Some(token), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let upload = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["documentId"] == document_id)
+            .cloned()
+            .expect("listed");
+        if upload["processing"] != "pending" {
+            return upload;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{document_id} was not processed within 20 s");
+}
+
+async fn fetch(stack: &TestStack, url: &Value) -> (String, Vec<u8>) {
+    let response = stack
+        .http
+        .get(url.as_str().expect("url"))
+        .send()
+        .await
+        .expect("GET from S3");
+    assert_eq!(response.status(), StatusCode::OK, "{url}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (content_type, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn an_uploaded_photo_gets_strapis_formats_in_its_type_and_webp_without_its_gps() {
+    let stack = spawn_stack().await;
+    require_moto(&stack);
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let photo = photo();
+    let upload = uploaded(&stack, &editor, "海边.jpg", "image/jpeg", &photo).await;
+    let document_id = upload["documentId"].as_str().unwrap();
+    let upload = processed(&stack, &editor, document_id).await;
+    assert_eq!(upload["processing"], "done", "{upload}");
+    assert_eq!(
+        (upload["width"].clone(), upload["height"].clone()),
+        (json!(1600), json!(1200))
+    );
+
+    let formats = upload["formats"].as_object().expect("formats");
+    let mut names: Vec<&str> = formats.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["large", "medium", "small", "thumbnail"]);
+    for (name, width, height) in [
+        ("large", 1000, 750),
+        ("medium", 750, 563),
+        ("small", 500, 375),
+        ("thumbnail", 208, 156),
+    ] {
+        let format = &formats[name];
+        assert_eq!(format["width"], width, "{name}: {format}");
+        assert_eq!(format["height"], height, "{name}: {format}");
+        assert_eq!(format["mime"], "image/jpeg");
+        assert_eq!(format["ext"], ".jpg");
+        assert_eq!(format["name"], format!("{name}_海边.jpg"));
+        assert!(
+            format["url"].as_str().unwrap().contains("/formats/"),
+            "{format}"
+        );
+        // In S3 as announced: the type, the size, the dimensions, and no EXIF.
+        let (content_type, bytes) = fetch(&stack, &format["url"]).await;
+        assert_eq!(content_type, "image/jpeg");
+        assert_eq!(format["sizeInBytes"], bytes.len());
+        let decoded = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (width, height));
+        assert!(!bytes.windows(4).any(|w| w == b"Exif"), "{name}");
+        let webp = &format["webp"];
+        assert_eq!(webp["mime"], "image/webp", "{name}: {format}");
+        let (content_type, bytes) = fetch(&stack, &webp["url"]).await;
+        assert_eq!(content_type, "image/webp");
+        assert_eq!(webp["sizeInBytes"], bytes.len());
+        let decoded =
+            image::load_from_memory_with_format(&bytes, image::ImageFormat::WebP).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (width, height));
+    }
+    // The original at its URL has lost its GPS position too, and the size says so.
+    assert!(photo.windows(4).any(|w| w == b"Exif"));
+    let (_, original) = fetch(&stack, &upload["url"]).await;
+    assert!(!original.windows(4).any(|w| w == b"Exif"));
+    assert_eq!(upload["size"], original.len());
+    let decoded = image::load_from_memory(&original).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (1600, 1200));
+    // The share square, apart from the breakpoints.
+    let square = &upload["square"];
+    assert_eq!(
+        (square["width"].clone(), square["height"].clone()),
+        (json!(300), json!(300))
+    );
+    let (content_type, bytes) = fetch(&stack, &square["url"]).await;
+    assert_eq!(content_type, "image/jpeg");
+    let decoded = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (300, 300));
+}
+
+#[tokio::test]
+async fn corrupt_images_fail_with_a_reason_and_documents_are_kept_as_uploaded() {
+    let stack = spawn_stack().await;
+    require_moto(&stack);
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let corrupt = uploaded(&stack, &editor, "cover.png", "image/png", PNG).await;
+    let corrupt = processed(&stack, &editor, corrupt["documentId"].as_str().unwrap()).await;
+    assert_eq!(corrupt["processing"], "failed", "{corrupt}");
+    assert!(
+        corrupt["processingError"]
+            .as_str()
+            .unwrap()
+            .starts_with("the file is not a readable image"),
+        "{corrupt}"
+    );
+    assert_eq!(corrupt["formats"], json!({}));
+    assert_eq!(corrupt["status"], "ready", "the file itself is still there");
+
+    let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+    let document = uploaded(&stack, &editor, "讲义.pdf", "application/pdf", pdf).await;
+    let document = processed(&stack, &editor, document["documentId"].as_str().unwrap()).await;
+    assert_eq!(document["processing"], "skipped", "{document}");
+    assert!(document["width"].is_null());
+    let (_, stored) = fetch(&stack, &document["url"]).await;
+    assert_eq!(stored, pdf);
 }

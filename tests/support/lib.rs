@@ -350,7 +350,10 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         mounted.insert(route.function.clone(), handler);
         routes.push(route);
     }
-    let gateway = Gateway::new(routes, mounted, platform.clone()).expect("gateway");
+    let processor = bianxian_local::media::Processor::new(&platform).expect("image-process");
+    let gateway = Gateway::new(routes, mounted, platform.clone())
+        .expect("gateway")
+        .with_processor(processor);
     let gateway_task = tokio::spawn(gateway::serve(listener, Arc::new(gateway)));
     // A redirect is an answer to check, not to follow.
     let http = reqwest::Client::builder()

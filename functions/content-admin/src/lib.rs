@@ -302,7 +302,7 @@ async fn delete_term(app: Arc<ContentAdmin>, call: Call) -> Answer {
 }
 
 /// The settings this function reads besides the core.
-pub type Settings = (WebhookConfig, uploads::MediaConfig);
+pub type Settings = (WebhookConfig, content::media::MediaConfig);
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(

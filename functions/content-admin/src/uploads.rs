@@ -8,7 +8,10 @@
 //! /admin/uploads/{documentId}/complete` asks S3 (HeadObject) whether the object is
 //! there as announced and marks the row `ready`; it checks type and size again,
 //! because an S3-compatible store that does not enforce signed headers would
-//! otherwise let anything through. `GET /admin/uploads` is the media library.
+//! otherwise let anything through. `GET /admin/uploads` is the media library; each
+//! upload shows its image's `width`, `height` and Strapi `formats` once
+//! functions/image-process has made them (`processing`: pending, done, failed with
+//! `processingError`, or skipped for PDF and AVIF).
 //!
 //! Only raster images and PDF are accepted. SVG and HTML are refused on purpose: both
 //! can carry script, and served from the media domain (or opened directly from the
@@ -21,7 +24,7 @@ use std::{
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Datelike, Utc};
-use content::write::Envelope;
+use content::{media::MediaConfig, write::Envelope};
 use http::StatusCode;
 use identity::{
     access::{Permission, Principal},
@@ -32,78 +35,13 @@ use schemars::json_schema;
 use crate::ContentAdmin;
 use lambda_http::{Body, Request, Response};
 use platform::{
-    Error, Platform, Result, audit, aws,
-    config::{AwsConfig, Section, Vars},
+    Error, Platform, Result, audit,
     http::{data, page_param, parse_json, path_param},
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 use tokio_postgres::{Row, types::Type};
-use url::Url;
-
-/// The media section of the configuration: files go straight from the browser to S3
-/// through presigned PUT URLs.
-#[derive(Debug, Clone)]
-pub struct MediaConfig {
-    /// `MEDIA_BUCKET`: the private bucket uploads land in. Optional so a stack without
-    /// AWS or moto still starts; without it the upload routes answer 503.
-    pub bucket: Option<String>,
-    /// `MEDIA_BASE_URL`: where the public reads an object, `base_url` + key (e.g. a
-    /// CloudFront domain). Always ends with `/`. Default: the bucket's own URL (the
-    /// moto endpoint locally), which only serves objects if the bucket allows it.
-    pub base_url: Option<Url>,
-    /// `MAX_UPLOAD_BYTES`: the largest file a presigned URL accepts (default 20 MiB).
-    pub max_upload_bytes: u64,
-}
-
-/// S3 takes at most 5 GiB in one PUT.
-const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
-
-impl Section for MediaConfig {
-    fn read(vars: &mut Vars<'_>) -> Self {
-        let bucket = vars
-            .optional("MEDIA_BUCKET")
-            .map(|b| b.trim().to_owned())
-            .filter(|bucket| {
-                let ok = valid_bucket_name(bucket);
-                if !ok {
-                    vars.problem(
-                        "MEDIA_BUCKET",
-                        "must be an S3 bucket name (3-63 lowercase letters, digits, `-` and `.`)",
-                    );
-                }
-                ok
-            });
-        let base_url = vars.base_url("MEDIA_BASE_URL").or_else(|| {
-            let endpoint = vars.optional("AWS_ENDPOINT_URL");
-            let region = vars.optional("AWS_REGION");
-            bucket
-                .as_deref()
-                .and_then(|b| aws::bucket_url(b, endpoint.as_deref(), region.as_deref()))
-        });
-        let max_upload_bytes = vars.parsed("MAX_UPLOAD_BYTES", 20 * 1024 * 1024_u64);
-        if !(1..=MAX_SINGLE_PUT).contains(&max_upload_bytes) {
-            vars.problem("MAX_UPLOAD_BYTES", "must be between 1 and 5 GiB");
-        }
-        Self {
-            bucket,
-            base_url,
-            max_upload_bytes,
-        }
-    }
-}
-
-/// S3's naming rules for new buckets, minus the rarely used IP-address check.
-fn valid_bucket_name(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && !name.contains("..")
-}
 
 /// How long a presigned PUT URL works.
 pub const URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -167,17 +105,6 @@ pub fn object_key(now: DateTime<Utc>, random: &str, filename: &str, extension: &
     )
 }
 
-/// The S3 client, pointed at moto when an endpoint is configured. moto on 127.0.0.1
-/// needs path-style addressing (`http://host/bucket/key`): a virtual-hosted name like
-/// `bucket.127.0.0.1` does not resolve.
-pub async fn s3_client(aws: &AwsConfig) -> aws_sdk_s3::Client {
-    let sdk = platform::aws::sdk_config(aws).await;
-    let config = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(aws.endpoint_url.is_some())
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct UploadInput {
@@ -228,7 +155,10 @@ fn check(input: UploadInput, max_bytes: u64) -> Result<Checked> {
 }
 
 const COLUMNS: &str = "u.id, u.document_id, u.object_key, u.original_filename, u.content_type,
-     u.size_bytes, u.status, s.document_id, u.created_at, u.updated_at, u.completed_at";
+     u.size_bytes, u.status, s.document_id, u.created_at, u.updated_at, u.completed_at,
+     u.width, u.height, u.formats, u.processing, u.processing_error, u.square";
+/// The position of the first column a statement adds after [`COLUMNS`].
+const AFTER_COLUMNS: usize = 17;
 
 pub struct Uploads {
     platform: Arc<Platform>,
@@ -254,7 +184,7 @@ impl Uploads {
     /// Built on first use, so a cold start that uploads nothing never loads AWS config.
     async fn s3(&self) -> &aws_sdk_s3::Client {
         self.s3
-            .get_or_init(|| s3_client(&self.platform.config.aws))
+            .get_or_init(|| platform::aws::s3_client(&self.platform.config.aws))
             .await
     }
 
@@ -280,6 +210,12 @@ impl Uploads {
             "createdAt": row.get::<_, DateTime<Utc>>(8),
             "updatedAt": row.get::<_, DateTime<Utc>>(9),
             "completedAt": row.get::<_, Option<DateTime<Utc>>>(10),
+            "width": row.get::<_, Option<i32>>(11),
+            "height": row.get::<_, Option<i32>>(12),
+            "formats": row.get::<_, Value>(13),
+            "processing": row.get::<_, &str>(14),
+            "processingError": row.get::<_, Option<&str>>(15),
+            "square": row.get::<_, Option<Value>>(16),
         })
     }
 
@@ -375,7 +311,7 @@ impl Uploads {
         let row = rows
             .first()
             .ok_or_else(|| Error::NotFound("no such upload".into()))?;
-        let owner: Option<i64> = row.get(11);
+        let owner: Option<i64> = row.get(AFTER_COLUMNS);
         if !principal.can(Permission::WriteAnyContent)
             && (owner.is_none() || owner != principal.staff_id())
         {
@@ -412,7 +348,10 @@ impl Uploads {
         };
         let found_type = head.content_type().unwrap_or_default();
         let found_size = head.content_length().unwrap_or_default();
-        if found_size != size || !found_type.eq_ignore_ascii_case(content_type) {
+        // An image processed before its completion (S3's event can beat the browser's
+        // call) may have been rewritten without its metadata: smaller, same type.
+        let rewritten = row.get::<_, &str>(14) == "done";
+        if (found_size != size && !rewritten) || !found_type.eq_ignore_ascii_case(content_type) {
             return Err(Error::Conflict(format!(
                 "the uploaded file is {found_size} bytes of `{found_type}`, but {size} bytes of \
                  `{content_type}` were announced; upload the announced file again"
@@ -477,7 +416,7 @@ impl Uploads {
             )
             .await?;
         let total = match rows.first() {
-            Some(row) => row.get::<_, i64>(11),
+            Some(row) => row.get::<_, i64>(AFTER_COLUMNS),
             None => client
                 .query_typed("SELECT count(*) FROM uploads", &[])
                 .await?[0]
@@ -654,7 +593,7 @@ mod tests {
     /// (as some SDK versions add by default) would bind the upload to an empty body.
     #[tokio::test]
     async fn presigned_urls_sign_type_and_length_and_carry_no_checksum() {
-        let aws = AwsConfig {
+        let aws = platform::config::AwsConfig {
             region: Some("us-east-1".into()),
             endpoint_url: Some("http://127.0.0.1:9".parse().unwrap()),
             credentials: Some(platform::config::AwsCredentials {
@@ -663,7 +602,7 @@ mod tests {
                 session_token: None,
             }),
         };
-        let presigned = s3_client(&aws)
+        let presigned = platform::aws::s3_client(&aws)
             .await
             .put_object()
             .bucket("media")
@@ -699,62 +638,5 @@ mod tests {
         assert!(check(input("a\nb.png", "image/png", 1), 10).is_err());
         assert!(check(input("a.svg", "image/svg+xml", 1), 10).is_err());
         assert!(check(input(&"x".repeat(256), "image/png", 1), 10).is_err());
-    }
-
-    fn media(
-        pairs: &[(&str, &str)],
-    ) -> std::result::Result<MediaConfig, platform::config::ConfigError> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        platform::config::Env::from_map(pairs.into_iter().collect()).section()
-    }
-
-    #[test]
-    fn media_defaults_to_the_bucket_url() {
-        let config = media(&[]).unwrap();
-        assert!(config.bucket.is_none());
-        assert!(config.base_url.is_none());
-        assert_eq!(config.max_upload_bytes, 20 * 1024 * 1024);
-        let on_aws = media(&[("MEDIA_BUCKET", "bx-media"), ("AWS_REGION", "ap-east-1")]).unwrap();
-        assert_eq!(
-            on_aws.base_url.unwrap().as_str(),
-            "https://bx-media.s3.ap-east-1.amazonaws.com/"
-        );
-        let on_moto = media(&[
-            ("MEDIA_BUCKET", "bx-media"),
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
-        ])
-        .unwrap();
-        assert_eq!(
-            on_moto.base_url.unwrap().as_str(),
-            "http://127.0.0.1:5000/bx-media/"
-        );
-        let cdn = media(&[
-            ("MEDIA_BUCKET", "bx-media"),
-            ("MEDIA_BASE_URL", "https://media.example.com/files"),
-            ("MAX_UPLOAD_BYTES", "1048576"),
-        ])
-        .unwrap();
-        assert_eq!(
-            cdn.base_url.unwrap().as_str(),
-            "https://media.example.com/files/"
-        );
-        assert_eq!(cdn.max_upload_bytes, 1024 * 1024);
-    }
-
-    #[test]
-    fn media_problems_are_reported_together() {
-        let err = media(&[
-            ("MEDIA_BUCKET", "Not_A_Bucket"),
-            ("MEDIA_BASE_URL", "ftp://media.example.com"),
-            ("MAX_UPLOAD_BYTES", "0"),
-        ])
-        .unwrap_err();
-        assert_eq!(err.problems.len(), 3, "{err}");
-        for name in ["MEDIA_BUCKET", "MEDIA_BASE_URL", "MAX_UPLOAD_BYTES"] {
-            assert!(err.to_string().contains(name), "{err}");
-        }
     }
 }

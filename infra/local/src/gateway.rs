@@ -33,6 +33,7 @@ pub struct Gateway {
     routes: Vec<Route>,
     functions: HashMap<String, Arc<dyn Handler>>,
     platform: Arc<Platform>,
+    processor: Option<crate::media::Processor>,
 }
 
 impl Gateway {
@@ -57,7 +58,14 @@ impl Gateway {
             routes,
             functions,
             platform,
+            processor: None,
         })
+    }
+
+    /// Invokes image-process after every completed upload, as S3's event would.
+    pub fn with_processor(mut self, processor: Option<crate::media::Processor>) -> Self {
+        self.processor = processor;
+        self
     }
 
     fn route(&self, method: &http::Method, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
@@ -108,6 +116,12 @@ impl Gateway {
             request,
         )
         .await;
+        if let Some(processor) = &self.processor
+            && response.status().is_success()
+            && route.key() == crate::media::COMPLETE_ROUTE
+        {
+            processor.completed(response.body().as_ref());
+        }
         into_hyper(response)
     }
 }

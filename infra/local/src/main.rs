@@ -171,7 +171,8 @@ async fn run(args: Args) -> Result<(), String> {
                 scheduler::EVERY.as_secs()
             );
             let mounted = functions::mount(&platform).map_err(|e| e.to_string())?;
-            let gateway = Gateway::new(routes, mounted, platform)?;
+            let processor = media::Processor::new(&platform)?;
+            let gateway = Gateway::new(routes, mounted, platform)?.with_processor(processor);
             let listener = bind(addr).await?;
             eprintln!("gateway: serving template.yaml routes on http://{addr}");
             gateway::serve(listener, Arc::new(gateway))

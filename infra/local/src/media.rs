@@ -3,12 +3,20 @@
 //! PUT to presigned URLs from a browser, and anonymous reads of its objects: in AWS
 //! readers get them through CloudFront (`MEDIA_BASE_URL`), locally from the bucket's
 //! own URL, so a cover shows in the console and the site as it would there.
+//!
+//! In AWS, S3 announces every new upload to the image-process function through
+//! EventBridge. moto announces nothing, so the gateway stands in: after a successful
+//! `POST /admin/uploads/{documentId}/complete` it invokes image-process with the
+//! event S3 would have sent ([`Processor`]), in the background as Lambda would.
+
+use std::sync::Arc;
 
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration,
 };
-use content_admin::uploads::MediaConfig;
-use platform::Platform;
+use content::media::MediaConfig;
+use platform::{Platform, runtime::EventFuture};
+use serde_json::Value;
 
 /// Creates the bucket if it is missing. `Ok(None)` when no bucket is configured.
 pub async fn ensure_bucket(platform: &Platform) -> Result<Option<String>, String> {
@@ -16,7 +24,7 @@ pub async fn ensure_bucket(platform: &Platform) -> Result<Option<String>, String
     let Some(bucket) = media.bucket else {
         return Ok(None);
     };
-    let s3 = content_admin::uploads::s3_client(&platform.config.aws).await;
+    let s3 = platform::aws::s3_client(&platform.config.aws).await;
     let mut create = s3.create_bucket().bucket(&bucket);
     // us-east-1 is the one region that refuses an explicit location constraint.
     if let Some(region) = platform
@@ -84,4 +92,52 @@ pub async fn ensure_bucket(platform: &Platform) -> Result<Option<String>, String
 
 fn display(err: impl std::error::Error) -> String {
     aws_sdk_s3::error::DisplayErrorContext(err).to_string()
+}
+
+/// The route whose success means an object has landed (template.yaml's key).
+pub const COMPLETE_ROUTE: &str = "POST /admin/uploads/{documentId}/complete";
+
+type Handler = dyn Fn(Value) -> EventFuture + Send + Sync;
+
+/// image-process, mounted for the gateway to call once an upload is complete.
+#[derive(Clone)]
+pub struct Processor {
+    bucket: String,
+    handler: Arc<Handler>,
+}
+
+impl Processor {
+    /// `Ok(None)` when no bucket is configured (uploads answer 503 then anyway).
+    pub fn new(platform: &Arc<Platform>) -> Result<Option<Self>, String> {
+        let media: MediaConfig = platform.config.section().map_err(|e| e.to_string())?;
+        let Some(bucket) = media.bucket.clone() else {
+            return Ok(None);
+        };
+        let handler = image_process::handler(platform.clone(), media).map_err(|e| e.to_string())?;
+        Ok(Some(Self {
+            bucket,
+            handler: Arc::new(handler),
+        }))
+    }
+
+    /// Starts processing the upload a completion answered (`{"data": {"key", "size"}}`).
+    pub fn completed(&self, answer: &[u8]) {
+        let Ok(answer) = serde_json::from_slice::<Value>(answer) else {
+            return;
+        };
+        let (Some(key), Some(size)) = (
+            answer["data"]["key"].as_str(),
+            answer["data"]["size"].as_u64(),
+        ) else {
+            return;
+        };
+        let event = image_process::object_created(&self.bucket, key, size);
+        let handler = self.handler.clone();
+        let key = key.to_owned();
+        tokio::spawn(async move {
+            if let Err(err) = handler(event).await {
+                eprintln!("gateway: image-process failed for {key}: {err}");
+            }
+        });
+    }
 }

@@ -14,8 +14,8 @@
 //! what an overview shows. [`syndication`] writes the feeds and the sitemap.
 //!
 //! It owns the tables `articles`, `authors`, `categories`, `tags`, `article_tags`,
-//! `article_products`, `article_revisions`, `article_search`, `webhooks` and
-//! `webhook_deliveries`.
+//! `article_products`, `article_revisions`, `article_search`, `webhooks`,
+//! `webhook_deliveries` and, with content-admin, `uploads` ([`media`]).
 //! Inside, the dependencies run one way: `schema` ← `query` ← `sql` ← `gate` ←
 //! `documents`.
 
@@ -23,6 +23,7 @@ pub mod cache;
 pub mod documents;
 pub mod gate;
 pub mod highlight;
+pub mod media;
 pub mod outgoing_webhooks;
 pub mod query;
 pub mod render;

@@ -55,6 +55,18 @@ pub async fn sdk_config(config: &AwsConfig) -> SdkConfig {
     loader.load().await
 }
 
+/// The S3 client, pointed at moto when an endpoint is configured. moto on 127.0.0.1
+/// needs path-style addressing (`http://host/bucket/key`): a virtual-hosted name like
+/// `bucket.127.0.0.1` does not resolve.
+#[cfg(feature = "s3")]
+pub async fn s3_client(aws: &AwsConfig) -> aws_sdk_s3::Client {
+    let sdk = sdk_config(aws).await;
+    let config = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(aws.endpoint_url.is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 /// The bucket's own URL: path-style on a custom endpoint (moto), the virtual-hosted
 /// AWS name otherwise. An invalid endpoint is the core configuration's problem. Uploads
 /// are PUT here, and the console's Content-Security-Policy must allow it.

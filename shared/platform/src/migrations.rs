@@ -64,6 +64,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(30, "0030_read_path_indexes"),
     migration!(31, "0031_article_search"),
     migration!(32, "0032_article_search_recent"),
+    migration!(33, "0033_upload_formats"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.
