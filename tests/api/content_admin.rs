@@ -292,13 +292,17 @@ async fn nul_characters_in_ids_and_bodies_are_a_400_naming_where() {
     }
 }
 
-/// Image URLs and locales are parsed where they come in (issue 10, item 14): a
-/// `javascript:` cover or avatar is refused by name, and `zh-cn` is stored as the
-/// public API spells it, so readers filtering on `locale=zh-CN` find the article.
+/// Media fields and locales are parsed where they come in (issue 10, item 14; issue
+/// 16): a cover or avatar names a completed image upload, by id or documentId, and
+/// anything else (a `javascript:` URL, an unknown id, a PDF) is refused by name; `zh-cn`
+/// is stored as the public API spells it, so readers filtering on `locale=zh-CN` find
+/// the article.
 #[tokio::test]
 async fn covers_avatars_and_locales_are_parsed_at_the_edge() {
     let stack = spawn_stack().await;
     let (_, editor) = stack.staff_session(Role::Editor).await;
+    let (image_id, image) = crate::uploads::ready_upload(&stack, "image/png").await;
+    let (_, pdf) = crate::uploads::ready_upload(&stack, "application/pdf").await;
     let write = |path: &'static str, data: Value| {
         let (stack, editor) = (&stack, &editor);
         async move {
@@ -324,6 +328,21 @@ async fn covers_avatars_and_locales_are_parsed_at_the_edge() {
             "cover",
         ),
         (
+            "/admin/articles",
+            json!({ "title": "封面", "cover": 999_999_999 }),
+            "cover",
+        ),
+        (
+            "/admin/articles",
+            json!({ "title": "封面", "cover": pdf }),
+            "cover",
+        ),
+        (
+            "/admin/articles",
+            json!({ "title": "封面", "cover": { "url": "https://x" } }),
+            "body",
+        ),
+        (
             "/admin/authors",
             json!({ "name": "作者", "avatar": "javascript:alert(1)" }),
             "avatar",
@@ -335,11 +354,33 @@ async fn covers_avatars_and_locales_are_parsed_at_the_edge() {
     }
     let (status, body) = write(
         "/admin/articles",
-        json!({ "title": "Locale", "locale": "zh-cn", "cover": "/uploads/a.png" }),
+        json!({ "title": "Locale", "locale": "zh-cn", "cover": image }),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["data"]["locale"], "zh-CN");
+    assert_eq!(body["data"]["cover"], image.as_str());
+    assert_eq!(body["data"]["labels"]["cover"]["name"], "封面.png");
+    // Strapi's way, by numeric id; `null` takes the cover away.
+    let path = format!(
+        "/admin/articles/{}",
+        body["data"]["documentId"].as_str().unwrap()
+    );
+    for (cover, expected) in [(json!(image_id), json!(image)), (Value::Null, Value::Null)] {
+        let (status, body) = call(
+            &stack,
+            Method::PUT,
+            &path,
+            Some(&editor),
+            Some(json!({ "data": { "cover": cover } })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["data"]["cover"], expected, "{body}");
+    }
+    let (status, body) = write("/admin/authors", json!({ "name": "作者", "avatar": image })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["avatar"], image.as_str());
 }
 
 /// `meta.pagination.total` of the public list, and the same count made by filtering

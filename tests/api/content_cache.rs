@@ -181,12 +181,20 @@ async fn the_gate_follows_the_decision_that_names_the_cache_class() {
     let client = stack.platform.db.client().await.expect("db");
     let query = Query::parse_document(&ARTICLES, "").expect("query");
     let document_id = slugs["paid-course"].as_str();
+    let config = &stack.platform.config;
     let read = |reader: Reader| {
         let (client, query) = (&client, &query);
         async move {
             let db = documents::Db {
                 client,
                 statements: platform::db::Statements::Prepared,
+                site: content::syndication::share::Site {
+                    links: content::syndication::Links {
+                        site: &config.site_url,
+                        api: &config.api_url,
+                    },
+                    name: "AI变现之路",
+                },
             };
             documents::find_one(db, query, document_id, &reader)
                 .await

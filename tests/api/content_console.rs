@@ -276,12 +276,13 @@ async fn the_working_copy_has_every_editable_field() {
     let category = term(&stack, &editor, "categories", "案例").await;
     let first = term(&stack, &editor, "tags", "写作").await;
     let second = term(&stack, &editor, "tags", "AI").await;
+    let (_, cover) = crate::uploads::ready_upload(&stack, "image/png").await;
     let id = draft(
         &stack,
         &editor,
         json!({
             "title": "工作稿", "excerpt": "摘要", "body": "# 标题\n\n正文",
-            "cover": "/uploads/cover.png", "visibility": "paid", "featured": true,
+            "cover": cover, "visibility": "paid", "featured": true,
             "seoTitle": "SEO 标题", "seoDescription": "SEO 描述", "internalNotes": "内部",
             "category": category, "tags": [first, second],
             "products": [{ "kind": "plan", "code": "pro" }],
@@ -302,7 +303,7 @@ async fn the_working_copy_has_every_editable_field() {
         ("title", json!("工作稿")),
         ("excerpt", json!("摘要")),
         ("body", json!("# 标题\n\n正文")),
-        ("cover", json!("/uploads/cover.png")),
+        ("cover", json!(cover)),
         ("visibility", json!("paid")),
         ("featured", json!(true)),
         ("seoTitle", json!("SEO 标题")),

@@ -50,12 +50,13 @@ async fn get_json(stack: &TestStack, path: &str) -> Value {
 async fn every_taxonomy_type_is_created_updated_and_deleted() {
     let stack = spawn_stack().await;
     let (staff, editor) = stack.staff_session(Role::Editor).await;
+    let (_, avatar) = crate::uploads::ready_upload(&stack, "image/png").await;
     let cases = [
         (
             "authors",
             "author",
             "李四",
-            json!({ "name": " 李四 ", "slug": "li-si", "bio": "写作者", "avatar": "https://cdn.example.com/li.png",
+            json!({ "name": " 李四 ", "slug": "li-si", "bio": "写作者", "avatar": avatar,
                     "email": "Li@Example.com", "staff": staff }),
         ),
         (

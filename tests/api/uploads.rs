@@ -14,6 +14,30 @@ use crate::content_admin::call;
 
 pub(crate) const PNG: &[u8] = b"\x89PNG\r\n\x1a\nnot really an image, but bytes all the same";
 
+/// A completed upload of `content_type`, written straight to the table (no S3 needed):
+/// what a cover or avatar may name. Returns (id, documentId).
+pub(crate) async fn ready_upload(stack: &TestStack, content_type: &str) -> (i64, String) {
+    let key = format!(
+        "uploads/2026/11/{}/cover.png",
+        bianxian_e2e::random_suffix()
+    );
+    let row = stack
+        .db
+        .client()
+        .await
+        .query_one(
+            "INSERT INTO uploads (object_key, original_filename, content_type, size_bytes,
+                                  status, completed_at, url, width, height, processing)
+             VALUES ($1, '封面.png', $2, 1234, 'ready', now(),
+                     'https://media.example.com/' || $1, 1200, 800, 'done')
+             RETURNING id, document_id",
+            &[&key, &content_type],
+        )
+        .await
+        .expect("upload row");
+    (row.get(0), row.get(1))
+}
+
 pub(crate) fn request(filename: &str, content_type: &str, size: usize) -> Value {
     json!({ "data": { "filename": filename, "contentType": content_type, "size": size } })
 }
@@ -621,4 +645,196 @@ async fn corrupt_images_fail_with_a_reason_and_documents_are_kept_as_uploaded() 
     assert!(document["width"].is_null());
     let (_, stored) = fetch(&stack, &document["url"]).await;
     assert_eq!(stored, pdf);
+}
+
+/// The Done-when of issue 16 in one run: a photo uploaded as an article's cover shows in
+/// the public API as Strapi's media object once populated, with the four formats and
+/// their WebP copies that image-process made, and a cached answer from before the
+/// formats existed is not served after.
+#[tokio::test]
+async fn a_cover_is_populated_as_strapis_media_object_with_its_formats() {
+    let stack = spawn_stack().await;
+    require_moto(&stack);
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let cover = uploaded(&stack, &editor, "封面.jpg", "image/jpeg", &photo()).await;
+    let cover_id = cover["documentId"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        &stack,
+        Method::POST,
+        "/admin/articles",
+        Some(&editor),
+        Some(json!({ "data": { "title": "有封面的文章", "body": "正文", "cover": cover_id } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let article = body["data"]["documentId"].as_str().unwrap().to_owned();
+    let publish = format!("/admin/articles/{article}/publish");
+    let (status, body) = call(&stack, Method::POST, &publish, Some(&editor), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Without populate a media field is absent, as in Strapi.
+    let plain = bianxian_e2e::json(stack.get(&format!("/api/articles/{article}")).await).await;
+    assert!(plain["data"].get("cover").is_none(), "{plain}");
+
+    let path = format!("/api/articles/{article}?populate=cover");
+    let uploaded = processed(&stack, &editor, &cover_id).await;
+    assert_eq!(uploaded["processing"], "done", "{uploaded}");
+    let body = bianxian_e2e::json(stack.get(&path).await).await;
+    let media = &body["data"]["cover"];
+    assert_eq!(media["documentId"], cover_id.as_str(), "{body}");
+    assert_eq!(media["name"], "封面.jpg");
+    assert_eq!(media["mime"], "image/jpeg");
+    assert_eq!(media["ext"], ".jpg");
+    assert_eq!(
+        (media["width"].clone(), media["height"].clone()),
+        (json!(1600), json!(1200))
+    );
+    assert_eq!(media["url"], uploaded["url"]);
+    assert_eq!(media["provider"], "aws-s3");
+    assert!(media["size"].as_f64().unwrap() > 0.0, "{media}");
+    assert!(media["alternativeText"].is_null() && media["caption"].is_null());
+    for name in ["thumbnail", "small", "medium", "large"] {
+        let format = &media["formats"][name];
+        assert_eq!(format, &uploaded["formats"][name], "{name}");
+        let (content_type, _) = fetch(&stack, &format["url"]).await;
+        assert_eq!(content_type, "image/jpeg", "{name}");
+        let (content_type, _) = fetch(&stack, &format["webp"]["url"]).await;
+        assert_eq!(content_type, "image/webp", "{name}");
+    }
+    // `populate=*` takes media fields too; populate options apply to them.
+    let star = bianxian_e2e::json(
+        stack
+            .get(&format!("/api/articles/{article}?populate=*"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        star["data"]["cover"]["documentId"],
+        cover_id.as_str(),
+        "{star}"
+    );
+    let narrow = bianxian_e2e::json(
+        stack
+            .get(&format!(
+                "/api/articles/{article}?populate[cover][fields][0]=url"
+            ))
+            .await,
+    )
+    .await;
+    let fields: Vec<&String> = narrow["data"]["cover"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(fields, ["documentId", "id", "url"], "{narrow}");
+
+    // The social preview every article carries, its images from this cover.
+    let plain = bianxian_e2e::json(stack.get(&format!("/api/articles/{article}")).await).await;
+    let share = &plain["data"]["share"];
+    let canonical = format!(
+        "{}articles/{}",
+        stack.platform.config.site_url,
+        plain["data"]["slug"].as_str().unwrap()
+    );
+    assert_eq!(share["canonicalUrl"], canonical.as_str(), "{share}");
+    assert_eq!(share["title"], "有封面的文章");
+    let og = &share["openGraph"];
+    assert_eq!(og["og:url"], canonical.as_str());
+    assert_eq!(og["og:type"], "article");
+    assert_eq!(og["og:image"], media["formats"]["large"]["url"], "{share}");
+    assert_eq!(og["og:image:width"], 1000);
+    assert_eq!(og["og:image:height"], 750);
+    assert!(og["article:published_time"].is_string(), "{share}");
+    assert_eq!(share["twitter"]["twitter:card"], "summary_large_image");
+    assert_eq!(share["twitter"]["twitter:image"], og["og:image"]);
+    assert_eq!(share["wechat"]["link"], canonical.as_str());
+    assert_eq!(share["wechat"]["title"], "有封面的文章");
+    assert_eq!(
+        share["wechat"]["imgUrl"], uploaded["square"]["url"],
+        "{share}"
+    );
+    let (_, square) = fetch(&stack, &share["wechat"]["imgUrl"]).await;
+    let square = image::load_from_memory(&square).unwrap();
+    assert_eq!((square.width(), square.height()), (300, 300));
+}
+
+/// A cached answer that populated a cover before image-process ran is stale once it
+/// has: the processor invalidates what shows the file.
+#[tokio::test]
+async fn processing_a_cover_refreshes_cached_answers_that_show_it() {
+    let stack = spawn_stack().await;
+    require_moto(&stack);
+    let (_, editor) = stack.staff_session(Role::Editor).await;
+    let photo = photo();
+    // Announced and PUT, not yet complete: the cover cannot be set before completion.
+    let (status, body) = create(
+        &stack,
+        &editor,
+        request("晚霞.jpg", "image/jpeg", photo.len()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let cover_id = body["data"]["documentId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        put(&stack, &body["data"], "image/jpeg", &photo).await,
+        StatusCode::OK
+    );
+    let (status, refused) = call(
+        &stack,
+        Method::POST,
+        "/admin/articles",
+        Some(&editor),
+        Some(json!({ "data": { "title": "晚霞", "cover": cover_id } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    // Completed by hand, so the gateway does not process it: the formats come later.
+    stack
+        .db
+        .client()
+        .await
+        .execute(
+            "UPDATE uploads SET status = 'ready', completed_at = now() WHERE document_id = $1",
+            &[&cover_id],
+        )
+        .await
+        .unwrap();
+    let (status, body) = call(
+        &stack,
+        Method::POST,
+        "/admin/articles",
+        Some(&editor),
+        Some(json!({ "data": { "title": "晚霞", "cover": cover_id } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let article = body["data"]["documentId"].as_str().unwrap().to_owned();
+    let publish = format!("/admin/articles/{article}/publish");
+    assert_eq!(
+        call(&stack, Method::POST, &publish, Some(&editor), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let path = format!("/api/articles/{article}?populate=cover");
+    let before = bianxian_e2e::json(stack.get(&path).await).await;
+    assert_eq!(before["data"]["cover"]["formats"], json!({}), "{before}");
+
+    let processor = bianxian_local::media::Processor::new(&stack.platform)
+        .unwrap()
+        .expect("a bucket");
+    let key = body["data"]["labels"]["cover"]["url"]
+        .as_str()
+        .and_then(|url| url.split_once("/uploads/"))
+        .map(|(_, rest)| format!("uploads/{rest}"))
+        .expect("key");
+    processor
+        .run(&key, photo.len() as u64)
+        .await
+        .expect("processed");
+    let after = bianxian_e2e::json(stack.get(&path).await).await;
+    assert_eq!(
+        after["data"]["cover"]["formats"]["large"]["width"], 1000,
+        "{after}"
+    );
 }

@@ -75,12 +75,22 @@ function png(): Buffer {
     sum.writeUInt32BE(crc(body));
     return Buffer.concat([length, body, sum]);
   };
+  // 400 × 300, big enough for a thumbnail (image-process never upscales).
+  const [width, height] = [400, 300];
   const header = Buffer.alloc(13);
-  header.writeUInt32BE(2, 0);
-  header.writeUInt32BE(2, 4);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
   header[8] = 8; // bit depth
   header[9] = 2; // truecolour
-  const rows = Buffer.from([0, 230, 60, 40, 40, 90, 200, 0, 250, 200, 60, 30, 160, 90]);
+  const rows = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    const row = y * (1 + width * 3); // filter byte 0, then RGB
+    for (let x = 0; x < width; x++) {
+      rows[row + 1 + x * 3] = (x * 255) / width;
+      rows[row + 2 + x * 3] = (y * 255) / height;
+      rows[row + 3 + x * 3] = 120;
+    }
+  }
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', header),
@@ -181,9 +191,13 @@ test('an editor writes a Chinese article with a cover, schedules it, and the sch
   await expect
     .poll(async () => (await page.request.get(`/api/articles/${documentId}`)).status(), { timeout: 60_000, intervals: [2_000] })
     .toBe(200);
-  const published = await (await page.request.get(`/api/articles/${documentId}`)).json();
+  const published = await (await page.request.get(`/api/articles/${documentId}?populate=cover`)).json();
   expect(published.data.title).toBe('入门：提示词工程');
-  expect(published.data.cover).toMatch(/^http/);
+  // A media field, as in Strapi: the upload, with the formats image-process made.
+  expect(published.data.cover.url).toMatch(/^http/);
+  expect(published.data.cover.mime).toBe('image/png');
+  expect(published.data.cover.formats.thumbnail.mime).toBe('image/png');
+  expect(published.data.cover.formats.thumbnail.webp.mime).toBe('image/webp');
   await page.reload();
   await expect(page.getByText('已发布').first()).toBeVisible();
   expect(watcher.problems).toEqual([]);

@@ -427,6 +427,58 @@ describe("@strapi/client against the content API", () => {
     });
   });
 
+  describe("media fields", () => {
+    // scripts/test gives a few published articles a processed cover.
+    const covered = { cover: { id: { $notNull: true } } };
+    const MEDIA_KEYS = [
+      "alternativeText", "caption", "createdAt", "documentId", "ext", "formats", "hash",
+      "height", "id", "mime", "name", "previewUrl", "provider", "provider_metadata",
+      "publishedAt", "size", "square", "updatedAt", "url", "width",
+    ];
+
+    it("populate: ['cover'] returns Strapi's media object with its formats", async () => {
+      const { data } = await articles.find({ filters: covered, populate: ["cover"] });
+      assert.ok(lastSent().search.includes("populate[0]=cover") || lastSent().search.includes("populate%5B0%5D=cover"));
+      assert.ok(data.length > 0, "some articles have a cover");
+      for (const article of data) {
+        const cover = article.cover;
+        assert.deepEqual(Object.keys(cover).sort(), MEDIA_KEYS);
+        assert.match(cover.url, /^https?:\/\//);
+        assert.match(cover.mime, /^image\//);
+        assert.equal(cover.ext, ".jpg");
+        for (const [name, format] of Object.entries(cover.formats)) {
+          assert.ok(["thumbnail", "small", "medium", "large"].includes(name), name);
+          assert.ok(format.width <= cover.width && format.height <= cover.height, name);
+          assert.match(format.url, /^https?:\/\//);
+          assert.equal(format.webp.mime, "image/webp");
+        }
+      }
+    });
+
+    it("a media field is absent unless populated, and populate options apply to it", async () => {
+      const { data } = await articles.find({ filters: covered, fields: ["title"] });
+      const id = data[0].documentId;
+      const plain = await articles.findOne(id);
+      assert.ok(!("cover" in plain.data), "not populated, not there");
+      const narrow = await articles.findOne(id, { populate: { cover: { fields: ["url", "formats"] } } });
+      assert.deepEqual(Object.keys(narrow.data.cover).sort(), ["documentId", "formats", "id", "url"]);
+    });
+
+    it("filtering on the cover's presence splits the articles", async () => {
+      const withCover = await articles.find({ filters: covered, pagination: { pageSize: 1 } });
+      const without = await articles.find({
+        filters: { cover: { id: { $null: true } } },
+        pagination: { pageSize: 1 },
+      });
+      const every = await articles.find({ pagination: { pageSize: 1 } });
+      assert.ok(withCover.meta.pagination.total > 0);
+      assert.equal(
+        withCover.meta.pagination.total + without.meta.pagination.total,
+        every.meta.pagination.total,
+      );
+    });
+  });
+
   describe("drafts", () => {
     it("status=draft without a token is the client's HTTP 401", async () => {
       const error = await rejection(articles.find({ status: "draft" }));

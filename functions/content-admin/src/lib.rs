@@ -20,6 +20,7 @@ use content::{
     outgoing_webhooks::WebhookConfig,
     render,
     schema::ARTICLES,
+    syndication::{Links, SiteConfig, share},
     write::{
         Envelope, Writer,
         articles::{self, ArticleInput, ScheduleInput, Transition},
@@ -50,6 +51,8 @@ const MAX_TERM_BODY: usize = 64 * 1024;
 pub struct ContentAdmin {
     writer: Writer,
     uploads: uploads::Uploads,
+    platform: Arc<Platform>,
+    site: SiteConfig,
 }
 
 type Answer = Result<Response<Body>>;
@@ -136,6 +139,13 @@ async fn list_articles(app: Arc<ContentAdmin>, call: Call) -> Answer {
     let db = documents::Db {
         client: &client,
         statements: app.writer.db().statements(),
+        site: share::Site {
+            links: Links {
+                site: &app.platform.config.site_url,
+                api: &app.platform.config.api_url,
+            },
+            name: &app.site.name,
+        },
     };
     let Page { entries, total } = documents::find_many(db, &query, &reader).await?;
     let mut response = json(
@@ -302,16 +312,18 @@ async fn delete_term(app: Arc<ContentAdmin>, call: Call) -> Answer {
 }
 
 /// The settings this function reads besides the core.
-pub type Settings = (WebhookConfig, content::media::MediaConfig);
+pub type Settings = (WebhookConfig, content::media::MediaConfig, SiteConfig);
 
 /// The handler the Lambda runtime and the local gateway mount.
 pub fn handler(
     platform: Arc<Platform>,
-    (webhooks, media): Settings,
+    (webhooks, media, site): Settings,
 ) -> Result<impl platform::runtime::Handler> {
     let admin = ContentAdmin {
         writer: Writer::new(&platform, &webhooks),
         uploads: uploads::Uploads::new(platform.clone(), media),
+        platform: platform.clone(),
+        site,
     };
     Router::new(&platform, admin, ROUTES)
 }

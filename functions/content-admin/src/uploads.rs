@@ -188,15 +188,20 @@ impl Uploads {
             .await
     }
 
-    /// The upload as the API answers it.
-    fn view(&self, row: &Row) -> Value {
-        let key: &str = row.get(2);
-        let url = self
-            .media
+    /// Where readers fetch the object at `key`, stored with the upload (as Strapi's
+    /// providers store it), so the content API's reads need no configuration.
+    fn url(&self, key: &str) -> Option<String> {
+        self.media
             .base_url
             .as_ref()
             .and_then(|base| base.join(key).ok())
-            .map(String::from);
+            .map(String::from)
+    }
+
+    /// The upload as the API answers it.
+    fn view(&self, row: &Row) -> Value {
+        let key: &str = row.get(2);
+        let url = self.url(key);
         json!({
             "id": row.get::<_, i64>(0),
             "documentId": row.get::<_, &str>(1),
@@ -256,8 +261,8 @@ impl Uploads {
                 &format!(
                     "WITH u AS (
                          INSERT INTO uploads (object_key, original_filename, content_type,
-                             size_bytes, uploaded_by)
-                         VALUES ($1, $2, $3, $4, $5) RETURNING *)
+                             size_bytes, uploaded_by, url)
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
                      SELECT {COLUMNS} FROM u LEFT JOIN staff_users s ON s.id = u.uploaded_by"
                 ),
                 &[
@@ -266,6 +271,7 @@ impl Uploads {
                     (&checked.content_type, Type::TEXT),
                     (&checked.size, Type::INT8),
                     (&principal.staff_id(), Type::INT8),
+                    (&self.url(&key), Type::TEXT),
                 ],
             )
             .await?;

@@ -36,6 +36,7 @@ use content::{
     gate::{self, Reader},
     query::Status,
     schema::{self, ContentType},
+    syndication::{Links, SiteConfig, share},
 };
 use identity::{
     access::{
@@ -120,10 +121,17 @@ pub struct ContentApi {
 }
 
 impl ContentApi {
-    fn db<'a>(&self, client: &'a Client) -> documents::Db<'a> {
+    fn db<'a>(&'a self, client: &'a Client) -> documents::Db<'a> {
         documents::Db {
             client,
             statements: self.platform.db.statements(),
+            site: share::Site {
+                links: Links {
+                    site: &self.platform.config.site_url,
+                    api: &self.platform.config.api_url,
+                },
+                name: &self.settings.1.name,
+            },
         }
     }
 
@@ -184,7 +192,7 @@ impl ContentApi {
             + Duration::from_secs(5);
         let slots = Slots {
             name: "search-concurrency",
-            limit: self.settings.search_concurrency,
+            limit: self.settings.0.search_concurrency,
             lease,
         };
         self.platform.limiter.in_slot(slots, load).await
@@ -208,7 +216,7 @@ impl ContentApi {
         // default). Writes invalidate precisely, so this only bounds what no write
         // announces: time passing (scheduled articles going live, entitlements
         // expiring) and an invalidation that failed. Zero turns the cache off.
-        let ttl = self.settings.cache_ttl;
+        let ttl = self.settings.0.cache_ttl;
         let entry = match audience.class().filter(|_| !ttl.is_zero()) {
             Some(class) => {
                 let key = format!("{key} {class}");
@@ -399,4 +407,4 @@ pub fn handler(
 }
 
 /// The settings this function reads besides the core.
-pub type Settings = ReadConfig;
+pub type Settings = (ReadConfig, SiteConfig);

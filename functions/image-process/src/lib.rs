@@ -16,7 +16,10 @@ pub mod resize;
 use std::sync::Arc;
 
 use aws_sdk_s3::{error::DisplayErrorContext, primitives::ByteStream};
-use content::media::{self, Made, MediaConfig, Pending};
+use content::{
+    media::{self, Made, MediaConfig, Pending},
+    schema::FILES,
+};
 use platform::{Error, Platform, Result, runtime::EventFuture};
 use resize::{Kind, Processed};
 use serde_json::{Map, Value, json};
@@ -96,7 +99,12 @@ impl ImageProcess {
         };
         let outcome = self.process(bucket, &upload).await?;
         let recorded = match &outcome {
-            Outcome::Done(made) => media::record_done(&**client, upload.id, made).await?,
+            Outcome::Done(made) => {
+                let recorded = media::record_done(&**client, upload.id, made).await?;
+                // The formats show in every cached answer that populates this file.
+                content::cache::invalidate_after_write(&self.platform.cache, &FILES).await;
+                recorded
+            }
             Outcome::Failed(reason) => {
                 tracing::warn!(key, reason, "image-process: no formats for this upload");
                 media::record_unprocessed(&**client, upload.id, true, reason).await?

@@ -131,13 +131,17 @@ impl Processor {
         ) else {
             return;
         };
-        let event = image_process::object_created(&self.bucket, key, size);
-        let handler = self.handler.clone();
+        let processor = self.clone();
         let key = key.to_owned();
         tokio::spawn(async move {
-            if let Err(err) = handler(event).await {
+            if let Err(err) = processor.run(&key, size).await {
                 eprintln!("gateway: image-process failed for {key}: {err}");
             }
         });
+    }
+
+    /// Invokes image-process with the event S3 sends for `key`, and waits for it.
+    pub async fn run(&self, key: &str, size: u64) -> platform::Result<Value> {
+        (self.handler)(image_process::object_created(&self.bucket, key, size)).await
     }
 }

@@ -589,10 +589,9 @@ async fn insert_articles(
     let rows = tx
         .query_typed(
             "INSERT INTO articles (title, slug, excerpt, body, body_html, reading_minutes,
-                visibility, featured, seo_title, seo_description, cover, author_id, category_id,
+                visibility, featured, seo_title, seo_description, author_id, category_id,
                 internal_notes, published_at, scheduled_at, locale)
-             SELECT ti, sl, ex, bo, ht, mi, vi, fe, st, ex,
-                    'https://cdn.example.com/covers/' || sl || '.jpg', au, ca, no,
+             SELECT ti, sl, ex, bo, ht, mi, vi, fe, st, ex, au, ca, no,
                     coalesce(timestamptz '2024-01-01 00:00:00Z' + pm * interval '1 minute',
                              now() - pa * interval '1 second'),
                     now() + sc * interval '1 second', lo

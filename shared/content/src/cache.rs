@@ -16,7 +16,7 @@ use platform::{
     config::{Section, Vars},
 };
 
-use crate::schema::ContentType;
+use crate::schema::{CONTENT_TYPES, ContentType, FILES};
 
 /// The read side's section of the configuration.
 #[derive(Debug, Clone)]
@@ -50,16 +50,21 @@ pub fn namespace(content_type: &ContentType) -> String {
 }
 
 /// The namespaces to invalidate after writing a document of `content_type`: its own
-/// and those of every type connected to it by relations. Relations always have a way
-/// back (see the schema's tests), so following them forwards finds every type whose
-/// responses can include or depend on the written one.
+/// and those of every type connected to it by relations, followed both ways (a media
+/// field has no way back: a file shows in the articles and authors that name it).
 pub fn namespaces_for_write(content_type: &'static ContentType) -> Vec<String> {
+    let every: Vec<&'static ContentType> = CONTENT_TYPES.iter().copied().chain([&FILES]).collect();
     let mut reached: Vec<&'static ContentType> = vec![content_type];
     let mut next = 0;
     while let Some(current) = reached.get(next).copied() {
-        for relation in current.relations {
-            if !reached.contains(&relation.target) {
-                reached.push(relation.target);
+        let forwards = current.relations.iter().map(|r| r.target);
+        let backwards = every
+            .iter()
+            .copied()
+            .filter(|other| other.relations.iter().any(|r| r.target == current));
+        for linked in forwards.chain(backwards).collect::<Vec<_>>() {
+            if !reached.contains(&linked) {
+                reached.push(linked);
             }
         }
         next += 1;
@@ -85,7 +90,7 @@ pub async fn invalidate_after_write(cache: &Cache, content_type: &'static Conten
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{ARTICLES, AUTHORS, CONTENT_TYPES, TAGS};
+    use crate::schema::{ARTICLES, AUTHORS, TAGS};
 
     #[test]
     fn a_write_invalidates_every_type_that_can_show_it() {
@@ -97,9 +102,14 @@ mod tests {
                 "content:articles",
                 "content:authors",
                 "content:categories",
+                "content:files",
                 "content:tags"
             ]
         );
+        // A file (its formats made) shows wherever a media field names it.
+        let files = namespaces_for_write(&FILES);
+        assert!(files.contains(&namespace(&ARTICLES)), "{files:?}");
+        assert!(files.contains(&namespace(&AUTHORS)), "{files:?}");
         // Tags reach authors through articles (`populate[articles][populate]=author`).
         assert!(namespaces_for_write(&TAGS).contains(&namespace(&AUTHORS)));
         for content_type in CONTENT_TYPES {

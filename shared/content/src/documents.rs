@@ -21,6 +21,7 @@ use super::{
     },
     schema::{ARTICLES, ContentType},
     sql,
+    syndication::share,
 };
 use platform::{
     db::{Client, Statements},
@@ -58,11 +59,13 @@ pub fn pagination_meta(pagination: Pagination, total: Option<i64>) -> Value {
     meta
 }
 
-/// Where reads run: a connection and how it sends statements.
+/// Where reads run: a connection and how it sends statements; and the site, which
+/// articles' `share` links to.
 #[derive(Clone, Copy)]
 pub struct Db<'a> {
     pub client: &'a Client,
     pub statements: Statements,
+    pub site: share::Site<'a>,
 }
 
 impl Db<'_> {
@@ -207,6 +210,7 @@ fn complete_level<'a>(
         .await?;
         if *content_type == ARTICLES {
             gate::apply(reader, entries);
+            share::finish(entries, db.site);
         }
         for ((populate, related), column) in populates.iter().zip(related).zip(&keyed) {
             attach(entries, populate, &related, column.as_deref());
@@ -324,6 +328,8 @@ fn entry(row: &Row, skip: usize) -> Result<Entry> {
             Value::from(row.try_get::<_, Option<String>>(i)?)
         } else if *ty == Type::TEXT_ARRAY {
             Value::from(row.try_get::<_, Option<Vec<String>>>(i)?)
+        } else if *ty == Type::JSONB {
+            row.try_get::<_, Option<Value>>(i)?.unwrap_or(Value::Null)
         } else if *ty == Type::TIMESTAMPTZ {
             // Strapi's spelling: milliseconds, `Z`.
             Value::from(

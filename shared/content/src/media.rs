@@ -10,8 +10,9 @@
 use platform::{
     aws,
     config::{Section, Vars},
-    error::Result,
+    error::{Error, Result},
 };
+use serde::Deserialize;
 use serde_json::Value;
 use tokio_postgres::{GenericClient, types::Type};
 use url::Url;
@@ -87,6 +88,42 @@ pub fn format_key(original: &str, format: &str, extension: &str) -> Option<Strin
     let (dir, file) = rest.rsplit_once('/')?;
     let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
     Some(format!("formats/{dir}/{format}_{stem}.{extension}"))
+}
+
+/// A media field's value in a write (`cover`, `avatar`): Strapi's numeric id of the
+/// file, or its documentId.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum MediaRef {
+    Id(i64),
+    DocumentId(String),
+}
+
+/// The id of the upload `reference` names, which must be a completed image: a 400
+/// naming `field` otherwise.
+pub async fn image_id(
+    client: &impl GenericClient,
+    field: &str,
+    reference: &MediaRef,
+) -> Result<i64> {
+    let (id, document_id) = match reference {
+        MediaRef::Id(id) => (Some(*id), None),
+        MediaRef::DocumentId(document_id) => (None, Some(document_id.as_str())),
+    };
+    let rows = client
+        .query_typed(
+            "SELECT id FROM uploads
+             WHERE (id = $1 OR document_id = $2) AND status = 'ready'
+               AND content_type LIKE 'image/%'",
+            &[(&id, Type::INT8), (&document_id, Type::TEXT)],
+        )
+        .await?;
+    rows.first().map(|row| row.get(0)).ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!("{field} must name a completed image upload (its id or documentId)"),
+        )
+    })
 }
 
 /// An upload waiting for the image processor.

@@ -41,6 +41,8 @@ pub enum FieldKind {
     DateTime,
     /// One of a fixed set of strings.
     Enum(&'static [&'static str]),
+    /// A JSON document (a file's `formats`): returned as is, never filtered or sorted.
+    Json,
 }
 
 impl FieldKind {
@@ -55,6 +57,7 @@ impl FieldKind {
             FieldKind::Boolean => "boolean",
             FieldKind::DateTime => "datetime",
             FieldKind::Enum(_) => "enumeration",
+            FieldKind::Json => "json",
         }
     }
 
@@ -65,7 +68,10 @@ impl FieldKind {
 
     /// Whether `$lt`, `$gt` and `$between` make sense.
     pub fn is_ordered(self) -> bool {
-        !matches!(self, FieldKind::Boolean | FieldKind::Enum(_))
+        !matches!(
+            self,
+            FieldKind::Boolean | FieldKind::Enum(_) | FieldKind::Json
+        )
     }
 }
 
@@ -232,16 +238,16 @@ pub static ARTICLES: ContentType = ContentType {
         Field::public("bodyHtml", FieldKind::Text)
             .unsortable()
             .unfilterable(),
-        // A media URL until media gets its own content type.
-        Field::public("cover", FieldKind::String)
-            .unsortable()
-            .unfilterable(),
         Field::public("readingMinutes", FieldKind::Integer),
         Field::public("locale", FieldKind::String),
         Field::public("visibility", FieldKind::Enum(VISIBILITIES)),
         Field::public("featured", FieldKind::Boolean),
         Field::public("seoTitle", FieldKind::String).unsortable(),
         Field::public("seoDescription", FieldKind::Text).unsortable(),
+        // Computed: what social previews need (`crate::syndication::share`).
+        Field::public("share", FieldKind::Json)
+            .unsortable()
+            .unfilterable(),
         PUBLISHED_AT,
         CREATED_AT,
         UPDATED_AT,
@@ -263,6 +269,11 @@ pub static ARTICLES: ContentType = ContentType {
             target: &TAGS,
             cardinality: Cardinality::ManyToMany,
         },
+        Relation {
+            name: "cover",
+            target: &FILES,
+            cardinality: Cardinality::ManyToOne,
+        },
     ],
 };
 
@@ -274,18 +285,22 @@ pub static AUTHORS: ContentType = ContentType {
         NAME,
         SLUG,
         Field::public("bio", FieldKind::Text).unsortable(),
-        Field::public("avatar", FieldKind::String)
-            .unsortable()
-            .unfilterable(),
         CREATED_AT,
         UPDATED_AT,
         Field::private("email", FieldKind::String),
     ],
-    relations: &[Relation {
-        name: "articles",
-        target: &ARTICLES,
-        cardinality: Cardinality::OneToMany,
-    }],
+    relations: &[
+        Relation {
+            name: "articles",
+            target: &ARTICLES,
+            cardinality: Cardinality::OneToMany,
+        },
+        Relation {
+            name: "avatar",
+            target: &FILES,
+            cardinality: Cardinality::ManyToOne,
+        },
+    ],
 };
 
 pub static CATEGORIES: ContentType = ContentType {
@@ -322,6 +337,44 @@ pub static TAGS: ContentType = ContentType {
         target: &ARTICLES,
         cardinality: Cardinality::ManyToMany,
     }],
+};
+
+/// Strapi v5's media file (`plugin::upload.file`), what a media field (`cover`,
+/// `avatar`) populates as. Not served at `/api/files` (Strapi serves its media
+/// library at `/api/upload/files`, to staff); read only through the fields that name
+/// a file, from the `files` view over `uploads` (ready uploads only). `square` is our
+/// addition: the share image (`content::syndication`).
+pub static FILES: ContentType = ContentType {
+    name: "files",
+    fields: &[
+        ID,
+        DOCUMENT_ID,
+        Field::public("name", FieldKind::String),
+        Field::public("alternativeText", FieldKind::Text).unsortable(),
+        Field::public("caption", FieldKind::Text).unsortable(),
+        Field::public("width", FieldKind::Integer),
+        Field::public("height", FieldKind::Integer),
+        Field::public("formats", FieldKind::Json)
+            .unsortable()
+            .unfilterable(),
+        Field::public("hash", FieldKind::String),
+        Field::public("ext", FieldKind::String),
+        Field::public("mime", FieldKind::String),
+        Field::public("size", FieldKind::Float),
+        Field::public("url", FieldKind::String),
+        Field::public("previewUrl", FieldKind::String),
+        Field::public("provider", FieldKind::String),
+        Field::public("provider_metadata", FieldKind::Json)
+            .unsortable()
+            .unfilterable(),
+        CREATED_AT,
+        UPDATED_AT,
+        PUBLISHED_AT,
+        Field::public("square", FieldKind::Json)
+            .unsortable()
+            .unfilterable(),
+    ],
+    relations: &[],
 };
 
 pub static CONTENT_TYPES: [&ContentType; 4] = [&ARTICLES, &AUTHORS, &CATEGORIES, &TAGS];
@@ -368,14 +421,22 @@ mod tests {
         }
     }
 
+    /// Files are the exception, as in Strapi: a media field points at a file, and a
+    /// file names nothing back.
     #[test]
-    fn every_relation_has_a_way_back() {
+    fn every_relation_but_a_media_field_has_a_way_back() {
         for ct in CONTENT_TYPES {
             for relation in ct.relations {
                 let back = relation.target.relations.iter().any(|r| r.target == ct);
-                assert!(back, "{}.{}", ct.name, relation.name);
+                assert!(
+                    back || relation.target == &FILES,
+                    "{}.{}",
+                    ct.name,
+                    relation.name
+                );
             }
         }
+        assert!(FILES.relations.is_empty());
     }
 
     #[test]

@@ -339,7 +339,7 @@ const COMMON: [(&str, &str); 4] = [
     ("updatedAt", "updated_at"),
 ];
 
-static TABLES: [Table; 4] = [
+static TABLES: [Table; 5] = [
     Table {
         content_type: "articles",
         table: "articles",
@@ -353,7 +353,6 @@ static TABLES: [Table; 4] = [
             ("excerpt", "excerpt"),
             ("body", "body"),
             ("bodyHtml", "body_html"),
-            ("cover", "cover"),
             ("readingMinutes", "reading_minutes"),
             ("locale", "locale"),
             ("visibility", "visibility"),
@@ -367,6 +366,7 @@ static TABLES: [Table; 4] = [
         links: &[
             ("author", Link::Owned("author_id")),
             ("category", Link::Owned("category_id")),
+            ("cover", Link::Owned("cover_id")),
             (
                 "tags",
                 Link::Through {
@@ -388,11 +388,13 @@ static TABLES: [Table; 4] = [
             ("name", "name"),
             ("slug", "slug"),
             ("bio", "bio"),
-            ("avatar", "avatar"),
         ],
         search: Search::Columns(&["name", "bio"]),
         publishable: false,
-        links: &[("articles", Link::Owning("author_id"))],
+        links: &[
+            ("articles", Link::Owning("author_id")),
+            ("avatar", Link::Owned("avatar_id")),
+        ],
     },
     Table {
         content_type: "categories",
@@ -433,7 +435,59 @@ static TABLES: [Table; 4] = [
             },
         )],
     },
+    Table {
+        content_type: "files",
+        // The view of ready uploads (migration 0034), column for column.
+        table: "files",
+        columns: &[
+            COMMON[0],
+            COMMON[1],
+            COMMON[2],
+            COMMON[3],
+            ("name", "name"),
+            ("alternativeText", "alternative_text"),
+            ("caption", "caption"),
+            ("width", "width"),
+            ("height", "height"),
+            ("formats", "formats"),
+            ("hash", "hash"),
+            ("ext", "ext"),
+            ("mime", "mime"),
+            ("size", "size"),
+            ("url", "url"),
+            ("previewUrl", "preview_url"),
+            ("provider", "provider"),
+            ("provider_metadata", "provider_metadata"),
+            ("publishedAt", "published_at"),
+            ("square", "square"),
+        ],
+        search: Search::Columns(&["name"]),
+        publishable: false,
+        links: &[],
+    },
 ];
+
+/// The computed article field of social previews.
+const SHARE_FIELD: &str = "share";
+
+/// The inputs of `share` for the article row aliased `alias`, as one JSON value: its
+/// own columns and its cover's when the cover upload is ready (the `large` format, else
+/// the file; and the share square). `crate::syndication::share::finish` shapes them.
+fn share_inputs(alias: &str) -> String {
+    format!(
+        "jsonb_build_object(\
+            'slug', {alias}.slug, 'locale', {alias}.locale, \
+            'title', coalesce({alias}.seo_title, {alias}.title), \
+            'description', coalesce({alias}.seo_description, {alias}.excerpt), \
+            'publishedAt', {alias}.published_at, 'modifiedAt', {alias}.updated_at, \
+            'image', (SELECT jsonb_build_object(\
+                'url', coalesce(u.formats->'large'->>'url', u.url), \
+                'width', coalesce(u.formats->'large'->'width', to_jsonb(u.width)), \
+                'height', coalesce(u.formats->'large'->'height', to_jsonb(u.height)), \
+                'alt', u.alternative_text, 'square', u.square->>'url') \
+              FROM uploads u WHERE u.id = {alias}.cover_id AND u.status = 'ready'))"
+    )
+}
 
 fn table(content_type: &ContentType) -> Result<&'static Table> {
     TABLES
@@ -563,6 +617,10 @@ impl Builder {
         for (i, field) in fields.iter().enumerate() {
             if i > 0 {
                 select.push_str(", ");
+            }
+            if table.content_type == "articles" && field.name == SHARE_FIELD {
+                let _ = write!(select, "{} AS \"{SHARE_FIELD}\"", share_inputs(alias));
+                continue;
             }
             let column = column(table, field)?;
             // API names are schema constants of ASCII letters, safe to quote.
@@ -965,6 +1023,8 @@ impl Builder {
                 .ok_or_else(wrong)?;
                 self.bind(times, Type::TIMESTAMPTZ_ARRAY)
             }
+            // The parser never lets a JSON field into a filter.
+            FieldKind::Json => return Err(wrong()),
         })
     }
 }
@@ -987,7 +1047,7 @@ fn mismatch(operator: Operator, value: &Value) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{ARTICLES, AUTHORS, CATEGORIES, CONTENT_TYPES, TAGS};
+    use crate::schema::{ARTICLES, AUTHORS, CATEGORIES, CONTENT_TYPES, FILES, TAGS};
 
     fn parse(content_type: &'static ContentType, raw: &str) -> Query {
         Query::parse(content_type, raw).expect("valid query")
@@ -1016,9 +1076,13 @@ mod tests {
 
     #[test]
     fn every_public_field_and_relation_is_mapped_and_no_private_field_is() {
-        for ct in CONTENT_TYPES {
+        for ct in CONTENT_TYPES.into_iter().chain([&FILES]) {
             let table = table(ct).expect("table");
             for field in ct.public_fields() {
+                // Computed in `select`, from columns that are mapped.
+                if *ct == ARTICLES && field.name == SHARE_FIELD {
+                    continue;
+                }
                 assert!(column(table, field).is_ok(), "{}.{}", ct.name, field.name);
             }
             for field in ct.fields.iter().filter(|f| f.private) {
@@ -1051,8 +1115,12 @@ mod tests {
             count_statement(&query).unwrap(),
         ] {
             assert!(!statement.sql.contains("DROP"), "{}", statement.sql);
-            // The only literal is the separator of the gate's product keys.
-            let unquoted = statement.sql.replace("'/'", "");
+            // The only literals are the separator of the gate's product keys and the
+            // constant keys of `share`'s inputs.
+            let unquoted = statement
+                .sql
+                .replace("'/'", "")
+                .replace(&share_inputs("t0"), "");
             assert!(!unquoted.contains('\''), "{}", statement.sql);
             assert_placeholders(&statement);
         }

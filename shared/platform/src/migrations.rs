@@ -65,6 +65,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(31, "0031_article_search"),
     migration!(32, "0032_article_search_recent"),
     migration!(33, "0033_upload_formats"),
+    migration!(34, "0034_media_fields"),
 ];
 
 /// Arbitrary constant that names "the migration lock" in pg_advisory_xact_lock.

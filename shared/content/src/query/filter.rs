@@ -414,6 +414,8 @@ fn coerce(kind: FieldKind, raw: &str, path: &str) -> Result<Value> {
             .map(Value::Float)
             .ok_or_else(|| invalid(path, "must be a finite number")),
         FieldKind::Boolean => parse_bool(raw, path).map(Value::Bool),
+        // Not filterable: refused before a value is read.
+        FieldKind::Json => Err(invalid(path, "a JSON field cannot be filtered")),
         FieldKind::DateTime => parse_datetime(raw)
             .filter(|at| (MIN_YEAR..=MAX_YEAR).contains(&at.year()))
             .map(Value::DateTime)

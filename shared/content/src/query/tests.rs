@@ -564,7 +564,12 @@ fn populate_accepts_strapis_spellings() {
             .map(|p| p.relation.name)
             .collect()
     };
-    assert_eq!(relations("populate=*"), ["author", "category", "tags"]);
+    // Media fields are relations too, as in Strapi.
+    assert_eq!(
+        relations("populate=*"),
+        ["author", "category", "cover", "tags"]
+    );
+    assert_eq!(relations("populate=cover"), ["cover"]);
     assert_eq!(relations("populate=tags,author"), ["author", "tags"]);
     assert_eq!(
         relations("populate[0]=tags&populate[1]=author"),
@@ -612,7 +617,7 @@ fn populate_is_bounded_and_checked() {
             .populate[0]
             .populate
             .len(),
-        3
+        4
     );
 }
 

@@ -1,12 +1,14 @@
-//! The publication as feed readers and search engines see it: RSS 2.0 and Atom feeds
-//! of the latest published articles ([`feed`]), the sitemap ([`sitemap`]), and the
-//! reader-facing URLs both point at ([`Links`]).
+//! The publication as feed readers, search engines and chat apps see it: RSS 2.0 and
+//! Atom feeds of the latest published articles ([`feed`]), the sitemap ([`sitemap`]),
+//! each article's social preview ([`share`]), and the reader-facing URLs they point
+//! at ([`Links`]).
 //!
 //! Everything here reads published articles only, and a gated (`members`, `paid`)
 //! article never leaves with more than its teaser ([`crate::teaser`]). The documents
 //! are plain strings built from rows; the feeds function caches and answers them.
 
 pub mod feed;
+pub mod share;
 pub mod sitemap;
 mod xml;
 

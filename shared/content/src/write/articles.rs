@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
 
-use super::{ARTICLE, Event, Write, Writer, check_image_url};
+use super::{ARTICLE, Event, Patch, Write, Writer, media_patch, present};
 use crate::{gate, query::Locale, render, schema, slug};
 
 const MAX_TITLE: usize = 200;
@@ -44,7 +44,10 @@ pub struct ArticleInput {
     slug: Option<String>,
     excerpt: Option<String>,
     body: Option<String>,
-    cover: Option<String>,
+    /// The cover image: an upload's id or documentId; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<crate::media::MediaRef>")]
+    cover: Patch<crate::media::MediaRef>,
     locale: Option<String>,
     visibility: Option<String>,
     featured: Option<bool>,
@@ -65,6 +68,7 @@ struct Checked {
     rendered: Option<render::Rendered>,
     category_id: Option<i64>,
     tag_ids: Option<Vec<i64>>,
+    cover_id: Patch<i64>,
 }
 
 /// The article as the admin API answers it (the editor's working copy, and the answer
@@ -73,7 +77,7 @@ struct Checked {
 /// state the staff's list reports (`crate::query::State`).
 const VIEW: &str = "SELECT json_build_object(
     'id', a.id, 'documentId', a.document_id, 'title', a.title, 'slug', a.slug,
-    'excerpt', a.excerpt, 'body', a.body, 'bodyHtml', a.body_html, 'cover', a.cover,
+    'excerpt', a.excerpt, 'body', a.body, 'bodyHtml', a.body_html, 'cover', cu.document_id,
     'readingMinutes', a.reading_minutes, 'locale', a.locale, 'visibility', a.visibility,
     'featured', a.featured, 'seoTitle', a.seo_title, 'seoDescription', a.seo_description,
     'internalNotes', a.internal_notes, 'publishedAt', a.published_at,
@@ -93,6 +97,10 @@ const VIEW: &str = "SELECT json_build_object(
                        ELSE json_build_object('documentId', au.document_id, 'name', au.name) END,
         'category', CASE WHEN c.id IS NULL THEN NULL
                          ELSE json_build_object('documentId', c.document_id, 'name', c.name) END,
+        'cover', CASE WHEN cu.id IS NULL THEN NULL
+                      ELSE json_build_object('documentId', cu.document_id,
+                                             'name', cu.original_filename, 'url', cu.url,
+                                             'formats', cu.formats) END,
         'tags', COALESCE((SELECT json_agg(json_build_object('documentId', t.document_id, 'name', t.name)
                                           ORDER BY t.id)
                           FROM article_tags x JOIN tags t ON t.id = x.tag_id
@@ -100,6 +108,7 @@ const VIEW: &str = "SELECT json_build_object(
   FROM articles a
   LEFT JOIN authors au ON au.id = a.author_id
   LEFT JOIN categories c ON c.id = a.category_id
+  LEFT JOIN uploads cu ON cu.id = a.cover_id
   WHERE a.id = $1";
 
 /// A duplicate slug is the client's conflict, not our failure.
@@ -139,9 +148,6 @@ async fn check(client: &impl GenericClient, mut input: ArticleInput) -> Result<C
         let locale = Locale::parse(locale)
             .ok_or_else(|| Error::invalid("locale", "locale must be a tag like zh-CN"))?;
         input.locale = Some(locale.as_str().to_owned());
-    }
-    if let Some(cover) = &input.cover {
-        check_image_url("cover", cover)?;
     }
     for (field, value, max) in [
         ("excerpt", &input.excerpt, 1000),
@@ -197,11 +203,13 @@ async fn check(client: &impl GenericClient, mut input: ArticleInput) -> Result<C
         }
     };
     let rendered = input.body.as_deref().map(render::render);
+    let cover_id = media_patch(client, "cover", &input.cover).await?;
     Ok(Checked {
         input,
         rendered,
         category_id,
         tag_ids,
+        cover_id,
     })
 }
 
@@ -397,7 +405,7 @@ pub async fn create(writer: &Writer, principal: &Principal, input: ArticleInput)
     let row = tx
         .query_typed(
             "INSERT INTO articles (title, slug, excerpt, body, body_html, reading_minutes,
-                 cover, locale, visibility, featured, seo_title, seo_description,
+                 cover_id, locale, visibility, featured, seo_title, seo_description,
                  internal_notes, author_id, category_id)
              VALUES ($1, $2, $3, COALESCE($4, ''), $5, $6, $7, COALESCE($8, 'zh-CN'),
                  COALESCE($9, 'public'), COALESCE($10, false), $11, $12, $13, $14, $15)
@@ -409,7 +417,7 @@ pub async fn create(writer: &Writer, principal: &Principal, input: ArticleInput)
                 (&input.body, Type::TEXT),
                 (&body_html, Type::TEXT),
                 (&reading_minutes, Type::INT4),
-                (&input.cover, Type::TEXT),
+                (&checked.cover_id.flatten(), Type::INT8),
                 (&input.locale, Type::TEXT),
                 (&input.visibility, Type::TEXT),
                 (&input.featured, Type::BOOL),
@@ -460,7 +468,8 @@ pub async fn update(
              excerpt = COALESCE($4, excerpt), body = COALESCE($5, body),
              body_html = COALESCE($6, body_html),
              reading_minutes = COALESCE($7, reading_minutes),
-             cover = COALESCE($8, cover), locale = COALESCE($9, locale),
+             cover_id = CASE WHEN $17 THEN $8 ELSE cover_id END,
+             locale = COALESCE($9, locale),
              visibility = COALESCE($10, visibility), featured = COALESCE($11, featured),
              seo_title = COALESCE($12, seo_title),
              seo_description = COALESCE($13, seo_description),
@@ -475,7 +484,7 @@ pub async fn update(
             (&input.body, Type::TEXT),
             (&body_html, Type::TEXT),
             (&reading_minutes, Type::INT4),
-            (&input.cover, Type::TEXT),
+            (&checked.cover_id.flatten(), Type::INT8),
             (&input.locale, Type::TEXT),
             (&input.visibility, Type::TEXT),
             (&input.featured, Type::BOOL),
@@ -484,6 +493,7 @@ pub async fn update(
             (&input.internal_notes, Type::TEXT),
             (&checked.category_id.is_some(), Type::BOOL),
             (&checked.category_id, Type::INT8),
+            (&checked.cover_id.is_some(), Type::BOOL),
         ],
     )
     .await

@@ -14,11 +14,11 @@ use platform::{
     error::{Error, Result, map_conflict},
     http::{at_most, bounded},
 };
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_postgres::{GenericClient, types::Type};
 
-use super::{Event, Model, Write, Writer, check_image_url};
+use super::{Event, Model, Patch, Write, Writer, media_patch, present};
 use crate::{outgoing_webhooks, schema, slug};
 
 const MAX_NAME: usize = 100;
@@ -117,14 +117,6 @@ pub fn by_name(name: &str) -> Option<&'static Taxonomy> {
 }
 
 /// A field the client may set to a value, set to null, or leave out (`None`).
-type Patch<T> = Option<Option<T>>;
-
-/// Keeps an explicit `null` apart from an absent field.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> std::result::Result<Patch<T>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -135,8 +127,10 @@ pub struct AuthorInput {
     slug: Patch<String>,
     #[serde(default, deserialize_with = "present")]
     bio: Patch<String>,
+    /// An upload's id or documentId; `null` removes it.
     #[serde(default, deserialize_with = "present")]
-    avatar: Patch<String>,
+    #[schemars(with = "Option<crate::media::MediaRef>")]
+    avatar: Patch<crate::media::MediaRef>,
     #[serde(default, deserialize_with = "present")]
     email: Patch<String>,
     /// The documentId of the staff account that writes as this author.
@@ -188,13 +182,6 @@ fn check_text(field: &str, value: Patch<String>, max: usize) -> Result<Patch<Str
     Ok(value)
 }
 
-fn check_avatar(value: Patch<String>) -> Result<Patch<String>> {
-    if let Some(Some(url)) = &value {
-        check_image_url("avatar", url)?;
-    }
-    Ok(value)
-}
-
 fn check_email(value: Patch<String>) -> Result<Patch<String>> {
     value
         .map(|email| {
@@ -225,7 +212,7 @@ struct AuthorFields {
     name: Option<String>,
     slug: Option<String>,
     bio: Patch<String>,
-    avatar: Patch<String>,
+    avatar_id: Patch<i64>,
     email: Patch<String>,
     staff_id: Patch<i64>,
 }
@@ -236,7 +223,7 @@ impl AuthorFields {
             name: check_name(input.name, create)?,
             slug: check_slug(input.slug)?,
             bio: check_text("bio", input.bio, MAX_TEXT)?,
-            avatar: check_avatar(input.avatar)?,
+            avatar_id: media_patch(client, "avatar", &input.avatar).await?,
             email: check_email(input.email)?,
             staff_id: staff_id(client, input.staff).await?,
         })
@@ -266,7 +253,8 @@ async fn view(client: &impl GenericClient, taxonomy: &Taxonomy, id: i64) -> Resu
     let sql = match taxonomy.shape {
         Shape::Author => "SELECT json_build_object(
                 'id', au.id, 'documentId', au.document_id, 'name', au.name, 'slug', au.slug,
-                'bio', au.bio, 'avatar', au.avatar,
+                'bio', au.bio,
+                'avatar', (SELECT document_id FROM uploads WHERE id = au.avatar_id),
                 'createdAt', au.created_at, 'updatedAt', au.updated_at, 'email', au.email,
                 'staff', (SELECT document_id FROM staff_users WHERE id = au.staff_id))
              FROM authors au WHERE au.id = $1"
@@ -301,13 +289,13 @@ async fn insert(
             let slug = fields.slug.unwrap_or_else(|| slug::unique_from_name(&name));
             client
                 .query_typed(
-                    "INSERT INTO authors (name, slug, bio, avatar, email, staff_id)
+                    "INSERT INTO authors (name, slug, bio, avatar_id, email, staff_id)
                      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, document_id, slug",
                     &[
                         (&name, Type::TEXT),
                         (&slug, Type::TEXT),
                         (&fields.bio.flatten(), Type::TEXT),
-                        (&fields.avatar.flatten(), Type::TEXT),
+                        (&fields.avatar_id.flatten(), Type::INT8),
                         (&fields.email.flatten(), Type::TEXT),
                         (&fields.staff_id.flatten(), Type::INT8),
                     ],
@@ -355,7 +343,7 @@ async fn update(
                 .query_typed(
                     "UPDATE authors SET name = COALESCE($2, name), slug = COALESCE($3, slug),
                          bio = CASE WHEN $4 THEN $5 ELSE bio END,
-                         avatar = CASE WHEN $6 THEN $7 ELSE avatar END,
+                         avatar_id = CASE WHEN $6 THEN $7 ELSE avatar_id END,
                          email = CASE WHEN $8 THEN $9 ELSE email END,
                          staff_id = CASE WHEN $10 THEN $11 ELSE staff_id END
                      WHERE document_id = $1 RETURNING id",
@@ -365,8 +353,8 @@ async fn update(
                         (&fields.slug, Type::TEXT),
                         (&fields.bio.is_some(), Type::BOOL),
                         (&fields.bio.flatten(), Type::TEXT),
-                        (&fields.avatar.is_some(), Type::BOOL),
-                        (&fields.avatar.flatten(), Type::TEXT),
+                        (&fields.avatar_id.is_some(), Type::BOOL),
+                        (&fields.avatar_id.flatten(), Type::INT8),
                         (&fields.email.is_some(), Type::BOOL),
                         (&fields.email.flatten(), Type::TEXT),
                         (&fields.staff_id.is_some(), Type::BOOL),
