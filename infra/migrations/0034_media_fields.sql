@@ -38,14 +38,17 @@ CREATE INDEX articles_cover_idx ON articles (cover_id) WHERE cover_id IS NOT NUL
 CREATE INDEX authors_avatar_idx ON authors (avatar_id) WHERE avatar_id IS NOT NULL;
 
 -- Strapi v5's file, column for column (snake_case of its API names), for ready
--- uploads only: a cover whose upload never completed populates as null. `size` is in
--- kB with two decimals and `hash` is the document id, as Strapi spells them; `square`
--- is our share image (shared/content/src/syndication).
+-- uploads only: a cover whose upload never completed populates as null. The URL shows
+-- once image-process is done with the file, so an original that still carries its
+-- EXIF (GPS) is not handed out while it works. `size` is in kB with two decimals and
+-- `hash` is the document id, as Strapi spells them; `square` is our share image
+-- (shared/content/src/syndication).
 CREATE VIEW files AS
 SELECT u.id, u.document_id, u.original_filename AS name, u.alternative_text, u.caption,
        u.width, u.height, u.formats, u.document_id AS hash,
        '.' || substring(u.object_key FROM '\.([a-z0-9]+)$') AS ext,
-       u.content_type AS mime, round(u.size_bytes / 1000.0, 2)::float8 AS size, u.url,
+       u.content_type AS mime, round(u.size_bytes / 1000.0, 2)::float8 AS size,
+       CASE WHEN u.processing = 'done' THEN u.url END AS url,
        NULL::text AS preview_url, 'aws-s3'::text AS provider,
        NULL::jsonb AS provider_metadata, u.created_at, u.updated_at,
        u.completed_at AS published_at, u.square

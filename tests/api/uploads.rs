@@ -637,6 +637,17 @@ async fn corrupt_images_fail_with_a_reason_and_documents_are_kept_as_uploaded() 
     );
     assert_eq!(corrupt["formats"], json!({}));
     assert_eq!(corrupt["status"], "ready", "the file itself is still there");
+    // It cannot be a cover: nothing could be made of it.
+    let (status, body) = call(
+        &stack,
+        Method::POST,
+        "/admin/articles",
+        Some(&editor),
+        Some(json!({ "data": { "title": "坏封面", "cover": corrupt["documentId"] } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["details"]["errors"][0]["path"][0], "cover");
 
     let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
     let document = uploaded(&stack, &editor, "讲义.pdf", "application/pdf", pdf).await;
@@ -758,8 +769,9 @@ async fn a_cover_is_populated_as_strapis_media_object_with_its_formats() {
     assert_eq!((square.width(), square.height()), (300, 300));
 }
 
-/// A cached answer that populated a cover before image-process ran is stale once it
-/// has: the processor invalidates what shows the file.
+/// A cover may name an upload still being processed (an editor saves right after
+/// uploading): its URL shows once the processor is done, and the cached answers that
+/// showed it without are stale then, because the processor invalidates them.
 #[tokio::test]
 async fn processing_a_cover_refreshes_cached_answers_that_show_it() {
     let stack = spawn_stack().await;
@@ -819,6 +831,14 @@ async fn processing_a_cover_refreshes_cached_answers_that_show_it() {
     let path = format!("/api/articles/{article}?populate=cover");
     let before = bianxian_e2e::json(stack.get(&path).await).await;
     assert_eq!(before["data"]["cover"]["formats"], json!({}), "{before}");
+    // The original still has its EXIF (GPS): no URL is handed out until it is stripped.
+    assert!(before["data"]["cover"]["url"].is_null(), "{before}");
+    assert!(
+        before["data"]["share"]["openGraph"]
+            .get("og:image")
+            .is_none(),
+        "{before}"
+    );
 
     let processor = bianxian_local::media::Processor::new(&stack.platform)
         .unwrap()
@@ -836,5 +856,11 @@ async fn processing_a_cover_refreshes_cached_answers_that_show_it() {
     assert_eq!(
         after["data"]["cover"]["formats"]["large"]["width"], 1000,
         "{after}"
+    );
+    let (_, original) = fetch(&stack, &after["data"]["cover"]["url"]).await;
+    assert!(!original.windows(4).any(|w| w == b"Exif"));
+    assert_eq!(
+        after["data"]["share"]["openGraph"]["og:image"],
+        after["data"]["cover"]["formats"]["large"]["url"]
     );
 }

@@ -250,6 +250,8 @@ test('the language switches to English and back', async ({ page }) => {
   await page.getByRole('menuitem', { name: 'English' }).click();
   await expect(page.getByRole('menuitem', { name: 'Articles' })).toBeVisible();
   await page.getByRole('menuitem', { name: 'Media library' }).click();
+  // The cover of the editor's test, with the thumbnail image-process made of it.
+  await expect(page.getByTestId('processing').first()).toHaveText('400×300, 1 size (and WebP)');
   await shot(page, 'media-en');
   await page.getByRole('button', { name: 'English' }).click();
   await page.getByRole('menuitem', { name: '中文' }).click();

@@ -35,7 +35,15 @@ export const zh = {
     tags: { name: '标签', fields: { name: '名称', slug: '链接别名' } },
     uploads: {
       name: '媒体库',
-      fields: { filename: '文件名', mime: '类型', size: '大小', url: '地址', status: '状态', createdAt: '上传时间' },
+      fields: {
+        filename: '文件名',
+        mime: '类型',
+        size: '大小',
+        url: '地址',
+        status: '状态',
+        createdAt: '上传时间',
+        formats: '响应式尺寸',
+      },
     },
     users: {
       name: '员工',
@@ -147,6 +155,12 @@ export const zh = {
     },
   },
   bx: {
+    processing: {
+      pending: '处理中…',
+      failed: '处理失败：%{reason}',
+      skipped: '原样保存',
+      done: '%{width}×%{height}，%{smart_count} 个尺寸（另有 WebP）',
+    },
     brand: 'AI变现之路 · 管理后台',
     dashboard: {
       range: '%{from} 至 %{to}（UTC）',
@@ -365,7 +379,15 @@ export const en: typeof zh = {
     tags: { name: 'Tag |||| Tags', fields: { name: 'Name', slug: 'Slug' } },
     uploads: {
       name: 'Media library',
-      fields: { filename: 'File name', mime: 'Type', size: 'Size', url: 'URL', status: 'Status', createdAt: 'Uploaded' },
+      fields: {
+        filename: 'File name',
+        mime: 'Type',
+        size: 'Size',
+        url: 'URL',
+        status: 'Status',
+        createdAt: 'Uploaded',
+        formats: 'Responsive formats',
+      },
     },
     users: {
       name: 'Staff',
@@ -477,6 +499,12 @@ export const en: typeof zh = {
     },
   },
   bx: {
+    processing: {
+      pending: 'Processing…',
+      failed: 'Processing failed: %{reason}',
+      skipped: 'Kept as uploaded',
+      done: '%{width}×%{height}, %{smart_count} size (and WebP) |||| %{width}×%{height}, %{smart_count} sizes (and WebP)',
+    },
     brand: 'AI变现之路 · Console',
     dashboard: {
       range: '%{from} to %{to} (UTC)',

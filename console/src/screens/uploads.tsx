@@ -43,6 +43,27 @@ function UploadButton() {
   );
 }
 
+/** What image-process made of an upload: its size and formats, or why not. */
+function Processing({ upload }: { upload: any }) {
+  const translate = useTranslate();
+  switch (upload.processing) {
+    case 'done':
+      return (
+        <span data-testid="processing">
+          {translate('bx.processing.done', {
+            width: upload.width,
+            height: upload.height,
+            smart_count: Object.keys(upload.formats ?? {}).length,
+          })}
+        </span>
+      );
+    case 'failed':
+      return <span data-testid="processing">{translate('bx.processing.failed', { reason: upload.processingError })}</span>;
+    default:
+      return <span data-testid="processing">{translate(`bx.processing.${upload.processing ?? 'pending'}`)}</span>;
+  }
+}
+
 /** The media library (`GET /admin/uploads`), newest first. */
 export function UploadList() {
   return (
@@ -60,7 +81,12 @@ export function UploadList() {
           label=" "
           render={(r: any) =>
             r.url && r.contentType?.startsWith('image/') ? (
-              <Box component="img" src={r.url} alt="" sx={{ width: 64, height: 40, objectFit: 'cover', borderRadius: 0.5 }} />
+              <Box
+                component="img"
+                src={r.formats?.thumbnail?.url ?? r.url}
+                alt=""
+                sx={{ width: 64, height: 40, objectFit: 'cover', borderRadius: 0.5 }}
+              />
             ) : null
           }
         />
@@ -68,6 +94,11 @@ export function UploadList() {
         <TextField source="contentType" label="resources.uploads.fields.mime" sortable={false} />
         <NumberField source="size" sortable={false} />
         <TextField source="status" sortable={false} />
+        <FunctionField
+          source="formats"
+          sortable={false}
+          render={(r: any) => <Processing upload={r} />}
+        />
         <DateField source="createdAt" showTime sortable={false} />
       </Datagrid>
     </List>

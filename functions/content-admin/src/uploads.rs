@@ -356,7 +356,9 @@ impl Uploads {
         let found_size = head.content_length().unwrap_or_default();
         // An image processed before its completion (S3's event can beat the browser's
         // call) may have been rewritten without its metadata: smaller, same type.
-        let rewritten = row.get::<_, &str>(14) == "done";
+        let rewritten = head
+            .metadata()
+            .is_some_and(|m| m.contains_key(content::media::STRIPPED_METADATA));
         if (found_size != size && !rewritten) || !found_type.eq_ignore_ascii_case(content_type) {
             return Err(Error::Conflict(format!(
                 "the uploaded file is {found_size} bytes of `{found_type}`, but {size} bytes of \

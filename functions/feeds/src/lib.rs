@@ -6,9 +6,11 @@
 //! Caching: every document is cached in Redis in the articles' namespace, which every
 //! content write invalidates (articles, and authors, categories and tags through
 //! their relations), so a publish, unpublish or edit shows in the next fetch. Answers
-//! carry a strong `ETag` and `Last-Modified` (when anything listed last changed), and
-//! `Cache-Control: public, no-cache`: a CDN or feed reader may keep a copy but asks
-//! again every time, which the validators make a bodiless 304.
+//! carry a strong `ETag` and `Last-Modified`, and `Cache-Control: public, no-cache`: a
+//! CDN or feed reader may keep a copy but asks again every time, which the validators
+//! make a bodiless 304. `Last-Modified` is when the document was generated, not the
+//! newest date in it: unpublishing the newest article changes a feed while its newest
+//! date goes back, and a reader sending only `If-Modified-Since` must not get a 304.
 
 use std::sync::Arc;
 
@@ -91,8 +93,8 @@ impl Feeds {
     }
 
     /// The document cached under `key`, or loaded (`Ok(None)` is a 404), answered
-    /// with its validators. The cached text is the document's `Last-Modified` as
-    /// RFC 3339 (or nothing) on its first line, then the document.
+    /// with its validators. The cached text is when it was generated (RFC 3339) on
+    /// its first line, then the document, so every sandbox answers the same date.
     async fn answer<F, Fut>(
         &self,
         req: &Request,
@@ -102,14 +104,13 @@ impl Feeds {
     ) -> Result<Response<Body>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Option<(String, Option<DateTime<Utc>>)>>>,
+        Fut: Future<Output = Result<Option<String>>>,
     {
         let framed = || async {
-            let (xml, modified) = load()
+            let xml = load()
                 .await?
                 .ok_or_else(|| Error::NotFound("Not Found".into()))?;
-            let modified = modified.map(|m| m.to_rfc3339()).unwrap_or_default();
-            Ok(format!("{modified}\n{xml}"))
+            Ok(format!("{}\n{xml}", Utc::now().to_rfc3339()))
         };
         let ttl = self.settings.0.cache_ttl;
         let entry = if ttl.is_zero() {
@@ -165,7 +166,7 @@ async fn feed(app: Arc<Feeds>, call: Call) -> Result<Response<Body>> {
     app.answer(&call.req, key, format.media_type(), || async {
         let client = app.platform.db.client().await?;
         let feed = feed::load(&**client, scope, &app.settings.1, app.links()).await?;
-        Ok(feed.map(|feed| (feed.write(format), feed.last_modified)))
+        Ok(feed.map(|feed| feed.write(format)))
     })
     .await
 }
@@ -174,7 +175,7 @@ async fn sitemap_index(app: Arc<Feeds>, call: Call) -> Result<Response<Body>> {
     app.answer(&call.req, "sitemap index".into(), SITEMAP_TYPE, || async {
         let client = app.platform.db.client().await?;
         let index = sitemap::index(&**client, app.links(), sitemap::URLS_PER_FILE).await?;
-        Ok(Some((index.xml, index.last_modified)))
+        Ok(Some(index))
     })
     .await
 }
@@ -190,7 +191,7 @@ async fn sitemap_file(app: Arc<Feeds>, call: Call) -> Result<Response<Body>> {
             let client = app.platform.db.client().await?;
             let urlset =
                 sitemap::urlset(&**client, app.links(), file, sitemap::URLS_PER_FILE).await?;
-            Ok(urlset.map(|urlset| (urlset.xml, urlset.last_modified)))
+            Ok(urlset)
         },
     )
     .await

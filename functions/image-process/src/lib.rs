@@ -28,8 +28,17 @@ use tokio::sync::OnceCell;
 /// The settings this function reads besides the core.
 pub type Settings = MediaConfig;
 
-/// Formats never change under their key: a new upload gets a new key.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// What an object written here is, which decides how it is cached and tagged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// A format or the share square: never changed under its key (a new upload gets
+    /// a new key), so cached for a year.
+    Derived,
+    /// The original, rewritten without its metadata: its URL is public and stable, so
+    /// revalidated daily; tagged, so a completion after the rewrite knows why it is
+    /// smaller than announced.
+    Original,
+}
 
 pub struct ImageProcess {
     platform: Arc<Platform>,
@@ -136,7 +145,8 @@ impl ImageProcess {
             .send()
             .await
             .map_err(|e| Error::internal(DisplayErrorContext(e).to_string()))?;
-        let length = u64::try_from(object.content_length().unwrap_or_default()).unwrap_or(0);
+        let stored = object.content_length().unwrap_or_default();
+        let length = u64::try_from(stored).unwrap_or(0);
         if length > self.media.max_upload_bytes {
             return Ok(Outcome::Failed(format!(
                 "the object is {length} bytes, more than uploads may be ({})",
@@ -157,7 +167,7 @@ impl ImageProcess {
                 Ok(Err(refused)) => return Ok(Outcome::Failed(refused.to_string())),
                 Err(_) => return Ok(Outcome::Failed("the decoder failed on this file".into())),
             };
-        self.store(bucket, upload, kind, processed).await
+        self.store(bucket, upload, kind, processed, stored).await
     }
 
     /// Writes every format, then the original without its metadata when it had any
@@ -169,6 +179,7 @@ impl ImageProcess {
         upload: &Pending,
         kind: Kind,
         processed: Processed,
+        stored: i64,
     ) -> Result<Outcome> {
         let mut formats = Map::new();
         for format in &processed.formats {
@@ -176,7 +187,8 @@ impl ImageProcess {
             for encoded in &format.encodings {
                 let key = media::format_key(&upload.key, format.name, encoded.kind.extension())
                     .ok_or_else(|| Error::internal("an upload key outside uploads/"))?;
-                self.put(bucket, &key, encoded.kind.mime(), IMMUTABLE, &encoded.bytes)
+                let derived = Stored::Derived;
+                self.put(bucket, &key, encoded.kind.mime(), derived, &encoded.bytes)
                     .await?;
                 entries.push(self.entry(upload, format, encoded, &key));
             }
@@ -191,24 +203,25 @@ impl ImageProcess {
         }
         let size = match &processed.stripped_original {
             Some(bytes) => {
-                // The original's URL is public and stable: revalidated, not immutable.
-                self.put(
-                    bucket,
-                    &upload.key,
-                    kind.mime(),
-                    "public, max-age=86400",
-                    bytes,
-                )
-                .await?;
+                let original = Stored::Original;
+                self.put(bucket, &upload.key, kind.mime(), original, bytes)
+                    .await?;
                 i64::try_from(bytes.len()).unwrap_or(i64::MAX)
             }
-            None => upload.size,
+            // What S3 holds: an earlier run may have rewritten it already.
+            None => stored,
         };
         let square = processed.square;
         let key = media::format_key(&upload.key, "square", Kind::Jpeg.extension())
             .ok_or_else(|| Error::internal("an upload key outside uploads/"))?;
-        self.put(bucket, &key, Kind::Jpeg.mime(), IMMUTABLE, &square.jpeg)
-            .await?;
+        self.put(
+            bucket,
+            &key,
+            Kind::Jpeg.mime(),
+            Stored::Derived,
+            &square.jpeg,
+        )
+        .await?;
         let square = json!({
             "url": self.url(&key),
             "width": square.side,
@@ -230,17 +243,23 @@ impl ImageProcess {
         bucket: &str,
         key: &str,
         content_type: &str,
-        cache_control: &str,
+        stored: Stored,
         bytes: &[u8],
     ) -> Result<()> {
-        self.s3()
+        let mut put = self
+            .s3()
             .await
             .put_object()
             .bucket(bucket)
             .key(key)
-            .content_type(content_type)
-            .cache_control(cache_control)
-            .body(ByteStream::from(bytes.to_vec()))
+            .content_type(content_type);
+        put = match stored {
+            Stored::Derived => put.cache_control("public, max-age=31536000, immutable"),
+            Stored::Original => put
+                .cache_control("public, max-age=86400")
+                .metadata(media::STRIPPED_METADATA, "true"),
+        };
+        put.body(ByteStream::from(bytes.to_vec()))
             .send()
             .await
             .map_err(|e| Error::internal(DisplayErrorContext(e).to_string()))?;

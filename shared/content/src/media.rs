@@ -3,8 +3,9 @@
 //!
 //! A file is uploaded under `uploads/…` (functions/content-admin). When it lands,
 //! functions/image-process makes Strapi's responsive formats of an image and writes
-//! them under `formats/…` ([`format_key`]): a prefix of their own, so the processor's
-//! writes never trigger it again. What it made is recorded on the upload row
+//! them under `formats/…` ([`format_key`]), a prefix its trigger does not match (an
+//! original it rewrites under `uploads/` does raise one more event, which finds the
+//! upload no longer pending). What it made is recorded on the upload row
 //! ([`record_done`]) as Strapi v5's `formats` object, which the API returns as is.
 
 use platform::{
@@ -80,6 +81,10 @@ fn valid_bucket_name(name: &str) -> bool {
         && !name.contains("..")
 }
 
+/// The S3 user metadata (`x-amz-meta-…`) image-process puts on an original it rewrote
+/// without its metadata, which content-admin's completion check reads.
+pub const STRIPPED_METADATA: &str = "bianxian-stripped";
+
 /// Where a format of the object at `original` goes: `uploads/2026/03/ab12/cover.jpg`
 /// becomes `formats/2026/03/ab12/small_cover.webp` for `small` in WebP. `None` for a key
 /// outside `uploads/` (not ours to process).
@@ -99,8 +104,11 @@ pub enum MediaRef {
     DocumentId(String),
 }
 
-/// The id of the upload `reference` names, which must be a completed image: a 400
-/// naming `field` otherwise.
+/// The id of the upload `reference` names: a 400 naming `field` unless it is a
+/// completed image of a type image-process handles whose processing has not failed.
+/// One still pending may be named (an editor saves right after uploading): the public
+/// API shows its URL only once processing is done (the `files` view), so an original
+/// still carrying its GPS position is never handed out.
 pub async fn image_id(
     client: &impl GenericClient,
     field: &str,
@@ -114,14 +122,18 @@ pub async fn image_id(
         .query_typed(
             "SELECT id FROM uploads
              WHERE (id = $1 OR document_id = $2) AND status = 'ready'
-               AND content_type LIKE 'image/%'",
+               AND content_type IN ('image/jpeg', 'image/png', 'image/gif', 'image/webp')
+               AND processing IN ('pending', 'done')",
             &[(&id, Type::INT8), (&document_id, Type::TEXT)],
         )
         .await?;
     rows.first().map(|row| row.get(0)).ok_or_else(|| {
         Error::invalid(
             field,
-            format!("{field} must name a completed image upload (its id or documentId)"),
+            format!(
+                "{field} must name a completed JPEG, PNG, GIF or WebP upload (its id or \
+                 documentId) whose processing has not failed"
+            ),
         )
     })
 }

@@ -471,8 +471,8 @@ static TABLES: [Table; 5] = [
 const SHARE_FIELD: &str = "share";
 
 /// The inputs of `share` for the article row aliased `alias`, as one JSON value: its
-/// own columns and its cover's when the cover upload is ready (the `large` format, else
-/// the file; and the share square). `crate::syndication::share::finish` shapes them.
+/// own columns and its cover's once processed (the `large` format, else the file; and
+/// the share square). `crate::syndication::share::finish` shapes them.
 fn share_inputs(alias: &str) -> String {
     format!(
         "jsonb_build_object(\
@@ -485,7 +485,8 @@ fn share_inputs(alias: &str) -> String {
                 'width', coalesce(u.formats->'large'->'width', to_jsonb(u.width)), \
                 'height', coalesce(u.formats->'large'->'height', to_jsonb(u.height)), \
                 'alt', u.alternative_text, 'square', u.square->>'url') \
-              FROM uploads u WHERE u.id = {alias}.cover_id AND u.status = 'ready'))"
+              FROM uploads u WHERE u.id = {alias}.cover_id AND u.status = 'ready' \
+                AND u.processing = 'done'))"
     )
 }
 
@@ -867,6 +868,17 @@ impl Builder {
         let Some((relation, rest)) = relations.split_first() else {
             return self.predicate(table, alias, field, operator, value);
         };
+        // "Is null" through a relation holds when no related row has the field set: an
+        // article without a cover matches `filters[cover][id][$null]=true`, as under
+        // Strapi's LEFT JOIN. An EXISTS over a row that has it null would never match.
+        if let (Operator::Null | Operator::NotNull, Value::Bool(flag)) = (operator, value)
+            && *flag == (operator == Operator::Null)
+        {
+            let set = Value::Bool(true);
+            let present =
+                self.condition(table, alias, relations, field, Operator::NotNull, &set)?;
+            return Ok(format!("NOT {present}"));
+        }
         let target = table_of(relation)?;
         let n = self.next_alias();
         let inner = format!("t{n}");

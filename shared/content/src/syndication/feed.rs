@@ -335,7 +335,7 @@ impl Feed {
         .close("author");
         for item in &self.items {
             xml.open("entry", &[])
-                .element("id", &[], &item.url)
+                .element("id", &[], &entry_id(&item.document_id))
                 .element("title", &[], &item.title)
                 .empty(
                     "link",
@@ -364,6 +364,25 @@ impl Feed {
     }
 }
 
+/// An Atom entry's permanent id (RFC 4287 4.2.6): the document id, which no edit
+/// changes (a slug can), as a UUID URN when it is the 32 hex digits the database makes.
+fn entry_id(document_id: &str) -> String {
+    let hex = document_id.len() == 32 && document_id.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex {
+        let d = document_id;
+        format!(
+            "urn:uuid:{}-{}-{}-{}-{}",
+            &d[..8],
+            &d[8..12],
+            &d[12..16],
+            &d[16..20],
+            &d[20..]
+        )
+    } else {
+        format!("urn:bianxian:article:{document_id}")
+    }
+}
+
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -371,6 +390,15 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atom_entry_ids_are_the_document_id() {
+        assert_eq!(
+            entry_id("0123456789abcdef0123456789abcdef"),
+            "urn:uuid:01234567-89ab-cdef-0123-456789abcdef"
+        );
+        assert_eq!(entry_id("abc"), "urn:bianxian:article:abc");
+    }
 
     #[test]
     fn the_plain_start_drops_markup_and_cuts_by_characters() {
@@ -426,7 +454,8 @@ mod tests {
         for part in [
             "<id>https://api.example.com/atom.xml</id>",
             "<updated>2026-03-02T09:30:00Z</updated>",
-            "<id>https://example.com/articles/a</id>",
+            "<id>urn:bianxian:article:abc</id>",
+            "<link rel=\"alternate\" type=\"text/html\" href=\"https://example.com/articles/a\"/>",
             "<published>2026-03-01T08:00:00Z</published>",
             "<category term=\"GPT\"/>",
             "<content type=\"html\">&lt;p&gt;正文&lt;/p&gt;</content>",

@@ -13,7 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use platform::error::Result;
 use tokio_postgres::{GenericClient, Row, types::Type};
 
-use super::{Links, Listing, latest, xml::Xml};
+use super::{Links, Listing, xml::Xml};
 
 /// URLs per sitemap file: 10,000 of up to ~250 bytes each stay well under Lambda's
 /// 6 MB response limit.
@@ -128,23 +128,11 @@ impl File {
     }
 }
 
-/// A document and when what it lists last changed.
-#[derive(Debug)]
-pub struct Document {
-    pub xml: String,
-    pub last_modified: Option<DateTime<Utc>>,
-}
-
 /// The sitemap index: every non-empty file of every kind, each with the latest
 /// `lastmod` of its URLs.
-pub async fn index(
-    client: &impl GenericClient,
-    links: Links<'_>,
-    per_file: i64,
-) -> Result<Document> {
+pub async fn index(client: &impl GenericClient, links: Links<'_>, per_file: i64) -> Result<String> {
     let mut xml = Xml::new();
     xml.open("sitemapindex", &[("xmlns", NAMESPACE)]);
-    let mut last_modified = None;
     for kind in KINDS {
         let sql = format!(
             "SELECT (row_number() OVER (ORDER BY id) - 1) / $1 + 1 AS page, lastmod
@@ -159,7 +147,6 @@ pub async fn index(
                 page: row.get(0),
             };
             let modified: Option<DateTime<Utc>> = row.get(1);
-            last_modified = latest(last_modified, modified);
             xml.open("sitemap", &[]).element(
                 "loc",
                 &[],
@@ -172,10 +159,7 @@ pub async fn index(
         }
     }
     xml.close("sitemapindex");
-    Ok(Document {
-        xml: xml.finish(),
-        last_modified,
-    })
+    Ok(xml.finish())
 }
 
 /// One sitemap file, or `None` when it would be empty (past the last page).
@@ -184,7 +168,7 @@ pub async fn urlset(
     links: Links<'_>,
     file: File,
     per_file: i64,
-) -> Result<Option<Document>> {
+) -> Result<Option<String>> {
     let sql = format!(
         "SELECT * FROM ({}) r ORDER BY id LIMIT $1 OFFSET $2",
         file.kind.rows_sql()
@@ -198,10 +182,8 @@ pub async fn urlset(
     }
     let mut xml = Xml::new();
     xml.open("urlset", &[("xmlns", NAMESPACE)]);
-    let mut last_modified = None;
     for row in &rows {
         let modified: Option<DateTime<Utc>> = row.get(3);
-        last_modified = latest(last_modified, modified);
         xml.open("url", &[])
             .element("loc", &[], &file.kind.loc(links, row));
         if let Some(modified) = modified {
@@ -210,10 +192,7 @@ pub async fn urlset(
         xml.close("url");
     }
     xml.close("urlset");
-    Ok(Some(Document {
-        xml: xml.finish(),
-        last_modified,
-    }))
+    Ok(Some(xml.finish()))
 }
 
 /// A W3C datetime, as `lastmod` takes it.

@@ -116,8 +116,6 @@ pub fn by_name(name: &str) -> Option<&'static Taxonomy> {
     TAXONOMIES.iter().copied().find(|t| t.table() == name)
 }
 
-/// A field the client may set to a value, set to null, or leave out (`None`).
-
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorInput {
