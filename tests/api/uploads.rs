@@ -614,7 +614,12 @@ async fn an_uploaded_photo_gets_strapis_formats_in_its_type_and_webp_without_its
         (square["width"].clone(), square["height"].clone()),
         (json!(300), json!(300))
     );
-    let (content_type, bytes) = fetch(&stack, &square["url"]).await;
+    assert_square(&stack, &square["url"]).await;
+}
+
+/// The share square at `url` is a 300-pixel JPEG.
+async fn assert_square(stack: &TestStack, url: &Value) {
+    let (content_type, bytes) = fetch(stack, url).await;
     assert_eq!(content_type, "image/jpeg");
     let decoded = image::load_from_memory(&bytes).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (300, 300));
@@ -764,9 +769,7 @@ async fn a_cover_is_populated_as_strapis_media_object_with_its_formats() {
         share["wechat"]["imgUrl"], uploaded["square"]["url"],
         "{share}"
     );
-    let (_, square) = fetch(&stack, &share["wechat"]["imgUrl"]).await;
-    let square = image::load_from_memory(&square).unwrap();
-    assert_eq!((square.width(), square.height()), (300, 300));
+    assert_square(&stack, &share["wechat"]["imgUrl"]).await;
 }
 
 /// A cover may name an upload still being processed (an editor saves right after

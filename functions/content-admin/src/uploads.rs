@@ -188,20 +188,10 @@ impl Uploads {
             .await
     }
 
-    /// Where readers fetch the object at `key`, stored with the upload (as Strapi's
-    /// providers store it), so the content API's reads need no configuration.
-    fn url(&self, key: &str) -> Option<String> {
-        self.media
-            .base_url
-            .as_ref()
-            .and_then(|base| base.join(key).ok())
-            .map(String::from)
-    }
-
     /// The upload as the API answers it.
     fn view(&self, row: &Row) -> Value {
         let key: &str = row.get(2);
-        let url = self.url(key);
+        let url = self.media.url(key);
         json!({
             "id": row.get::<_, i64>(0),
             "documentId": row.get::<_, &str>(1),
@@ -271,7 +261,9 @@ impl Uploads {
                     (&checked.content_type, Type::TEXT),
                     (&checked.size, Type::INT8),
                     (&principal.staff_id(), Type::INT8),
-                    (&self.url(&key), Type::TEXT),
+                    // Stored with the upload (as Strapi's providers store it), so the
+                    // content API's reads need no configuration.
+                    (&self.media.url(&key), Type::TEXT),
                 ],
             )
             .await?;

@@ -223,7 +223,7 @@ impl ImageProcess {
         )
         .await?;
         let square = json!({
-            "url": self.url(&key),
+            "url": self.media.url(&key),
             "width": square.side,
             "height": square.side,
             "mime": Kind::Jpeg.mime(),
@@ -266,15 +266,6 @@ impl ImageProcess {
         Ok(())
     }
 
-    /// The public URL of `key`.
-    fn url(&self, key: &str) -> Option<String> {
-        self.media
-            .base_url
-            .as_ref()
-            .and_then(|base| base.join(key).ok())
-            .map(String::from)
-    }
-
     /// A format as Strapi v5 describes it (`size` in kB with two decimals).
     fn entry(
         &self,
@@ -283,7 +274,7 @@ impl ImageProcess {
         encoded: &resize::Encoded,
         key: &str,
     ) -> Value {
-        let url = self.url(key);
+        let url = self.media.url(key);
         let bytes = encoded.bytes.len();
         let stem = upload
             .original_filename

@@ -70,6 +70,16 @@ impl Section for MediaConfig {
     }
 }
 
+impl MediaConfig {
+    /// Where readers fetch the object at `key`: `MEDIA_BASE_URL` + key.
+    pub fn url(&self, key: &str) -> Option<String> {
+        self.base_url
+            .as_ref()
+            .and_then(|base| base.join(key).ok())
+            .map(String::from)
+    }
+}
+
 /// S3's naming rules for new buckets, minus the rarely used IP-address check.
 fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
