@@ -56,21 +56,32 @@ ensure_rust() {
   command -v cargo >/dev/null 2>&1 || die "cargo is missing: install Rust with rustup (https://rustup.rs)"
 }
 
-# A virtual environment with the pinned Python tools, cached by the hash of the pins.
-ensure_venv() {
-  local pins="$ROOT/infra/local/requirements.txt" hash
-  hash="$(sha256sum "$pins" | cut -c1-12)"
-  VENV="$CACHE/venv-$hash"
+# A virtual environment with the tools pinned in a requirements file, cached by the
+# hash of the pins; prints its directory.
+pinned_venv() { # requirements file
+  local pins="$1" venv
+  venv="$CACHE/$(basename "$pins" .txt)-$(sha256sum "$pins" | cut -c1-12)"
   # The marker is written last, so an interrupted install is redone, not trusted.
-  if [ ! -f "$VENV/.complete" ]; then
+  if [ ! -f "$venv/.complete" ]; then
     command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
-    say "installing pinned Python tools into $VENV"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$pins"
-    touch "$VENV/.complete"
+    say "installing the Python tools of ${pins#$ROOT/} into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$pins" >&2
+    touch "$venv/.complete"
   fi
+  echo "$venv"
+}
+
+# The local stack's Python tools (SAM, moto, localstripe, schemathesis...) on PATH.
+ensure_venv() {
+  VENV="$(pinned_venv "$ROOT/infra/local/requirements.txt")"
   export PATH="$VENV/bin:$PATH"
+}
+
+# The template auditors, apart: checkov's dependencies would fight SAM's.
+ensure_audit_tools() {
+  AUDIT_VENV="$(pinned_venv "$ROOT/infra/local/requirements-audit.txt")"
 }
 
 ensure_node_modules() {

@@ -116,7 +116,8 @@ async fn stripe_event(app: Arc<Webhooks>, call: Call) -> Result<Response<Body>> 
         raw_body(&call.req),
         chrono::Utc::now().timestamp(),
     )
-    .await?;
+    .await
+    .inspect_err(|err| rejected("stripe", err))?;
     Ok(data(
         StatusCode::OK,
         json!({ "received": true, "outcome": outcome }),
@@ -132,7 +133,8 @@ async fn alipay_notification(app: Arc<Webhooks>, call: Call) -> Result<Response<
         &app.alipay,
         raw_body(&call.req),
     )
-    .await?;
+    .await
+    .inspect_err(|err| rejected("alipay", err))?;
     Response::builder()
         .status(StatusCode::OK)
         .header(CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -158,6 +160,7 @@ async fn wechat_notification(app: Arc<Webhooks>, call: Call) -> Result<Response<
             if err.is_server_error() {
                 tracing::error!(error = %err, "a WeChat Pay notification failed");
             }
+            rejected("wechat", &err);
             let body = if err.is_server_error() {
                 wechat::failure_body("temporarily unavailable")
             } else {
@@ -165,6 +168,16 @@ async fn wechat_notification(app: Arc<Webhooks>, call: Call) -> Result<Response<
             };
             Ok(platform::http::json(err.status(), &body))
         }
+    }
+}
+
+/// Logs a notification answered 4xx: a bad or missing signature, a timestamp out of
+/// its window, a body that is not the provider's, an unknown merchant. template.yaml
+/// counts these lines (PaymentNotificationsRejectedFilter) and alarms on a burst,
+/// which is what a rotated secret missing from the configuration looks like.
+fn rejected(provider: &'static str, err: &platform::Error) {
+    if !err.is_server_error() {
+        tracing::warn!(provider, status = err.status().as_u16(), reason = %err, "payment notification rejected");
     }
 }
 

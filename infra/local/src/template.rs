@@ -208,6 +208,214 @@ mod tests {
         );
     }
 
+    /// The parts of template.yaml an operator relies on when something breaks, kept
+    /// in step with its functions and queues: each function has an errors alarm, a
+    /// throttles alarm, a place on the dashboard and either reserved concurrency or
+    /// a named reason for none; each dead-letter queue has a depth alarm; every
+    /// checkov suppression says why.
+    mod operations {
+        use serde_norway::{Mapping, Value};
+
+        fn template() -> Value {
+            serde_norway::from_str(include_str!("../../../template.yaml")).unwrap()
+        }
+
+        fn resources(doc: &Value) -> &Mapping {
+            doc["Resources"].as_mapping().unwrap()
+        }
+
+        fn of_type<'a>(
+            doc: &'a Value,
+            kind: &'a str,
+        ) -> impl Iterator<Item = (&'a str, &'a Value)> {
+            resources(doc)
+                .iter()
+                .filter(move |(_, r)| r["Type"].as_str() == Some(kind))
+                .map(|(id, r)| (id.as_str().unwrap(), r))
+        }
+
+        /// The target of `!Ref X` or `!GetAtt X.QueueName`.
+        fn target(value: &Value) -> Option<&str> {
+            match value {
+                Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+                Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
+                    tagged.value.as_str()?.strip_suffix(".QueueName")
+                }
+                _ => None,
+            }
+        }
+
+        /// What each alarm watches: (metric name, the resource its dimension names).
+        fn alarmed(doc: &Value) -> Vec<(String, String)> {
+            let mut watched = Vec::new();
+            for (_, alarm) in of_type(doc, "AWS::CloudWatch::Alarm") {
+                let properties = &alarm["Properties"];
+                let stats = match properties["Metrics"].as_sequence() {
+                    Some(metrics) => metrics.iter().map(|m| &m["MetricStat"]["Metric"]).collect(),
+                    None => vec![properties],
+                };
+                for stat in stats {
+                    let Some(dimensions) = stat["Dimensions"].as_sequence() else {
+                        continue;
+                    };
+                    for dimension in dimensions {
+                        if let Some(name) = target(&dimension["Value"]) {
+                            let metric = stat["MetricName"].as_str().unwrap_or_default();
+                            watched.push((metric.to_owned(), name.to_owned()));
+                        }
+                    }
+                }
+            }
+            watched
+        }
+
+        fn skips(resource: &Value) -> Vec<(&str, &str)> {
+            resource["Metadata"]["checkov"]["skip"]
+                .as_sequence()
+                .map(|skips| {
+                    skips
+                        .iter()
+                        .map(|s| {
+                            (
+                                s["id"].as_str().unwrap(),
+                                s["comment"].as_str().unwrap_or(""),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+
+        #[test]
+        fn every_function_is_alarmed_on_and_on_the_dashboard() {
+            let doc = template();
+            let watched = alarmed(&doc);
+            let dashboard = match &resources(&doc)["Dashboard"]["Properties"]["DashboardBody"] {
+                Value::Tagged(sub) => sub.value.as_str().unwrap().to_owned(),
+                other => panic!("DashboardBody is not a !Sub: {other:?}"),
+            };
+            let functions: Vec<_> = of_type(&doc, "AWS::Serverless::Function").collect();
+            assert!(functions.len() >= 22);
+            for (name, _) in &functions {
+                for metric in ["Errors", "Throttles"] {
+                    assert!(
+                        watched.contains(&(metric.to_owned(), name.to_string())),
+                        "{name} has no {metric} alarm"
+                    );
+                }
+                // Duration (p99), errors and throttles.
+                assert_eq!(
+                    dashboard.matches(&format!("${{{name}}}")).count(),
+                    3,
+                    "{name} on the dashboard"
+                );
+            }
+        }
+
+        #[test]
+        fn every_dead_letter_queue_is_alarmed_on() {
+            let doc = template();
+            let watched = alarmed(&doc);
+            let mut queues = vec!["AsyncDeadLetterQueue".to_owned()];
+            for (_, queue) in of_type(&doc, "AWS::SQS::Queue") {
+                if let Value::Tagged(arn) =
+                    &queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+                {
+                    queues.push(
+                        arn.value
+                            .as_str()
+                            .unwrap()
+                            .trim_end_matches(".Arn")
+                            .to_owned(),
+                    );
+                }
+            }
+            // SAM names the queue it makes for an EventBridge rule's DeadLetterConfig
+            // <function><event>Queue.
+            for (name, function) in of_type(&doc, "AWS::Serverless::Function") {
+                for (event, spec) in function["Properties"]["Events"]
+                    .as_mapping()
+                    .into_iter()
+                    .flatten()
+                {
+                    if !spec["Properties"]["DeadLetterConfig"].is_null() {
+                        queues.push(format!("{name}{}Queue", event.as_str().unwrap()));
+                    }
+                }
+            }
+            assert!(queues.len() >= 6, "{queues:?}");
+            for queue in queues {
+                assert!(
+                    watched.contains(&(
+                        "ApproximateNumberOfMessagesVisible".to_owned(),
+                        queue.clone()
+                    )),
+                    "{queue} has no depth alarm"
+                );
+            }
+        }
+
+        #[test]
+        fn concurrency_is_reserved_or_the_reason_named() {
+            let doc = template();
+            let mut reserved = 0;
+            for (name, function) in of_type(&doc, "AWS::Serverless::Function") {
+                let properties = &function["Properties"];
+                match &properties["ReservedConcurrentExecutions"] {
+                    Value::Tagged(choice) => {
+                        let branches = choice.value.as_sequence().unwrap();
+                        assert_eq!(branches[0].as_str(), Some("ReservingConcurrency"), "{name}");
+                        reserved += branches[1].as_u64().unwrap();
+                    }
+                    Value::Null => {
+                        assert!(
+                            skips(function).iter().any(|(id, _)| *id == "CKV_AWS_115"),
+                            "{name} reserves no concurrency and names no reason"
+                        );
+                        let queue_events = properties["Events"]
+                            .as_mapping()
+                            .into_iter()
+                            .flatten()
+                            .filter(|(_, e)| e["Type"].as_str() == Some("SQS"));
+                        for (event, spec) in queue_events {
+                            assert!(
+                                spec["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+                                    .as_u64()
+                                    .is_some(),
+                                "{name}: {event:?} has no MaximumConcurrency"
+                            );
+                        }
+                    }
+                    other => panic!("{name}: ReservedConcurrentExecutions {other:?}"),
+                }
+            }
+            let described = doc["Parameters"]["ReserveConcurrency"]["Description"]
+                .as_str()
+                .unwrap();
+            assert!(
+                described.contains(&format!("({reserved} sandboxes")),
+                "{described}"
+            );
+            assert!(
+                described.contains(&format!("at least {}", reserved + 100)),
+                "{described}"
+            );
+        }
+
+        #[test]
+        fn every_checkov_suppression_names_its_reason() {
+            let doc = template();
+            let mut count = 0;
+            for (name, resource) in resources(&doc) {
+                for (id, comment) in skips(resource) {
+                    assert!(comment.len() > 30, "{name:?} skips {id} without a reason");
+                    count += 1;
+                }
+            }
+            assert!(count > 0);
+        }
+    }
+
     #[test]
     fn patterns_match_like_api_gateway() {
         let item = Pattern::parse("/api/articles/{documentId}").unwrap();
