@@ -24,6 +24,9 @@ use mail::{MailConsumer, Sender};
 use platform::{Platform, config::Config, runtime::Handler};
 use tokio::{net::TcpListener, task::JoinHandle};
 
+mod sentry_ingest;
+pub use sentry_ingest::{Envelopes, fake_sentry};
+
 /// The server that hosts test databases; override with `TEST_DATABASE_URL`.
 pub fn admin_database_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -493,6 +496,27 @@ impl TestStack {
 
     /// A member made directly in the database, signed in without the auth routes
     /// (and so without their rate limits); returns the session token.
+    /// The settings the stack's functions run with, for starting one as a process.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect()
+    }
+
+    /// A member who signs in with `password` (no mail involved).
+    pub async fn create_member(&self, email: &str, password: &str) {
+        let email = identity::email::Email::parse(email).expect("email");
+        let password =
+            identity::password::Password::parse_new(password, "password").expect("password");
+        let hash = identity::password::hash(&password).await.expect("hash");
+        let client = self.platform.db.client().await.expect("db");
+        identity::members::create(&**client, &email, &hash, "")
+            .await
+            .expect("create member")
+            .expect("a new email");
+    }
+
     pub async fn member_session(&self) -> String {
         let email =
             identity::email::Email::parse(&format!("member-{}@example.com", random_suffix()))

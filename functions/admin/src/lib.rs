@@ -485,7 +485,7 @@ async fn revoke_token(app: Arc<Admin>, call: Call) -> Answer {
     Ok(no_content())
 }
 
-async fn member_id(client: &impl tokio_postgres::GenericClient, document_id: &str) -> Result<i64> {
+async fn member_id(client: &impl platform::db::GenericClient, document_id: &str) -> Result<i64> {
     identity::members::id_of(client, document_id)
         .await?
         .ok_or_else(|| Error::NotFound("no such member".into()))

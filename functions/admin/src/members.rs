@@ -85,7 +85,7 @@ fn search(call: &Call) -> Result<Option<String>> {
     text_param(&call.req, "q", MAX_QUERY)
 }
 
-async fn member(client: &impl tokio_postgres::GenericClient, call: &Call) -> Result<Member> {
+async fn member(client: &impl platform::db::GenericClient, call: &Call) -> Result<Member> {
     members::by_document_id(client, path_param(&call.req, "documentId")?)
         .await?
         .ok_or_else(|| Error::NotFound("no such member".into()))

@@ -21,6 +21,7 @@ use std::{
     sync::Arc,
     time::{Duration, SystemTime},
 };
+use tracing::Instrument;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Datelike, Utc};
@@ -329,6 +330,7 @@ impl Uploads {
             .bucket(bucket)
             .key(key)
             .send()
+            .instrument(platform::telemetry::aws_span("S3", "HeadObject"))
             .await;
         let head = match head {
             Ok(head) => head,

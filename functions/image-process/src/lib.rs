@@ -14,6 +14,7 @@
 pub mod resize;
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use aws_sdk_s3::{error::DisplayErrorContext, primitives::ByteStream};
 use content::{
@@ -143,6 +144,7 @@ impl ImageProcess {
             .bucket(bucket)
             .key(&upload.key)
             .send()
+            .instrument(platform::telemetry::aws_span("S3", "GetObject"))
             .await
             .map_err(|e| Error::internal(DisplayErrorContext(e).to_string()))?;
         let stored = object.content_length().unwrap_or_default();
@@ -261,6 +263,7 @@ impl ImageProcess {
         };
         put.body(ByteStream::from(bytes.to_vec()))
             .send()
+            .instrument(platform::telemetry::aws_span("S3", "PutObject"))
             .await
             .map_err(|e| Error::internal(DisplayErrorContext(e).to_string()))?;
         Ok(())

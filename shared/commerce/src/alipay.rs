@@ -11,6 +11,7 @@
 //! simulator and tests sign exactly as Alipay does.
 
 use std::{collections::BTreeMap, collections::HashMap, sync::Arc, time::Duration};
+use tracing::Instrument;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use platform::{
@@ -418,6 +419,7 @@ impl Alipay {
             tracing::warn!(method, why, "alipay");
             Error::ServiceUnavailable(format!("Alipay did not answer {method} usably"))
         };
+        let span = platform::telemetry::http_span("POST", url.as_str());
         let response = self
             .http
             .post(url)
@@ -427,6 +429,7 @@ impl Alipay {
             )
             .body(body)
             .send()
+            .instrument(span)
             .await
             .map_err(|e| unavailable(platform::error::with_causes(&e)))?;
         let http_status = response.status();

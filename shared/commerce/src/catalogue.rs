@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use identity::entitlements::ProductKind;
+use platform::db::GenericClient;
 use platform::{
     audit,
     error::{Error, Result, map_conflict},
@@ -17,7 +18,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use crate::money::{Amount, Currency};
 

@@ -8,6 +8,7 @@
 //! call is itself idempotent per order, so a retry after a failure resumes it);
 //! the same key with another body is a 422.
 
+use platform::db::GenericClient;
 use platform::{
     db::Db,
     error::{Error, Result},
@@ -16,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 use url::Url;
 
 use crate::{
@@ -243,7 +244,7 @@ async fn open_order(
 }
 
 async fn create(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     member_id: i64,
     request: &CheckoutRequest,
 ) -> Result<Order> {

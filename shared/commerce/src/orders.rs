@@ -4,6 +4,7 @@
 //! expired | failed | canceled`), each recorded in `order_events` in the same
 //! transaction. Turning it `paid` is [`crate::fulfilment`]'s alone.
 
+use platform::db::GenericClient;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use platform::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use crate::{
     money::{Amount, Currency},

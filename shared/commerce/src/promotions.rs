@@ -8,6 +8,7 @@
 //! amount off must be less than the price): an order is paid through a provider.
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use platform::{
     audit,
     error::{Error, Result, map_conflict},
@@ -15,7 +16,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use crate::money::{Amount, Currency};
 

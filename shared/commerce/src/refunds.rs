@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use identity::entitlements::{self, Source};
+use platform::db::GenericClient;
 use platform::{
     audit,
     db::Db,
@@ -17,7 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio_postgres::{GenericClient, Row, Transaction, types::Type};
+use tokio_postgres::{Row, types::Type};
 use url::Url;
 
 use crate::{
@@ -316,7 +317,7 @@ pub enum Settlement {
 /// keeps it: `refunded`, `partially_refunded`, `refund_failed`, `duplicate` for
 /// one settled before, or `unknown_refund`.
 pub async fn settle(
-    tx: &Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     request_id: &str,
     settlement: &Settlement,
     source: &str,

@@ -2,13 +2,14 @@
 //! refunds netted (the console's charts), and the order list as CSV.
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use platform::{
     csv::push_row,
     error::{Error, Result},
 };
 use schemars::JsonSchema;
 use serde::Serialize;
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use crate::{
     money::Currency,

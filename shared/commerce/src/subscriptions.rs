@@ -7,6 +7,7 @@
 //! `customer.subscription.*` events keep the status here.
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use platform::{
     db::Db,
     error::{Error, Result},
@@ -14,7 +15,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
-use tokio_postgres::{GenericClient, Row, Transaction, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use crate::{
     fulfilment::{self, Payment as Paid},
@@ -253,7 +254,7 @@ pub struct Invoice<'a> {
 /// first pays the checkout's order, each later one is a renewal order of its own.
 /// The outcome, and the receipt to dispatch after COMMIT.
 pub async fn invoice_paid(
-    tx: &Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     invoice: &Invoice<'_>,
 ) -> Result<(&'static str, Option<i64>)> {
     let rows = tx
@@ -315,7 +316,7 @@ pub async fn invoice_paid(
 
 /// A renewal's order: the subscription's price, charged what the invoice says.
 async fn renewal_order(
-    tx: &Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     member_id: i64,
     price_id: i64,
     invoice: &Invoice<'_>,
@@ -353,7 +354,10 @@ async fn renewal_order(
 
 /// A renewal Stripe could not collect: the subscription is past due, nothing is
 /// extended.
-pub async fn invoice_failed(tx: &Transaction<'_>, subscription: &str) -> Result<&'static str> {
+pub async fn invoice_failed(
+    tx: &impl platform::db::GenericClient,
+    subscription: &str,
+) -> Result<&'static str> {
     let rows = tx
         .query_typed(
             "UPDATE subscriptions SET status = 'past_due', updated_at = now()

@@ -8,6 +8,7 @@
 //! upload no longer pending). What it made is recorded on the upload row
 //! ([`record_done`]) as Strapi v5's `formats` object, which the API returns as is.
 
+use platform::db::GenericClient;
 use platform::{
     aws,
     config::{Section, Vars},
@@ -15,7 +16,7 @@ use platform::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 use url::Url;
 
 /// The media section of the configuration: files go straight from the browser to S3

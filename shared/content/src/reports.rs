@@ -2,8 +2,9 @@
 //! publications still to come.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use platform::db::GenericClient;
 use platform::error::Result;
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 /// Live articles published from `from` (inclusive) to `to` (exclusive), counted per
 /// UTC day (days without any are absent). An article unpublished since counts no

@@ -7,13 +7,14 @@
 //! small tables a reviewer can read at a glance. Anonymous callers get 401, known ones
 //! without the permission 403.
 
+use platform::db::GenericClient;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use http::header;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use platform::{
     db::Db,

@@ -5,8 +5,9 @@
 //! [`may_access`] before serving a gated body.
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use platform::error::{Error, Result};
 use schemars::JsonSchema;

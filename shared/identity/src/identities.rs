@@ -5,8 +5,9 @@
 //! at an existing one.
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use serde::Serialize;
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use platform::error::{Error, Result};
 

@@ -1,11 +1,12 @@
 //! Members: the readers who register, sign in and pay. Account rows, the single-use
 //! links mailed to them, and what "delete my account" means.
 
+use platform::db::GenericClient;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use platform::{
     error::{Error, Result},

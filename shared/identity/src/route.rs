@@ -320,6 +320,7 @@ impl<S: Send + Sync + 'static> Inner<S> {
             .iter()
             .find(|route| route.method == method && route.path == path)
             .ok_or_else(|| Error::NotFound(format!("no route `{key}`")))?;
+        platform::runtime::note_route(&req, &route.key());
         let who = match route.guard {
             Guard::Public => Who::Anyone,
             Guard::Member => {
@@ -345,6 +346,13 @@ impl<S: Send + Sync + 'static> Inner<S> {
                 Who::Principal(principal)
             }
         };
+        match &who {
+            Who::Anyone => {}
+            Who::Member(_, member) => {
+                platform::runtime::note_actor(&format!("member:{}", member.document_id))
+            }
+            Who::Principal(principal) => platform::runtime::note_actor(&principal.actor()),
+        }
         (route.handler)(self.state.clone(), Call { req, who }).await
     }
 }

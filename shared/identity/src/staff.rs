@@ -1,8 +1,9 @@
 //! Staff accounts: the people who run the site (admins, editors, authors).
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use serde::Serialize;
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use platform::error::{Error, Result};
 

@@ -11,6 +11,7 @@
 //! browser in as them).
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -225,10 +226,12 @@ impl WechatLogin {
             tracing::warn!(error = %e, "wechat: trading an authorisation code failed");
             Error::ServiceUnavailable("WeChat could not be reached; please try again".into())
         };
+        let span = platform::telemetry::http_span("GET", url.as_str());
         let response = self
             .http
             .get(url)
             .send()
+            .instrument(span)
             .await
             // Without the URL: it carries the app secret.
             .map_err(|e| unavailable(&e.without_url()))?;

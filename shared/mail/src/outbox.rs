@@ -5,10 +5,10 @@ use platform::{
     error::{Error, Result},
     outbox::RowId,
 };
-use tokio_postgres::{Transaction, types::Type};
+use tokio_postgres::types::Type;
 
 pub async fn insert(
-    tx: &Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     template: &str,
     recipient: &str,
     variables: &serde_json::Value,

@@ -15,6 +15,7 @@ use platform::{
 };
 use tokio::sync::OnceCell;
 use tokio_postgres::Client;
+use tracing::Instrument;
 
 use crate::{MailConfig, Mailbox, mime::Message, outbox, template};
 
@@ -88,6 +89,7 @@ impl Sender {
             .set_configuration_set_name(self.config.configuration_set.clone())
             .set_email_tags((!tags.is_empty()).then_some(tags))
             .send()
+            .instrument(platform::telemetry::aws_span("SES", "SendEmail"))
             .await;
         match result {
             Ok(output) => Ok(output.message_id().unwrap_or_default().to_owned()),

@@ -4,10 +4,11 @@
 //! answering "did they get it?".
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use platform::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::Serialize;
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 /// The most entries answered.
 const LIMIT: i64 = 200;

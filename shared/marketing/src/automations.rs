@@ -18,6 +18,7 @@
 
 use chrono::{DateTime, Utc};
 use identity::email::Email;
+use platform::db::GenericClient;
 use platform::{
     audit,
     error::{Error, Result},
@@ -27,7 +28,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 use url::Url;
 
 use crate::{
@@ -296,7 +297,7 @@ async fn set_steps(client: &impl GenericClient, id: i64, resolved: &Resolved) ->
 }
 
 pub async fn create(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     input: AutomationInput,
 ) -> Result<Automation> {
@@ -329,7 +330,7 @@ pub async fn create(
 }
 
 /// The automation's id, its row locked for the transaction.
-async fn locked(tx: &tokio_postgres::Transaction<'_>, document_id: &str) -> Result<(i64, String)> {
+async fn locked(tx: &impl platform::db::GenericClient, document_id: &str) -> Result<(i64, String)> {
     tx.query_typed(
         "SELECT id, status FROM automations WHERE document_id = $1 FOR UPDATE",
         &[(&document_id, Type::TEXT)],
@@ -344,7 +345,7 @@ async fn locked(tx: &tokio_postgres::Transaction<'_>, document_id: &str) -> Resu
 /// enrolled go on from the position they are at); its trigger and list only
 /// while it is a draft.
 pub async fn update(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
     input: AutomationInput,
@@ -383,7 +384,7 @@ pub async fn update(
 
 /// Deletes an automation that is not active, with its enrolments.
 pub async fn delete(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {
@@ -413,7 +414,7 @@ pub async fn delete(
 /// when its state does not allow it. The first activation starts its watermark:
 /// only people who arrive from then on are enrolled.
 pub async fn set_active(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
     active: bool,
@@ -563,7 +564,7 @@ pub async fn enrol(
 /// The subscriber ids of these addresses, creating the missing ones (named, linked
 /// to the member with the address, on no list).
 async fn subscribers_for(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     emails: &[&str],
     names: &[&str],
 ) -> Result<Vec<i64>> {

@@ -158,7 +158,7 @@ fn row(record: &csv::StringRecord, columns: &Columns) -> std::result::Result<Row
 
 /// Imports `csv` (UTF-8, a header row first) in `tx`.
 pub async fn import(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     csv: &[u8],
     options: &ImportOptions,
@@ -212,7 +212,7 @@ pub async fn import(
 /// Writes one batch of distinct addresses: subscribers created or (with
 /// `overwrite`) updated, and put on the options' lists.
 async fn write(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     report: &mut ImportReport,
     batch: &[Row],
     options: &ImportOptions,
@@ -272,10 +272,7 @@ const EXPORT_HEADER: [&str; 6] = [
 
 /// The subscribers `filter` selects, newest first, as CSV; more than
 /// [`MAX_EXPORT_ROWS`] is a 400.
-pub async fn export(
-    client: &impl tokio_postgres::GenericClient,
-    filter: &Filter,
-) -> Result<String> {
+pub async fn export(client: &impl platform::db::GenericClient, filter: &Filter) -> Result<String> {
     let (subscribers, total) = subscribers::page(client, filter, 1, MAX_EXPORT_ROWS).await?;
     if total > MAX_EXPORT_ROWS {
         return Err(Error::invalid(

@@ -47,8 +47,9 @@ pub mod transactional;
 
 pub use config::MarketingConfig;
 
+use platform::db::GenericClient;
 use platform::error::{Error, Result};
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 /// The row `sql` finds by its one text parameter (a documentId), read by
 /// `from_row`, or a 404 saying there is no such `what`.

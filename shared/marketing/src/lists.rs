@@ -3,6 +3,7 @@
 //! (subscribed once the mailed link is used).
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use platform::{
     audit,
     error::{Error, Result},
@@ -11,7 +12,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -215,7 +216,7 @@ fn check(input: &ListInput) -> Result<Checked> {
 }
 
 pub async fn create(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     input: ListInput,
 ) -> Result<MailingList> {
@@ -247,7 +248,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
     input: ListInput,
@@ -282,7 +283,7 @@ pub async fn update(
 
 /// Deletes a list and its subscriptions (the subscribers stay).
 pub async fn delete(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {

@@ -7,6 +7,7 @@
 //! confirmation (to the address itself) when a double opt-in list still waits for
 //! one.
 
+use platform::db::GenericClient;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -19,7 +20,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 use url::Url;
 
 use crate::{
@@ -53,7 +54,7 @@ pub struct Pending {
 /// Subscribes `request.email` to the lists it names: the double opt-in lists that
 /// wait for confirmation, if any ([`confirmation`] mails their link).
 pub async fn subscribe(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     request: &SubscribeRequest,
 ) -> Result<Option<Pending>> {
     let name = request.name.trim();
@@ -130,7 +131,7 @@ pub async fn subscribe(
 
 /// Writes the confirmation mail of `pending` to `to` in `tx`: its job id.
 pub async fn confirmation(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     key: &LinkKey,
     site_url: &Url,
     to: &Email,
@@ -225,7 +226,7 @@ pub async fn unsubscribe_scope(
 /// Unsubscribes at once, as an unsubscribe link says: from its list, or from every
 /// list, which also suppresses the address. Using it again changes nothing more.
 pub async fn unsubscribe(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     key: &LinkKey,
     token: &str,
 ) -> Result<Changed> {
@@ -312,7 +313,7 @@ pub async fn preferences(
 /// Sets which of the lists the page offers the subscriber is on. The link came to
 /// their mailbox, so lists they choose are confirmed at once.
 pub async fn set_preferences(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     key: &LinkKey,
     token: &str,
     input: &PreferencesInput,

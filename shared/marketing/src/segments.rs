@@ -7,6 +7,7 @@
 //! is comes from `identity::entitlements`, which owns those rows.
 
 use chrono::{DateTime, Utc};
+use platform::db::GenericClient;
 use platform::{
     audit,
     error::{Error, Result},
@@ -16,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_postgres::{
-    GenericClient, Row,
+    Row,
     types::{ToSql, Type},
 };
 
@@ -345,7 +346,7 @@ fn stored(input: &SegmentInput) -> Result<(String, Value)> {
 }
 
 pub async fn create(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     input: SegmentInput,
 ) -> Result<Segment> {
@@ -372,7 +373,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
     input: SegmentInput,
@@ -407,7 +408,7 @@ pub async fn update(
 
 /// Deletes a segment no campaign that has not finished targets.
 pub async fn delete(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use identity::email::Email;
+use platform::db::GenericClient;
 use platform::{
     audit,
     error::{Error, Result, map_conflict},
@@ -12,7 +13,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use crate::lists;
 
@@ -285,7 +286,7 @@ const EMAIL_TAKEN: [(&str, &str); 1] = [(
 )];
 
 pub async fn create(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     input: SubscriberInput,
 ) -> Result<Subscriber> {
@@ -316,7 +317,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
     input: SubscriberInput,
@@ -350,7 +351,7 @@ pub async fn update(
 /// Deletes a subscriber and their subscriptions (their suppression, if any, stays:
 /// deleting someone must not make them mailable again).
 pub async fn delete(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use identity::email::Email;
+use platform::db::GenericClient;
 use platform::{
     audit,
     error::{Error, Result},
@@ -11,7 +12,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -121,13 +122,13 @@ pub async fn page(
 }
 
 /// Staff suppress an address by hand.
-pub async fn add(tx: &tokio_postgres::Transaction<'_>, actor: &str, email: &Email) -> Result<()> {
+pub async fn add(tx: &impl platform::db::GenericClient, actor: &str, email: &Email) -> Result<()> {
     suppress(tx, email.as_str(), Reason::Manual, json!({ "by": actor })).await?;
     audit::record(tx, actor, "suppression.add", email.as_str(), json!({})).await
 }
 
 /// Staff lift a suppression (an address that bounced once works again).
-pub async fn remove(tx: &tokio_postgres::Transaction<'_>, actor: &str, email: &str) -> Result<()> {
+pub async fn remove(tx: &impl platform::db::GenericClient, actor: &str, email: &str) -> Result<()> {
     let removed = tx
         .query_typed(
             "DELETE FROM suppressions WHERE email = $1 RETURNING reason",

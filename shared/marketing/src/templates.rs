@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, UndefinedBehavior, value::Serde};
+use platform::db::GenericClient;
 use platform::{
     audit,
     error::{Error, Result},
@@ -17,7 +18,7 @@ use platform::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 use url::Url;
 
 use crate::links::{Link, LinkKey, Purpose};
@@ -323,7 +324,7 @@ pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> R
 }
 
 pub async fn create(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     input: TemplateInput,
 ) -> Result<Template> {
@@ -358,7 +359,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
     input: TemplateInput,
@@ -395,7 +396,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {

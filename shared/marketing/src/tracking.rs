@@ -114,7 +114,7 @@ impl Rewrite<'_> {
 /// Records an open or a click a token says happened (the campaign and subscriber
 /// still existing); a click answers where to go.
 pub async fn record(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl platform::db::GenericClient,
     tracked: &Tracked,
     machine: bool,
 ) -> Result<()> {

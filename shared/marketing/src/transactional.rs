@@ -50,7 +50,7 @@ pub struct TxQueued {
 
 /// The recipient's address, name and attributes.
 async fn recipient(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     input: &TxInput,
 ) -> Result<(Email, String, Value)> {
     let row = match (&input.subscriber, &input.email) {
@@ -91,7 +91,7 @@ async fn recipient(
 
 /// Renders the template for the recipient and writes the mail job in `tx`.
 pub async fn send(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     input: &TxInput,
     postal_address: &str,
 ) -> Result<TxQueued> {

@@ -1,9 +1,10 @@
 //! The audit trail: who changed what, and when. Written in the same transaction as
 //! the change it describes, so the two cannot disagree.
 
+use crate::db::GenericClient;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use crate::error::Result;
 

@@ -34,9 +34,255 @@ use crate::{
     error::{Error, Result},
 };
 
-pub use deadpool_postgres::{Client, Transaction};
 pub use tokio_postgres::types::Type;
-use tokio_postgres::{Row, types::ToSql};
+use tokio_postgres::{Row, SimpleQueryMessage, types::ToSql};
+use tracing::Instrument;
+
+/// One statement, as a span: a Sentry `db.sql.query` span named by its SQL (our
+/// constant text with `$n` placeholders; parameters are never recorded).
+pub fn sql_span(statement: &str) -> tracing::Span {
+    let mut sql = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = sql.char_indices().nth(1000) {
+        sql.truncate(cut);
+    }
+    tracing::info_span!(
+        "sql",
+        sentry.op = "db.sql.query",
+        sentry.name = %sql,
+        db.system = "postgresql"
+    )
+}
+
+/// The statements the code runs, each in its own [`sql_span`]. Domain functions take
+/// `&impl GenericClient` (this trait, not tokio-postgres' own), so a pooled client,
+/// a plain one and a transaction all pass and every statement they run is traced.
+#[allow(async_fn_in_trait)]
+pub trait GenericClient: Sync {
+    type Postgres: tokio_postgres::GenericClient + Sync;
+
+    /// The tokio-postgres client or transaction underneath.
+    fn postgres(&self) -> &Self::Postgres;
+
+    async fn query_typed(
+        &self,
+        statement: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+        let span = sql_span(statement);
+        tokio_postgres::GenericClient::query_typed(self.postgres(), statement, params)
+            .instrument(span)
+            .await
+    }
+
+    async fn query_typed_opt(
+        &self,
+        statement: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> std::result::Result<Option<Row>, tokio_postgres::Error> {
+        let span = sql_span(statement);
+        tokio_postgres::GenericClient::query_typed_opt(self.postgres(), statement, params)
+            .instrument(span)
+            .await
+    }
+
+    async fn query_typed_one(
+        &self,
+        statement: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> std::result::Result<Row, tokio_postgres::Error> {
+        let span = sql_span(statement);
+        tokio_postgres::GenericClient::query_typed_one(self.postgres(), statement, params)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_typed(
+        &self,
+        statement: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> std::result::Result<u64, tokio_postgres::Error> {
+        let span = sql_span(statement);
+        tokio_postgres::GenericClient::execute_typed(self.postgres(), statement, params)
+            .instrument(span)
+            .await
+    }
+
+    async fn batch_execute(
+        &self,
+        statement: &str,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        let span = sql_span(statement);
+        tokio_postgres::GenericClient::batch_execute(self.postgres(), statement)
+            .instrument(span)
+            .await
+    }
+
+    async fn simple_query(
+        &self,
+        statement: &str,
+    ) -> std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error> {
+        let span = sql_span(statement);
+        tokio_postgres::GenericClient::simple_query(self.postgres(), statement)
+            .instrument(span)
+            .await
+    }
+}
+
+/// A pooled connection. Its statement methods are [`GenericClient`]'s, so each runs in
+/// its own [`sql_span`]; everything else (prepared-statement cache, `is_closed`) is
+/// the pool's client underneath.
+pub struct Client(deadpool_postgres::Client);
+
+impl std::ops::Deref for Client {
+    type Target = deadpool_postgres::ClientWrapper;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+/// A transaction on a pooled connection, its statements traced as the client's.
+pub struct Transaction<'a>(deadpool_postgres::Transaction<'a>);
+
+impl<'a> std::ops::Deref for Transaction<'a> {
+    type Target = deadpool_postgres::Transaction<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Client {
+    pub async fn transaction(
+        &mut self,
+    ) -> std::result::Result<Transaction<'_>, tokio_postgres::Error> {
+        let span = sql_span("BEGIN");
+        Ok(Transaction(self.0.transaction().instrument(span).await?))
+    }
+}
+
+impl Transaction<'_> {
+    pub async fn commit(self) -> std::result::Result<(), tokio_postgres::Error> {
+        let span = sql_span("COMMIT");
+        self.0.commit().instrument(span).await
+    }
+
+    pub async fn rollback(self) -> std::result::Result<(), tokio_postgres::Error> {
+        let span = sql_span("ROLLBACK");
+        self.0.rollback().instrument(span).await
+    }
+}
+
+/// The statement methods as inherent ones, so `client.query_typed(..)` on a pooled
+/// client or transaction is traced without the trait in scope.
+macro_rules! traced_statements {
+    ($type:ty) => {
+        impl $type {
+            pub async fn query_typed(
+                &self,
+                statement: &str,
+                params: &[(&(dyn ToSql + Sync), Type)],
+            ) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+                GenericClient::query_typed(self, statement, params).await
+            }
+
+            pub async fn query_typed_opt(
+                &self,
+                statement: &str,
+                params: &[(&(dyn ToSql + Sync), Type)],
+            ) -> std::result::Result<Option<Row>, tokio_postgres::Error> {
+                GenericClient::query_typed_opt(self, statement, params).await
+            }
+
+            pub async fn query_typed_one(
+                &self,
+                statement: &str,
+                params: &[(&(dyn ToSql + Sync), Type)],
+            ) -> std::result::Result<Row, tokio_postgres::Error> {
+                GenericClient::query_typed_one(self, statement, params).await
+            }
+
+            pub async fn execute_typed(
+                &self,
+                statement: &str,
+                params: &[(&(dyn ToSql + Sync), Type)],
+            ) -> std::result::Result<u64, tokio_postgres::Error> {
+                GenericClient::execute_typed(self, statement, params).await
+            }
+
+            pub async fn batch_execute(
+                &self,
+                statement: &str,
+            ) -> std::result::Result<(), tokio_postgres::Error> {
+                GenericClient::batch_execute(self, statement).await
+            }
+
+            pub async fn simple_query(
+                &self,
+                statement: &str,
+            ) -> std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error> {
+                GenericClient::simple_query(self, statement).await
+            }
+        }
+    };
+}
+
+traced_statements!(Client);
+traced_statements!(Transaction<'_>);
+
+impl<'a> GenericClient for Transaction<'a> {
+    type Postgres = tokio_postgres::Transaction<'a>;
+
+    fn postgres(&self) -> &tokio_postgres::Transaction<'a> {
+        &self.0
+    }
+}
+
+impl GenericClient for tokio_postgres::Client {
+    type Postgres = Self;
+
+    fn postgres(&self) -> &Self {
+        self
+    }
+}
+
+impl<'a> GenericClient for tokio_postgres::Transaction<'a> {
+    type Postgres = Self;
+
+    fn postgres(&self) -> &Self {
+        self
+    }
+}
+
+impl GenericClient for Client {
+    type Postgres = tokio_postgres::Client;
+
+    fn postgres(&self) -> &tokio_postgres::Client {
+        &self.0
+    }
+}
+
+impl GenericClient for deadpool_postgres::ClientWrapper {
+    type Postgres = tokio_postgres::Client;
+
+    fn postgres(&self) -> &tokio_postgres::Client {
+        self
+    }
+}
+
+impl<'a> GenericClient for deadpool_postgres::Transaction<'a> {
+    type Postgres = tokio_postgres::Transaction<'a>;
+
+    fn postgres(&self) -> &tokio_postgres::Transaction<'a> {
+        self
+    }
+}
 
 /// How a read path sends its statements.
 ///
@@ -72,16 +318,20 @@ impl Statements {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>> {
         match self {
-            Statements::Unnamed => Ok(client.query_typed(sql, params).await?),
+            Statements::Unnamed => Ok(GenericClient::query_typed(&***client, sql, params).await?),
             Statements::Prepared => {
                 if client.statement_cache.size() >= MAX_PREPARED_PER_CONNECTION {
                     client.statement_cache.clear();
                 }
                 let types: Vec<Type> = params.iter().map(|(_, ty)| ty.clone()).collect();
-                let statement = client.prepare_typed_cached(sql, &types).await?;
+                let span = sql_span(sql);
+                let statement = client
+                    .prepare_typed_cached(sql, &types)
+                    .instrument(span.clone())
+                    .await?;
                 let values: Vec<&(dyn ToSql + Sync)> =
                     params.iter().map(|(value, _)| *value).collect();
-                Ok(client.query(&statement, &values).await?)
+                Ok(client.query(&statement, &values).instrument(span).await?)
             }
         }
     }
@@ -182,13 +432,13 @@ impl Db {
 
     /// A pooled connection.
     pub async fn client(&self) -> Result<Client> {
-        Ok(self.pool.get().await?)
+        Ok(Client(self.pool.get().await?))
     }
 
     /// A connection for a start-up task (migrations), whose failure says exactly why
     /// and what to change, where a request's answer stays a generic 503.
     pub async fn client_or_explain(&self) -> Result<Client> {
-        self.pool.get().await.map_err(|err| {
+        self.pool.get().await.map(Client).map_err(|err| {
             let cause = crate::error::with_causes(&err);
             let hint = if cause.contains("not valid for name") {
                 " (the server's TLS certificate does not name this host: connect by a name \

@@ -151,11 +151,21 @@ impl Error {
                     headers.insert(header::ALLOW, value);
                 }
             }
+            Error::ServiceUnavailable(_) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(RETRY_UNAVAILABLE_SECS),
+                );
+            }
             _ => {}
         }
         response
     }
 }
+
+/// What a 503 asks a client to wait: long enough for a pool to reconnect or a
+/// database to fail over, short enough that a reader barely notices.
+pub const RETRY_UNAVAILABLE_SECS: u32 = 5;
 
 /// An error and its sources as one line, each cause once (libraries often repeat
 /// their source's text in their own).
@@ -198,6 +208,13 @@ impl From<tokio_postgres::Error> for Error {
                 "the database took too long to answer; try again or narrow the request".into(),
             );
         }
+        // The server went away under an open connection (a restart, a failover, an
+        // idle connection the server or proxy closed while the sandbox was frozen):
+        // the pool replaces the connection, and the client may retry.
+        if err.is_closed() {
+            tracing::error!(error = %err, "database connection lost");
+            return Error::ServiceUnavailable("the database connection was lost; try again".into());
+        }
         Error::Internal(Box::new(err))
     }
 }
@@ -230,6 +247,20 @@ mod tests {
 
     fn body_json(response: &Response<Body>) -> Value {
         serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn unavailable_asks_to_retry_later() {
+        let response =
+            Error::ServiceUnavailable("the database is unavailable".into()).to_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(
+            body_json(&response)["error"]["name"],
+            "ServiceUnavailableError"
+        );
+        let response = Error::NotFound("nothing".into()).to_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

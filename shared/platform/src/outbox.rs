@@ -40,6 +40,7 @@
 //! ```
 
 use std::{sync::Arc, time::Duration};
+use tracing::Instrument;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -49,11 +50,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio_postgres::{
-    Client, GenericClient,
+    Client,
     types::{ToSql, Type},
 };
 use url::Url;
 
+use crate::db::GenericClient;
 use crate::{
     Platform,
     config::AwsConfig,
@@ -316,6 +318,7 @@ async fn send_batch(
         .queue_url(queue_url)
         .set_entries(Some(entries))
         .send()
+        .instrument(crate::telemetry::aws_span("SQS", "SendMessageBatch"))
         .await
         .map_err(|e| Error::internal(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
     for failed in output.failed() {

@@ -2,7 +2,13 @@
 //! gateway (`invoke`). Both paths go through `invoke`, so CORS, request ids, error
 //! envelopes, panic capture, Sentry scopes and flushing behave the same everywhere.
 
-use std::{future::Future, panic::AssertUnwindSafe, pin::Pin, sync::Arc, time::Instant};
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use futures_util::FutureExt;
 use http::{HeaderValue, Method};
@@ -37,13 +43,44 @@ where
     }
 }
 
+/// The route a request matched, once the function's router knows it; `invoke` names
+/// the request's Sentry transaction after it (a path with ids in it would make one
+/// transaction per article).
+#[derive(Clone, Default)]
+struct MatchedRoute(Arc<Mutex<Option<String>>>);
+
+/// Records the route a request matched (`GET /api/articles/{documentId}`): a tag on
+/// its Sentry events, the name of its transaction, a field of its log lines.
+pub fn note_route(req: &Request, route: &str) {
+    sentry::configure_scope(|scope| scope.set_tag("route", route));
+    tracing::Span::current().record("route", route);
+    if let Some(matched) = req.extensions().get::<MatchedRoute>()
+        && let Ok(mut slot) = matched.0.lock()
+    {
+        *slot = Some(route.to_owned());
+    }
+}
+
+/// Records who is acting, by id only (`member:<documentId>`, `staff:<documentId>`,
+/// `token:<documentId>`): Sentry's user and a field of the request's log lines. No
+/// email, name or address ever goes to either.
+pub fn note_actor(actor: &str) {
+    sentry::configure_scope(|scope| {
+        scope.set_user(Some(sentry::User {
+            id: Some(actor.to_owned()),
+            ..Default::default()
+        }))
+    });
+    tracing::Span::current().record("actor", actor);
+}
+
 /// Runs one request through a handler with everything every function needs around it.
 /// Never fails: errors and panics become JSON error responses.
 pub async fn invoke(
     function: &str,
     config: &Config,
     handler: &dyn Handler,
-    req: Request,
+    mut req: Request,
 ) -> Response<Body> {
     let started = Instant::now();
     let id = request_id(&req);
@@ -66,7 +103,17 @@ pub async fn invoke(
     ));
     hub.configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
 
-    let span = tracing::info_span!("request", function, request_id = %id, %method, path = %path);
+    let matched = MatchedRoute::default();
+    req.extensions_mut().insert(matched.clone());
+    let span = tracing::info_span!(
+        "request",
+        function,
+        request_id = %id,
+        %method,
+        path = %path,
+        route = tracing::field::Empty,
+        actor = tracing::field::Empty,
+    );
     let outcome = AssertUnwindSafe(handler.call(req))
         .catch_unwind()
         .bind_hub(hub.clone());
@@ -89,12 +136,16 @@ pub async fn invoke(
             Error::internal("handler panicked").to_response()
         }
     };
+    if let Some(route) = matched.0.lock().ok().and_then(|slot| slot.clone()) {
+        transaction.set_name(&route);
+    }
     transaction.set_status(if response.status().is_server_error() {
         sentry::protocol::SpanStatus::InternalError
     } else {
         sentry::protocol::SpanStatus::Ok
     });
-    transaction.finish();
+    // Inside the request's hub: finishing applies the current scope (tags, user) to it.
+    sentry::Hub::run(hub.clone(), || transaction.finish());
 
     let headers = response.headers_mut();
     for (name, value) in &cors_headers {
@@ -143,11 +194,77 @@ pub async fn run_http<S: Section, H: Handler>(
     lambda_http::run(service_fn(move |req: Request| {
         let handler = handler.clone();
         let platform = platform.clone();
+        if let Some(context) = lambda_http::RequestExt::lambda_context_ref(&req) {
+            telemetry::begin_invocation(&context.request_id);
+        }
         async move {
             Ok::<_, lambda_http::Error>(invoke(function, &platform.config, &*handler, req).await)
         }
     }))
     .await
+}
+
+/// Runs one JSON event (a queue batch, a schedule, an EventBridge event) through a
+/// handler the way `invoke` runs a request: a Sentry hub, tags and transaction of its
+/// own, a log span carrying the request id, panics caught and reported, and Sentry
+/// flushed before the answer goes back.
+pub async fn invoke_event<F, Fut>(
+    function: &str,
+    handler: &F,
+    payload: serde_json::Value,
+    request_id: &str,
+) -> Result<serde_json::Value>
+where
+    F: Fn(serde_json::Value) -> Fut,
+    Fut: Future<Output = Result<serde_json::Value>>,
+{
+    let hub = Arc::new(sentry::Hub::new_from_top(sentry::Hub::main()));
+    hub.configure_scope(|scope| {
+        scope.set_tag("function", function);
+        scope.set_tag("request_id", request_id);
+    });
+    let source = event_source(&payload);
+    let transaction = sentry::start_transaction(sentry::TransactionContext::new(
+        &format!("{function} {source}"),
+        if source == "aws:sqs" {
+            "queue.process"
+        } else {
+            "function.aws"
+        },
+    ));
+    hub.configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+    let span = tracing::info_span!("invocation", function, request_id, source);
+    let outcome = AssertUnwindSafe(handler(payload))
+        .catch_unwind()
+        .bind_hub(hub.clone());
+    let result = match tracing::Instrument::instrument(outcome, span.clone()).await {
+        Ok(result) => result,
+        // The panic hook has already reported the panic (with its message) to Sentry.
+        Err(_) => Err(Error::internal("handler panicked")),
+    };
+    if let Err(err) = &result {
+        let _entered = span.enter();
+        tracing::error!(error = %err, "invocation failed");
+        hub.capture_error(err);
+    }
+    transaction.set_status(if result.is_ok() {
+        sentry::protocol::SpanStatus::Ok
+    } else {
+        sentry::protocol::SpanStatus::InternalError
+    });
+    // Inside the request's hub: finishing applies the current scope (tags, user) to it.
+    sentry::Hub::run(hub.clone(), || transaction.finish());
+    telemetry::flush().await;
+    result
+}
+
+/// `aws:sqs` for a queue batch, an EventBridge event's `source` (`aws.events` for a
+/// schedule, `aws.s3`, `aws.ses`), else `event`.
+fn event_source(payload: &serde_json::Value) -> &str {
+    payload["Records"][0]["eventSource"]
+        .as_str()
+        .or_else(|| payload["source"].as_str())
+        .unwrap_or("event")
 }
 
 /// The whole `main` of a function invoked with a JSON event (not over HTTP).
@@ -166,14 +283,16 @@ where
     lambda_http::lambda_runtime::run(service_fn(
         move |event: lambda_http::LambdaEvent<serde_json::Value>| {
             let handler = handler.clone();
+            telemetry::begin_invocation(&event.context.request_id);
             async move {
-                let result = handler(event.payload).await;
-                if let Err(err) = &result {
-                    tracing::error!(function, error = %err, "invocation failed");
-                    sentry::capture_error(err);
-                }
-                telemetry::flush().await;
-                result.map_err(|err| lambda_http::Error::from(err.to_string()))
+                invoke_event(
+                    function,
+                    &*handler,
+                    event.payload,
+                    &event.context.request_id,
+                )
+                .await
+                .map_err(|err| lambda_http::Error::from(err.to_string()))
             }
         },
     ))

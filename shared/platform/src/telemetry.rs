@@ -5,11 +5,20 @@
 //! and sampled traces go to Sentry; spans from `tracing` (SQL, Redis, outgoing HTTP)
 //! become Sentry spans. Without one, Sentry is never initialised and costs nothing.
 
-use std::{borrow::Cow, sync::Arc, time::Duration};
+use std::{
+    borrow::Cow,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use sentry::integrations::tracing::{BreadcrumbLayer, SpanLayer};
 use tracing_subscriber::{
-    EnvFilter, Layer, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer,
+    filter::LevelFilter,
+    fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
+    layer::SubscriberExt,
+    registry::LookupSpan,
+    util::SubscriberInitExt,
 };
 
 use crate::config::Config;
@@ -40,11 +49,14 @@ pub fn init(config: &Config) -> TelemetryGuard {
     let fmt = if std::env::var("LOG_FORMAT").as_deref() == Ok("pretty") {
         tracing_subscriber::fmt::layer().with_target(false).boxed()
     } else {
-        tracing_subscriber::fmt::layer()
+        let json = tracing_subscriber::fmt::format()
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(false);
+        tracing_subscriber::fmt::layer()
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(WithInvocation(json))
             .with_ansi(false)
             .boxed()
     };
@@ -61,6 +73,81 @@ pub fn init(config: &Config) -> TelemetryGuard {
         .with(sentry_layers)
         .try_init();
     TelemetryGuard { _sentry: sentry }
+}
+
+/// The Lambda invocation this process is serving, or served last. A sandbox serves
+/// one invocation at a time, so every line it writes belongs to it, including those
+/// of tasks outside the request's span (a pool's connection noticing a restart).
+static INVOCATION: RwLock<Option<String>> = RwLock::new(None);
+
+/// Marks the start of a Lambda invocation: from now on every log line carries its id
+/// as `requestId`, the field Lambda's own START/END/REPORT lines use. The local
+/// gateway serves many requests at once and never calls this.
+pub fn begin_invocation(request_id: &str) {
+    if let Ok(mut current) = INVOCATION.write() {
+        *current = Some(request_id.to_owned());
+    }
+}
+
+/// The JSON formatter, with `requestId` first on every line once an invocation began.
+struct WithInvocation<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for WithInvocation<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        let current = INVOCATION.read().ok().and_then(|id| id.clone());
+        match (current, line.strip_prefix('{')) {
+            (Some(id), Some(rest)) => {
+                let id = serde_json::to_string(&id).map_err(|_| std::fmt::Error)?;
+                write!(writer, "{{\"requestId\":{id},{rest}")
+            }
+            _ => writer.write_str(&line),
+        }
+    }
+}
+
+/// A call to an AWS service (SQS, SES, S3), as a Sentry `http.client` span.
+pub fn aws_span(service: &'static str, operation: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "aws",
+        sentry.op = "http.client",
+        sentry.name = format!("{service} {operation}"),
+        aws.service = service,
+        aws.operation = operation,
+    )
+}
+
+/// An outgoing HTTP request (payment providers, WeChat, webhooks), as a Sentry
+/// `http.client` span. Only scheme, host and path are kept: a query string may carry
+/// a provider's signature or an app secret, user info a receiver's password.
+pub fn http_span(method: &str, url: &str) -> tracing::Span {
+    let url = match url::Url::parse(url) {
+        Ok(url) => format!(
+            "{}://{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.path()
+        ),
+        Err(_) => "(not a URL)".to_owned(),
+    };
+    tracing::info_span!(
+        "http",
+        sentry.op = "http.client",
+        sentry.name = format!("{method} {url}"),
+        http.method = method,
+        url = %url,
+    )
 }
 
 /// Delivers everything captured so far, without blocking the async runtime.

@@ -37,7 +37,9 @@ impl UpstashError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             UpstashError::Transport(_) => true,
-            UpstashError::Http { status, .. } => *status >= 500,
+            // A rotated or revoked token (401/403) and the database's own request
+            // limit (429) leave the store out of reach as surely as an outage.
+            UpstashError::Http { status, .. } => matches!(status, 401 | 403 | 429 | 500..),
             _ => false,
         }
     }
@@ -111,7 +113,13 @@ impl Upstash {
         let name = command_name(&args);
         let reply = self
             .post("", &Value::Array(args))
-            .instrument(tracing::info_span!("redis", db.system = "redis", db.operation = %name))
+            .instrument(tracing::info_span!(
+                "redis",
+                sentry.op = "db.redis",
+                sentry.name = %name,
+                db.system = "redis",
+                db.operation = %name
+            ))
             .await?;
         into_result(reply)
     }
@@ -164,6 +172,8 @@ impl Upstash {
             .post(endpoint, &body)
             .instrument(tracing::info_span!(
                 "redis",
+                sentry.op = "db.redis",
+                sentry.name = endpoint,
                 db.system = "redis",
                 db.operation = endpoint,
                 count

@@ -7,6 +7,7 @@
 pub mod webhook;
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use platform::{
     config::{Section, Vars},
@@ -125,14 +126,16 @@ impl Stripe {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
+        let url = self.url(path)?;
+        let span = platform::telemetry::http_span("POST", url.as_str());
         let request = self
             .http
-            .post(self.url(path)?)
+            .post(url)
             .bearer_auth(self.key.expose())
             .header("Idempotency-Key", idempotency_key)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(body);
-        answer(request.send().await).await
+        answer(request.send().instrument(span).await).await
     }
 
     async fn get(&self, path: &str) -> Result<Value> {

@@ -14,6 +14,7 @@ pub mod signing;
 mod tests;
 
 use std::{sync::Arc, time::Duration};
+use tracing::Instrument;
 
 use chrono::{FixedOffset, SecondsFormat};
 use platform::{
@@ -417,6 +418,7 @@ impl WechatPay {
             body.as_bytes(),
             chrono::Utc::now().timestamp(),
         );
+        let span = platform::telemetry::http_span(method.as_str(), url.as_str());
         let mut request = self
             .http
             .request(method, url)
@@ -435,7 +437,7 @@ impl WechatPay {
             tracing::error!(error = %e, "WeChat Pay is unreachable");
             Error::ServiceUnavailable("WeChat Pay is unreachable, try again shortly".into())
         };
-        let response = request.send().await.map_err(unreachable)?;
+        let response = request.send().instrument(span).await.map_err(unreachable)?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(unreachable)?.to_vec();

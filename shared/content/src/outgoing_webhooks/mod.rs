@@ -137,7 +137,7 @@ impl Event {
 /// has committed. `model` is the Strapi uid's singular name (`article`, `tag`, …);
 /// `entry` must hold only public fields.
 pub async fn enqueue(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     event: Event,
     model: &str,
     entry: &Value,

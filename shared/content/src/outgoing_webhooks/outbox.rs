@@ -48,7 +48,7 @@ pub async fn load(client: &Client, id: RowId) -> Result<Delivery> {
 
 /// Inserts one delivery per enabled webhook subscribed to `event`.
 pub async fn insert(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl platform::db::GenericClient,
     event: &str,
     model: &str,
     entry: &Value,

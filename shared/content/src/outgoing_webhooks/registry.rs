@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use identity::access::Principal;
+use platform::db::GenericClient;
 use platform::{
     Error, Result, audit,
     db::{Db, Transaction},
@@ -16,7 +17,7 @@ use platform::{
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use super::{Event, Signing, check_url, signature::new_salt};
 

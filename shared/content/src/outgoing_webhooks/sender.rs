@@ -3,6 +3,7 @@
 //! and sweeping are the outbox's.
 
 use std::{sync::Arc, time::Duration};
+use tracing::Instrument;
 
 use chrono::{SecondsFormat, Utc};
 use platform::{
@@ -140,6 +141,7 @@ impl Job for Sender {
         })
         .map_err(|e| Failure::permanent(e.to_string()))?;
         let signature = sign(&secret, Utc::now().timestamp(), &body);
+        let span = platform::telemetry::http_span("POST", url.as_str());
         let response = self
             .http
             .post(url)
@@ -149,6 +151,7 @@ impl Job for Sender {
             .header(SIGNATURE_HEADER, signature)
             .body(body)
             .send()
+            .instrument(span)
             .await
             // Without the URL: its query may hold the receiver's own token. With the
             // causes: "error sending request" alone would hide a refused address.

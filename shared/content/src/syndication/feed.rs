@@ -9,8 +9,9 @@
 //! anonymous reader.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use platform::db::GenericClient;
 use platform::error::Result;
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use super::{Links, Listing, SiteConfig, latest, xml::Xml};
 use crate::teaser;

@@ -10,8 +10,9 @@
 //! 50,000: a Lambda answer is at most 6 MB, and 50,000 URLs of long slugs are more.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use platform::db::GenericClient;
 use platform::error::Result;
-use tokio_postgres::{GenericClient, Row, types::Type};
+use tokio_postgres::{Row, types::Type};
 
 use super::{Links, Listing, xml::Xml};
 

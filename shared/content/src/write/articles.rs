@@ -15,13 +15,14 @@ use identity::{
     entitlements::Product,
     staff,
 };
+use platform::db::GenericClient;
 use platform::{
     error::{Error, Result, map_conflict},
     http::at_most,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use super::{ARTICLE, Event, Patch, Write, Writer, media_patch, present};
 use crate::{gate, query::Locale, render, schema, slug};

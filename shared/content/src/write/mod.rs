@@ -64,7 +64,7 @@ impl Writer {
     /// webhook delivery per subscribed webhook, whose ids are added to `deliveries`.
     async fn record(
         &self,
-        tx: &Transaction<'_>,
+        tx: &impl platform::db::GenericClient,
         actor: &str,
         write: &Write<'_>,
         deliveries: &mut Vec<RowId>,
@@ -78,7 +78,7 @@ impl Writer {
         } = write;
         let action = format!("{}.{}", model.singular, event.as_str());
         audit::record(
-            &**tx,
+            tx,
             actor,
             &action,
             &format!("{}:{document_id}", model.singular),
@@ -205,7 +205,7 @@ pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 
 /// The upload a media field's patch names, resolved to its id.
 pub(crate) async fn media_patch(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl platform::db::GenericClient,
     field: &str,
     patch: &Patch<crate::media::MediaRef>,
 ) -> Result<Patch<i64>> {

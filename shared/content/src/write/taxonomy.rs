@@ -10,13 +10,14 @@
 //! category is shared by every author's articles.
 
 use identity::{access::Principal, email::Email, staff};
+use platform::db::GenericClient;
 use platform::{
     error::{Error, Result, map_conflict},
     http::{at_most, bounded},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio_postgres::{GenericClient, types::Type};
+use tokio_postgres::types::Type;
 
 use super::{Event, Model, Patch, Write, Writer, media_patch, present};
 use crate::{outgoing_webhooks, schema, slug};

@@ -1,0 +1,475 @@
+//! The function binaries run as Lambda runs them, against the Lambda Runtime API
+//! (`runtime_api`), with Sentry's ingest endpoint stood in for (`fake_sentry`) and
+//! PostgreSQL behind a relay the tests take down and bring back (`pg_proxy`).
+//!
+//! What they prove, on the real `main`s and not through the local gateway:
+//! - an error in an HTTP function and in an SQS-driven one reaches Sentry before the
+//!   invocation's answer, tagged with function, route, request id, release and
+//!   environment, and performance transactions arrive with their spans;
+//! - PostgreSQL stopping answers 503 with `Retry-After` and the JSON envelope, never
+//!   a panic; when it is back, or when the server has cut every connection (a sandbox
+//!   frozen past the idle timeout), the same process serves again;
+//! - every log line is JSON and carries the request id; no secret planted in the
+//!   configuration or in requests appears in any log line or Sentry envelope.
+//!
+//! The binaries must be built (`cargo build -p content-api -p mail-send -p auth -p
+//! payment-webhook`); scripts/test does so.
+
+mod pg_proxy;
+mod runtime_api;
+
+use bianxian_e2e::{Envelopes, TestStack, fake_sentry, random_suffix, spawn_stack};
+use pg_proxy::PgProxy;
+use runtime_api::{Function, Outcome, http_event, sqs_event};
+use serde_json::{Value, json};
+
+const RELEASE: &str = "bianxian@runtime-api-test";
+const ENVIRONMENT: &str = "emulated";
+
+/// The stack's settings for a function process, with PostgreSQL reached through
+/// `proxy` (and a password in the URL, which trust authentication ignores: a secret
+/// to look for), Sentry at `dsn` sampling every transaction.
+fn function_env(
+    stack: &TestStack,
+    proxy: &PgProxy,
+    dsn: &str,
+    password: &str,
+) -> Vec<(String, String)> {
+    let mut env = stack.env();
+    let database = stack.db.url.replacen(
+        "postgres@127.0.0.1:5432",
+        &format!("postgres:{password}@{}", proxy.address()),
+        1,
+    );
+    assert_ne!(
+        database, stack.db.url,
+        "the test database is on 127.0.0.1:5432"
+    );
+    env.retain(|(name, _)| name != "DATABASE_URL" && name != "BIANXIAN_ENV");
+    env.extend([
+        ("DATABASE_URL".to_owned(), database),
+        ("SENTRY_DSN".to_owned(), dsn.to_owned()),
+        ("SENTRY_TRACES_SAMPLE_RATE".to_owned(), "1".to_owned()),
+        ("BIANXIAN_RELEASE".to_owned(), RELEASE.to_owned()),
+        ("BIANXIAN_ENV".to_owned(), ENVIRONMENT.to_owned()),
+        ("RUST_LOG".to_owned(), "info".to_owned()),
+    ]);
+    env
+}
+
+fn envelopes_of(envelopes: &Envelopes) -> Vec<String> {
+    envelopes.lock().expect("lock").clone()
+}
+
+/// The JSON items (events and transactions) of the envelopes received so far.
+/// The items of the envelopes received so far, as (item type, payload): an envelope
+/// is a header line, then per item a header line naming its type and its payload.
+fn items(envelopes: &Envelopes) -> Vec<(String, Value)> {
+    let mut items = Vec::new();
+    for envelope in envelopes_of(envelopes) {
+        let lines: Vec<Value> = envelope
+            .lines()
+            .skip(1)
+            .map(|line| serde_json::from_str(line).unwrap_or(Value::Null))
+            .collect();
+        for pair in lines.chunks(2) {
+            if let [header, payload] = pair
+                && let Some(kind) = header["type"].as_str()
+            {
+                items.push((kind.to_owned(), payload.clone()));
+            }
+        }
+    }
+    items
+}
+
+fn of_kind(envelopes: &Envelopes, kind: &str) -> Vec<Value> {
+    items(envelopes)
+        .into_iter()
+        .filter(|(k, _)| k == kind)
+        .map(|(_, payload)| payload)
+        .collect()
+}
+
+/// Error events.
+fn events(envelopes: &Envelopes) -> Vec<Value> {
+    of_kind(envelopes, "event")
+}
+
+fn transactions(envelopes: &Envelopes) -> Vec<Value> {
+    of_kind(envelopes, "transaction")
+}
+
+fn status_of(response: &Value) -> u64 {
+    response["statusCode"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no statusCode: {response}"))
+}
+
+fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
+    response["headers"][name].as_str()
+}
+
+/// The log lines of a process, each parsed (every one must be JSON).
+fn log_lines(function: &Function) -> Vec<Value> {
+    function
+        .logs()
+        .iter()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|_| panic!("{}: a log line is not JSON: {line}", function.name))
+        })
+        .collect()
+}
+
+/// The lines logged while handling the invocation `request_id`.
+fn lines_of(function: &Function, request_id: &str) -> Vec<Value> {
+    log_lines(function)
+        .into_iter()
+        .filter(|line| line["span"]["request_id"] == request_id)
+        .collect()
+}
+
+/// Every line written from the first invocation on carries the invocation's id as
+/// `requestId` (the process's start-up lines come before it), and lines written in
+/// a request's span carry API Gateway's request id too.
+fn assert_every_line_has_a_request_id(function: &Function) {
+    let lines = log_lines(function);
+    let first = lines
+        .iter()
+        .position(|line| line["requestId"].is_string())
+        .unwrap_or_else(|| panic!("{}: no line with a requestId", function.name));
+    for line in &lines[first..] {
+        assert!(
+            line["requestId"].is_string(),
+            "{}: a line without a request id: {line}",
+            function.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away() {
+    let stack = spawn_stack().await;
+    let proxy = PgProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let (dsn, envelopes) = fake_sentry();
+    let env = function_env(&stack, &proxy, &dsn, &format!("pw-{}", random_suffix()));
+    let mut function = Function::start("content-api", &env).await;
+    let route = "GET /api/articles";
+
+    let (first, event) = http_event(route, "/api/articles", &[], None);
+    let response = function.invoke(event).await.response();
+    assert_eq!(status_of(&response), 200, "{response}");
+    let completed = lines_of(&function, &first);
+    let done = completed
+        .iter()
+        .find(|line| line["message"] == "request completed")
+        .unwrap_or_else(|| panic!("no request line: {completed:?}"));
+    assert_eq!(done["span"]["route"], route);
+    assert_eq!(done["status"], 200);
+    // Flushed before the answer: the transaction is already here, named after the
+    // route, with the Redis calls of the cache lookup as spans.
+    let traced = transactions(&envelopes);
+    let transaction = traced
+        .iter()
+        .find(|t| t["tags"]["request_id"] == first)
+        .unwrap_or_else(|| panic!("no transaction for {first}: {traced:?}"));
+    assert_eq!(transaction["transaction"], route);
+    assert_eq!(transaction["contexts"]["trace"]["op"], "http.server");
+    assert_eq!(transaction["release"], RELEASE);
+    let ops: Vec<&str> = transaction["spans"]
+        .as_array()
+        .map(|spans| spans.iter().filter_map(|s| s["op"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(ops.contains(&"db.redis"), "spans: {ops:?}");
+    assert!(ops.contains(&"db.sql.query"), "spans: {ops:?}");
+
+    // PostgreSQL stops. An uncached read cannot be answered: 503, Retry-After, the
+    // envelope, and the error in Sentry before the answer.
+    proxy.stop().await;
+    let (down, event) = http_event(route, "/api/articles?pagination[page]=2", &[], None);
+    let response = function.invoke(event).await.response();
+    assert_eq!(status_of(&response), 503, "{response}");
+    assert_eq!(header(&response, "retry-after"), Some("5"), "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"]["status"], 503, "{body}");
+    let reported = events(&envelopes);
+    let error = reported
+        .iter()
+        .find(|e| e["tags"]["request_id"] == down)
+        .unwrap_or_else(|| panic!("no Sentry event for {down}: {reported:?}"));
+    assert_eq!(error["tags"]["function"], "content-api");
+    assert_eq!(error["tags"]["route"], route);
+    assert_eq!(error["release"], RELEASE);
+    assert_eq!(error["environment"], ENVIRONMENT);
+
+    // It is back: the same process reconnects.
+    proxy.resume().await;
+    let (_, event) = http_event(route, "/api/articles?pagination[page]=3", &[], None);
+    assert_eq!(status_of(&function.invoke(event).await.response()), 200);
+
+    // The server cuts every connection, as it does to a sandbox frozen past its idle
+    // timeout: the next invocation still gets an answer from the database.
+    let admin = stack.db.client().await;
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&stack.db.name],
+        )
+        .await
+        .expect("terminate");
+    assert!(!cut.is_empty(), "the function held no connection to cut");
+    let (_, event) = http_event(route, "/api/articles?pagination[page]=4", &[], None);
+    let response = function.invoke(event).await.response();
+    assert_eq!(
+        status_of(&response),
+        200,
+        "{response}\n{}",
+        function.logs().join("\n")
+    );
+
+    assert!(function.running(), "the process ended");
+    assert_every_line_has_a_request_id(&function);
+}
+
+#[tokio::test]
+async fn a_queue_function_reports_to_sentry() {
+    let stack = spawn_stack().await;
+    let proxy = PgProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let (dsn, envelopes) = fake_sentry();
+    let env = function_env(&stack, &proxy, &dsn, &format!("pw-{}", random_suffix()));
+    let mut function = Function::start("mail-send", &env).await;
+
+    proxy.stop().await;
+    let message = format!("msg-{}", random_suffix());
+    let invocation = format!("sqs-{}", random_suffix());
+    let answer = function
+        .invoke_as(
+            &invocation,
+            sqs_event("mail", &message, &json!({ "jobId": 1 })),
+        )
+        .await;
+    // The record comes back (the database was down); the batch itself succeeded.
+    let Outcome::Response(answer) = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(
+        answer["batchItemFailures"][0]["itemIdentifier"], message,
+        "{answer}"
+    );
+    let reported = events(&envelopes);
+    let error = reported
+        .iter()
+        .find(|e| e["tags"]["request_id"] == invocation)
+        .unwrap_or_else(|| panic!("no Sentry event for {invocation}: {reported:?}"));
+    assert_eq!(error["tags"]["function"], "mail-send");
+    assert_eq!(error["release"], RELEASE);
+    let traced = transactions(&envelopes);
+    let transaction = traced
+        .iter()
+        .find(|t| t["tags"]["request_id"] == invocation)
+        .unwrap_or_else(|| panic!("no transaction for {invocation}: {traced:?}"));
+    assert_eq!(transaction["contexts"]["trace"]["op"], "queue.process");
+
+    // Back: the job (which does not exist) is settled, nothing comes back, and the
+    // transaction shows the statements that settled it.
+    proxy.resume().await;
+    let again = format!("sqs-{}", random_suffix());
+    let answer = function
+        .invoke_as(&again, sqs_event("mail", &message, &json!({ "jobId": 1 })))
+        .await
+        .response();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let traced = transactions(&envelopes);
+    let settled = traced
+        .iter()
+        .find(|t| t["tags"]["request_id"] == again)
+        .unwrap_or_else(|| panic!("no transaction for {again}: {traced:?}"));
+    let ops: Vec<&str> = settled["spans"]
+        .as_array()
+        .map(|spans| spans.iter().filter_map(|s| s["op"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(ops.contains(&"db.sql.query"), "spans: {ops:?}");
+
+    assert!(function.running(), "the process ended");
+    assert_every_line_has_a_request_id(&function);
+}
+
+/// The secrets a deployment holds, as planted in the functions' settings: each is
+/// looked for in every log line and every Sentry envelope.
+fn configured_secrets(env: &[(String, String)], database_password: &str) -> Vec<String> {
+    let mut secrets = vec![database_password.to_owned()];
+    for (name, value) in env {
+        let secret = ["TOKEN", "SECRET", "KEY", "PASSWORD"]
+            .iter()
+            .any(|word| name.contains(word))
+            && !name.ends_with("_ID")
+            && !name.contains("PUBLIC");
+        if !secret || value.is_empty() {
+            continue;
+        }
+        for part in value.split(',') {
+            if part.contains("-----BEGIN") {
+                // A key's body, a line of which is what a careless log would show.
+                secrets.extend(
+                    part.lines()
+                        .filter(|line| !line.starts_with("-----") && line.len() >= 40)
+                        .map(str::to_owned),
+                );
+            } else if part.len() >= 12 {
+                secrets.push(part.to_owned());
+            }
+        }
+    }
+    secrets
+}
+
+#[tokio::test]
+async fn no_planted_secret_reaches_a_log_line_or_sentry() {
+    let stack = spawn_stack().await;
+    let proxy = PgProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let (dsn, envelopes) = fake_sentry();
+    let database_password = format!("pg-password-{}", random_suffix());
+    let env = function_env(&stack, &proxy, &dsn, &database_password);
+    let mut secrets = configured_secrets(&env, &database_password);
+    assert!(secrets.len() >= 8, "too few secrets planted: {secrets:?}");
+
+    let auth = Function::start("auth", &env).await;
+    let webhooks = Function::start("payment-webhook", &env).await;
+    let content = Function::start("content-api", &env).await;
+
+    // A member with a password, signing in and reading their account.
+    let email = format!("planted-{}@example.com", random_suffix());
+    let password = format!("Planted-password-{}", random_suffix());
+    secrets.push(password.clone());
+    stack.create_member(&email, &password).await;
+    let login = |password: &str| {
+        http_event(
+            "POST /auth/login",
+            "/auth/login",
+            &[("content-type", "application/json")],
+            Some(&json!({ "email": email, "password": password }).to_string()),
+        )
+    };
+    let (_, event) = login(&password);
+    let response = auth.invoke(event).await.response();
+    assert_eq!(status_of(&response), 200, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    let session = body["data"]["token"]
+        .as_str()
+        .expect("a session token")
+        .to_owned();
+    secrets.push(session.clone());
+    let bearer = format!("Bearer {session}");
+    let (_, event) = http_event(
+        "GET /auth/me",
+        "/auth/me",
+        &[("authorization", &bearer)],
+        None,
+    );
+    assert_eq!(status_of(&auth.invoke(event).await.response()), 200);
+    let wrong = format!("Wrong-password-{}", random_suffix());
+    secrets.push(wrong.clone());
+    let (_, event) = login(&wrong);
+    assert_eq!(status_of(&auth.invoke(event).await.response()), 401);
+
+    // A forged Stripe event carrying a card number and a live-looking key, signed
+    // with a secret we do not hold; rejected, and counted by template.yaml's filter.
+    let card = "4242424242424242";
+    let stripe_key = format!("sk_live_{}", random_suffix().repeat(2));
+    secrets.extend([card.to_owned(), stripe_key.clone()]);
+    let forged = json!({
+        "id": "evt_forged", "type": "payment_intent.succeeded",
+        "data": { "object": { "card": { "number": card }, "note": stripe_key } },
+    })
+    .to_string();
+    let signature = format!(
+        "t={},v1={}",
+        chrono::Utc::now().timestamp(),
+        "ab".repeat(32)
+    );
+    let (forged_id, event) = http_event(
+        "POST /webhooks/stripe",
+        "/webhooks/stripe",
+        &[
+            ("content-type", "application/json"),
+            ("stripe-signature", &signature),
+        ],
+        Some(&forged),
+    );
+    assert_eq!(status_of(&webhooks.invoke(event).await.response()), 400);
+    let filter = include_str!("../../template.yaml")
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("FilterPattern: '{ $.message = \""))
+        .and_then(|rest| rest.strip_suffix("\" }'"))
+        .expect("the rejected-notification metric filter in template.yaml");
+    assert!(
+        lines_of(&webhooks, &forged_id)
+            .iter()
+            .any(|line| line["message"] == filter),
+        "no `{filter}` line for the forged notification"
+    );
+
+    // A made-up API token on the content API (a public route: read as anonymous).
+    let token = format!("bx_planted_{}", random_suffix().repeat(2));
+    secrets.push(token.clone());
+    let (_, event) = http_event(
+        "GET /api/articles",
+        "/api/articles",
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    );
+    let status = status_of(&content.invoke(event).await.response());
+    assert!(status == 200 || status == 401, "{status}");
+
+    // And errors while the database is down, so Sentry events (with breadcrumbs of
+    // what was logged) are part of the scan.
+    proxy.stop().await;
+    let (_, event) = http_event(
+        "GET /auth/me",
+        "/auth/me",
+        &[("authorization", &bearer)],
+        None,
+    );
+    let status = status_of(&auth.invoke(event).await.response());
+    assert!(status == 503 || status == 401, "{status}");
+    let (_, event) = login(&password);
+    assert_eq!(status_of(&auth.invoke(event).await.response()), 503);
+    let (_, event) = http_event(
+        "GET /api/articles",
+        "/api/articles?pagination[page]=9",
+        &[],
+        None,
+    );
+    assert_eq!(status_of(&content.invoke(event).await.response()), 503);
+    proxy.resume().await;
+    assert!(!events(&envelopes).is_empty(), "no Sentry event to scan");
+
+    let mut scanned = 0;
+    for function in [&auth, &webhooks, &content] {
+        assert_every_line_has_a_request_id(function);
+        for line in function.logs() {
+            scanned += 1;
+            for secret in &secrets {
+                assert!(
+                    !line.contains(secret.as_str()),
+                    "{}: a secret in a log line: {line}",
+                    function.name
+                );
+            }
+        }
+    }
+    for envelope in envelopes_of(&envelopes) {
+        scanned += 1;
+        for secret in &secrets {
+            assert!(
+                !envelope.contains(secret.as_str()),
+                "a secret in a Sentry envelope: {envelope}"
+            );
+        }
+    }
+    assert!(scanned > 20, "only {scanned} lines and envelopes scanned");
+    for mut function in [auth, webhooks, content] {
+        assert!(function.running(), "{} ended", function.name);
+    }
+}
