@@ -1,6 +1,6 @@
 //! The function binaries run as Lambda runs them, against the Lambda Runtime API
 //! (`runtime_api`), with Sentry's ingest endpoint stood in for (`fake_sentry`) and
-//! PostgreSQL behind a relay the tests take down and bring back (`pg_proxy`).
+//! PostgreSQL and Redis behind relays the tests take down and bring back (`tcp_proxy`).
 //!
 //! What they prove, on the real `main`s and not through the local gateway:
 //! - an error in an HTTP function and in an SQS-driven one reaches Sentry before the
@@ -12,18 +12,28 @@
 //! - every log line is JSON and carries the request id; no secret planted in the
 //!   configuration or in requests appears in any log line or Sentry envelope.
 //!
+//! - Redis stopping leaves public content served from PostgreSQL, sessions answering
+//!   503 with `Retry-After`, the login limiter open or closed as configured, and the
+//!   same processes caching again once it is back;
+//! - settings stored in Secrets Manager (`BIANXIAN_SECRETS_ARN`) are read at cold
+//!   start, and a secret that cannot be read stops the start-up with a clear message.
+//!
 //! The binaries must be built (`cargo build -p content-api -p mail-send -p auth -p
 //! payment-webhook`); scripts/test does so.
 
-mod pg_proxy;
 mod runtime_api;
+mod tcp_proxy;
 
-use bianxian_e2e::{Envelopes, TestStack, fake_sentry, random_suffix, spawn_stack};
-use pg_proxy::PgProxy;
+use bianxian_e2e::{
+    Envelopes, StackOptions, TestStack, fake_sentry, random_suffix, spawn_stack, spawn_stack_with,
+};
 use runtime_api::{Function, Outcome, http_event, sqs_event};
 use serde_json::{Value, json};
+use tcp_proxy::TcpProxy;
 
 const RELEASE: &str = "bianxian@runtime-api-test";
+/// The `application_name` of the functions' database connections.
+const FUNCTION_CONNECTIONS: &str = "bianxian-function";
 const ENVIRONMENT: &str = "emulated";
 
 /// The stack's settings for a function process, with PostgreSQL reached through
@@ -31,15 +41,19 @@ const ENVIRONMENT: &str = "emulated";
 /// to look for), Sentry at `dsn` sampling every transaction.
 fn function_env(
     stack: &TestStack,
-    proxy: &PgProxy,
+    proxy: &TcpProxy,
     dsn: &str,
     password: &str,
 ) -> Vec<(String, String)> {
     let mut env = stack.env();
-    let database = stack.db.url.replacen(
-        "postgres@127.0.0.1:5432",
-        &format!("postgres:{password}@{}", proxy.address()),
-        1,
+    // Named, so a test can tell the function's connections from its own.
+    let database = format!(
+        "{}&application_name={FUNCTION_CONNECTIONS}",
+        stack.db.url.replacen(
+            "postgres@127.0.0.1:5432",
+            &format!("postgres:{password}@{}", proxy.address()),
+            1,
+        )
     );
     assert_ne!(
         database, stack.db.url,
@@ -148,19 +162,55 @@ fn assert_every_line_has_a_request_id(function: &Function) {
     }
 }
 
+/// Terminates the function's connections to `database` (by their application name)
+/// and waits until the server has let them go.
+async fn cut_function_connections(admin: &tokio_postgres::Client, database: &str) {
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = $2",
+            &[&database, &FUNCTION_CONNECTIONS],
+        )
+        .await
+        .expect("terminate");
+    assert!(!cut.is_empty(), "the function held no connection to cut");
+    for _ in 0..100 {
+        let left: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+                &[&database, &FUNCTION_CONNECTIONS],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the function's connections outlived pg_terminate_backend");
+}
+
 #[tokio::test]
 async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away() {
     let stack = spawn_stack().await;
-    let proxy = PgProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let (dsn, envelopes) = fake_sentry();
     let env = function_env(&stack, &proxy, &dsn, &format!("pw-{}", random_suffix()));
     let mut function = Function::start("content-api", &env).await;
     let route = "GET /api/articles";
 
     let (first, event) = http_event(route, "/api/articles", &[], None);
-    let response = function.invoke(event).await.response();
+    let invocation = format!("req-{}", random_suffix());
+    let response = function.invoke_as(&invocation, event).await.response();
     assert_eq!(status_of(&response), 200, "{response}");
     let completed = lines_of(&function, &first);
+    assert!(
+        completed
+            .iter()
+            .all(|line| line["requestId"] == invocation.as_str()),
+        "lines of {first} under another invocation id: {completed:?}"
+    );
     let done = completed
         .iter()
         .find(|line| line["message"] == "request completed")
@@ -170,6 +220,8 @@ async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away
     // Flushed before the answer: the transaction is already here, named after the
     // route, with the Redis calls of the cache lookup as spans.
     let traced = transactions(&envelopes);
+    // One per invocation: the runtime's own spans start none of their own.
+    assert_eq!(traced.len(), 1, "{traced:?}");
     let transaction = traced
         .iter()
         .find(|t| t["tags"]["request_id"] == first)
@@ -188,8 +240,17 @@ async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away
     // envelope, and the error in Sentry before the answer.
     proxy.stop().await;
     let (down, event) = http_event(route, "/api/articles?pagination[page]=2", &[], None);
-    let response = function.invoke(event).await.response();
+    let invocation = format!("req-{}", random_suffix());
+    let response = function.invoke_as(&invocation, event).await.response();
     assert_eq!(status_of(&response), 503, "{response}");
+    let failed = lines_of(&function, &down);
+    assert!(
+        !failed.is_empty()
+            && failed
+                .iter()
+                .all(|line| line["requestId"] == invocation.as_str()),
+        "lines of {down} not all under {invocation}: {failed:?}"
+    );
     assert_eq!(header(&response, "retry-after"), Some("5"), "{response}");
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error"]["status"], 503, "{body}");
@@ -208,18 +269,37 @@ async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away
     let (_, event) = http_event(route, "/api/articles?pagination[page]=3", &[], None);
     assert_eq!(status_of(&function.invoke(event).await.response()), 200);
 
-    // The server cuts every connection, as it does to a sandbox frozen past its idle
-    // timeout: the next invocation still gets an answer from the database.
+    // The server cuts every connection under a warm sandbox. Invocations right
+    // after may still find connections whose end the pool has not read yet: each is
+    // then a 503 asking to retry (never a 500) and drops that connection, and the
+    // same process is soon answering from new ones.
     let admin = stack.db.client().await;
-    let cut = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            &[&stack.db.name],
-        )
-        .await
-        .expect("terminate");
-    assert!(!cut.is_empty(), "the function held no connection to cut");
-    let (_, event) = http_event(route, "/api/articles?pagination[page]=4", &[], None);
+    cut_function_connections(&admin, &stack.db.name).await;
+    let mut answers = Vec::new();
+    for page in 4..10 {
+        let (_, event) = http_event(
+            route,
+            &format!("/api/articles?pagination[page]={page}"),
+            &[],
+            None,
+        );
+        let response = function.invoke(event).await.response();
+        let status = status_of(&response);
+        answers.push(status);
+        match status {
+            200 => break,
+            503 => assert_eq!(header(&response, "retry-after"), Some("5"), "{response}"),
+            other => panic!("{other}: {response}\n{}", function.logs().join("\n")),
+        }
+    }
+    assert_eq!(answers.last(), Some(&200), "no recovery: {answers:?}");
+
+    // A sandbox frozen longer than the server kept its idle connections: the server
+    // cut them, and the first invocation after the thaw checks its connection (idle
+    // past `VERIFY_AFTER_IDLE`) and answers from a new one.
+    cut_function_connections(&admin, &stack.db.name).await;
+    tokio::time::sleep(platform::db::VERIFY_AFTER_IDLE + std::time::Duration::from_secs(1)).await;
+    let (_, event) = http_event(route, "/api/articles?pagination[page]=6", &[], None);
     let response = function.invoke(event).await.response();
     assert_eq!(
         status_of(&response),
@@ -229,13 +309,17 @@ async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away
     );
 
     assert!(function.running(), "the process ended");
+    // Exactly one transaction per invocation, each delivered before its answer: the
+    // runtime's own spans (`request`, lambda_runtime's) start none of their own.
+    let invocations = 4 + answers.len();
+    assert_eq!(transactions(&envelopes).len(), invocations);
     assert_every_line_has_a_request_id(&function);
 }
 
 #[tokio::test]
 async fn a_queue_function_reports_to_sentry() {
     let stack = spawn_stack().await;
-    let proxy = PgProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let (dsn, envelopes) = fake_sentry();
     let env = function_env(&stack, &proxy, &dsn, &format!("pw-{}", random_suffix()));
     let mut function = Function::start("mail-send", &env).await;
@@ -327,7 +411,7 @@ fn configured_secrets(env: &[(String, String)], database_password: &str) -> Vec<
 #[tokio::test]
 async fn no_planted_secret_reaches_a_log_line_or_sentry() {
     let stack = spawn_stack().await;
-    let proxy = PgProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let (dsn, envelopes) = fake_sentry();
     let database_password = format!("pg-password-{}", random_suffix());
     let env = function_env(&stack, &proxy, &dsn, &database_password);
@@ -470,6 +554,152 @@ async fn no_planted_secret_reaches_a_log_line_or_sentry() {
     }
     assert!(scanned > 20, "only {scanned} lines and envelopes scanned");
     for mut function in [auth, webhooks, content] {
+        assert!(function.running(), "{} ended", function.name);
+    }
+}
+
+#[tokio::test]
+async fn settings_stored_in_secrets_manager_are_read_at_cold_start() {
+    let stack = spawn_stack().await;
+    if stack.aws_endpoint.is_none() {
+        eprintln!("skipped: needs moto (TEST_AWS_ENDPOINT_URL)");
+        return;
+    }
+    let sdk = platform::aws::sdk_config(&stack.platform.config.aws).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let stored = json!({
+        "DATABASE_URL": stack.db.url,
+        "UPSTASH_REDIS_REST_TOKEN": stack.upstash_token,
+    });
+    let created = secrets
+        .create_secret()
+        .name(format!("bianxian/{}", stack.db.name))
+        .secret_string(stored.to_string())
+        .send()
+        .await
+        .expect("create the secret");
+    let arn = created.arn().expect("an ARN").to_owned();
+    // Neither the database nor the Upstash token is in the environment.
+    let mut env = stack.env();
+    env.retain(|(name, _)| name != "DATABASE_URL" && name != "UPSTASH_REDIS_REST_TOKEN");
+    env.push(("BIANXIAN_SECRETS_ARN".to_owned(), arn));
+    let function = Function::start("content-api", &env).await;
+    let (_, event) = http_event("GET /api/articles", "/api/articles", &[], None);
+    let response = function.invoke(event).await.response();
+    assert_eq!(
+        status_of(&response),
+        200,
+        "{response}\n{}",
+        function.logs().join("\n")
+    );
+
+    // A secret that does not exist: the start-up fails, naming the setting.
+    env.retain(|(name, _)| name != "BIANXIAN_SECRETS_ARN");
+    env.push((
+        "BIANXIAN_SECRETS_ARN".to_owned(),
+        format!("bianxian/missing-{}", random_suffix()),
+    ));
+    let mut function = Function::start("content-api", &env).await;
+    assert_eq!(function.exit_code().await, Some(78));
+    let output = function.logs().join("\n");
+    assert!(
+        output.contains("BIANXIAN_SECRETS_ARN: cannot read bianxian/missing-"),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn redis_stopping_leaves_reads_up_sessions_503_and_the_limiter_as_configured() {
+    let redis = TcpProxy::start(bianxian_e2e::redis_addr()).await;
+    let stack = spawn_stack_with(StackOptions {
+        redis_addr: Some(redis.address()),
+        ..Default::default()
+    })
+    .await;
+    let env = stack.env();
+    let with_mode = |mode: &str| {
+        let mut env = env.clone();
+        env.retain(|(name, _)| name != "RATE_LIMIT_FAILURE_MODE");
+        env.push(("RATE_LIMIT_FAILURE_MODE".to_owned(), mode.to_owned()));
+        env
+    };
+    let content = Function::start("content-api", &env).await;
+    let open = Function::start("auth", &with_mode("open")).await;
+    let closed = Function::start("auth", &with_mode("closed")).await;
+    let session = stack.member_session().await;
+    let bearer = format!("Bearer {session}");
+    let me = || {
+        http_event(
+            "GET /auth/me",
+            "/auth/me",
+            &[("authorization", &bearer)],
+            None,
+        )
+        .1
+    };
+    let login = || {
+        let body = json!({ "email": "nobody@example.com", "password": "not-the-password" });
+        http_event(
+            "POST /auth/login",
+            "/auth/login",
+            &[("content-type", "application/json")],
+            Some(&body.to_string()),
+        )
+        .1
+    };
+    let read = |page: u32| {
+        http_event(
+            "GET /api/articles",
+            &format!("/api/articles?pagination[page]={page}"),
+            &[],
+            None,
+        )
+        .1
+    };
+    assert_eq!(status_of(&open.invoke(me()).await.response()), 200);
+    assert_eq!(status_of(&content.invoke(read(1)).await.response()), 200);
+
+    redis.stop().await;
+    // Public content comes from PostgreSQL, cached or not.
+    for page in [1, 2] {
+        let response = content.invoke(read(page)).await.response();
+        assert_eq!(status_of(&response), 200, "{response}");
+    }
+    // Sessions live in Redis: 503 asking to retry, not a 500 and not a 401.
+    let response = open.invoke(me()).await.response();
+    assert_eq!(status_of(&response), 503, "{response}");
+    assert_eq!(header(&response, "retry-after"), Some("5"), "{response}");
+    // The login limiter: closed refuses at once; open lets the attempt through, to
+    // be answered on its merits (a wrong password: 401).
+    let message = |response: &Value| {
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let refused = closed.invoke(login()).await.response();
+    assert_eq!(status_of(&refused), 503, "{refused}");
+    assert!(
+        message(&refused).starts_with("rate limiting is unavailable"),
+        "{refused}"
+    );
+    let through = open.invoke(login()).await.response();
+    assert_eq!(status_of(&through), 401, "{through}");
+    assert_eq!(message(&through), "invalid email or password", "{through}");
+
+    // Redis is back: the same processes cache and find sessions again.
+    redis.resume().await;
+    let cached = format!("test:{}:cache:content:", stack.db.name);
+    let before = bianxian_e2e::redis_keys(&cached).await.len();
+    assert_eq!(status_of(&content.invoke(read(7)).await.response()), 200);
+    let after = bianxian_e2e::redis_keys(&cached).await.len();
+    assert!(
+        after > before,
+        "nothing cached after Redis came back ({before} → {after})"
+    );
+    assert_eq!(status_of(&open.invoke(me()).await.response()), 200);
+    for mut function in [content, open, closed] {
         assert!(function.running(), "{} ended", function.name);
     }
 }

@@ -155,6 +155,8 @@ pub struct Function {
     api: RuntimeApi,
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The tasks copying stdout and stderr into `logs`; they end at the pipes' EOF.
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Where cargo put the workspace's binaries: next to this test's own `deps` folder.
@@ -196,23 +198,25 @@ impl Function {
         let logs: Arc<Mutex<Vec<String>>> = Arc::default();
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
+        let mut readers = Vec::new();
         for stream in [
             Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
             Box::new(stderr),
         ] {
             let logs = logs.clone();
-            tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     logs.lock().expect("lock").push(line);
                 }
-            });
+            }));
         }
         Self {
             name,
             api,
             child,
             logs,
+            readers,
         }
     }
 
@@ -246,6 +250,19 @@ impl Function {
     /// Every line the process wrote so far, stdout and stderr.
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().expect("lock").clone()
+    }
+
+    /// How the process ended, when it ends within 20 s (a start-up that failed),
+    /// once everything it wrote is in [`Function::logs`].
+    pub async fn exit_code(&mut self) -> Option<i32> {
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .ok()?
+            .ok()?;
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
+        status.code()
     }
 
     /// Whether the process is still running (a panic that escaped would end it).

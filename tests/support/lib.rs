@@ -494,8 +494,6 @@ impl TestStack {
         token.expose().to_owned()
     }
 
-    /// A member made directly in the database, signed in without the auth routes
-    /// (and so without their rate limits); returns the session token.
     /// The settings the stack's functions run with, for starting one as a process.
     pub fn env(&self) -> Vec<(String, String)> {
         self.env
@@ -517,6 +515,8 @@ impl TestStack {
             .expect("a new email");
     }
 
+    /// A member made directly in the database, signed in without the auth routes
+    /// (and so without their rate limits); returns the session token.
     pub async fn member_session(&self) -> String {
         let email =
             identity::email::Email::parse(&format!("member-{}@example.com", random_suffix()))

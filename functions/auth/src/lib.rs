@@ -195,7 +195,7 @@ impl Auth {
     /// Writes a mail job inside `tx`.
     async fn mail(
         &self,
-        tx: &impl platform::db::GenericClient,
+        tx: &impl platform::db::Transactional,
         template: &'static str,
         to: &str,
         variables: serde_json::Value,
@@ -215,7 +215,7 @@ impl Auth {
     /// Writes the mail carrying `member`'s link `token` for `purpose` inside `tx`.
     async fn mail_link(
         &self,
-        tx: &impl platform::db::GenericClient,
+        tx: &impl platform::db::Transactional,
         member: &Member,
         purpose: Purpose,
         token: Secret,
@@ -418,7 +418,7 @@ impl Auth {
     /// Sets a new password and revokes every session but `keep`.
     async fn replace_password(
         &self,
-        tx: &impl platform::db::GenericClient,
+        tx: &impl platform::db::Transactional,
         member: &Member,
         new: &Password,
         keep: Option<&Session>,

@@ -125,7 +125,7 @@ async fn run(args: Args) -> Result<(), String> {
             let text = std::fs::read_to_string(&template_path)
                 .map_err(|e| format!("{template_path}: {e}"))?;
             let routes = template::routes(&text)?;
-            let (config, ()) = load_config();
+            let (config, ()) = load_config().await;
             let _telemetry = telemetry::init(&config);
             let platform = Arc::new(Platform::new(config).map_err(|e| e.to_string())?);
             // The mail and webhook tasks run detached for as long as the gateway does.
@@ -221,7 +221,7 @@ async fn run(args: Args) -> Result<(), String> {
                 .parse()
                 .map_err(|_| format!("--orders: `{raw}` is not a number"))?;
             let dir = args.required("dir")?;
-            let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
+            let platform = Platform::new(load_config::<()>().await.0).map_err(|e| e.to_string())?;
             bianxian_local::bench_payments::prepare(&platform, orders, std::path::Path::new(&dir))
                 .await
         }
@@ -230,11 +230,11 @@ async fn run(args: Args) -> Result<(), String> {
             let subscribers = raw
                 .parse()
                 .map_err(|_| format!("--subscribers: `{raw}` is not a number"))?;
-            let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
+            let platform = Platform::new(load_config::<()>().await.0).map_err(|e| e.to_string())?;
             bianxian_local::bench_mail::run(&platform, subscribers).await
         }
         "campaign-worker" => {
-            let (config, ()) = load_config();
+            let (config, ()) = load_config().await;
             let _telemetry = telemetry::init(&config);
             let platform = Arc::new(Platform::new(config).map_err(|e| e.to_string())?);
             let worker = campaigns::start(platform)
@@ -250,14 +250,14 @@ async fn run(args: Args) -> Result<(), String> {
             let event: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
             let platform =
-                Arc::new(Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?);
+                Arc::new(Platform::new(load_config::<()>().await.0).map_err(|e| e.to_string())?);
             let handler = ses_events::handler(platform, ()).map_err(|e| e.to_string())?;
             let outcome = handler(event).await.map_err(|e| e.to_string())?;
             println!("{outcome}");
             Ok(())
         }
         "migrate" => {
-            let (config, ()) = load_config();
+            let (config, ()) = load_config().await;
             let platform = Platform::new(config).map_err(|e| e.to_string())?;
             let report = migrate::migrate(&platform)
                 .await
@@ -271,7 +271,7 @@ async fn run(args: Args) -> Result<(), String> {
                 .parse()
                 .map_err(|_| format!("--articles: `{raw}` is not a number"))?;
             let profile = seed::Profile::parse(&args.get("profile", "demo"))?;
-            let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
+            let platform = Platform::new(load_config::<()>().await.0).map_err(|e| e.to_string())?;
             seed::seed(
                 &platform,
                 profile,
@@ -311,7 +311,7 @@ async fn create_user(args: &Args) -> Result<(), String> {
         }
     };
     let password = Password::parse_new(&raw_password, "password").map_err(|e| e.to_string())?;
-    let platform = Platform::new(load_config::<()>().0).map_err(|e| e.to_string())?;
+    let platform = Platform::new(load_config::<()>().await.0).map_err(|e| e.to_string())?;
     let mut client = platform.db.client().await.map_err(|e| e.to_string())?;
     let tx = client.transaction().await.map_err(|e| e.to_string())?;
     let staff = staff::create(&*tx, &email, &password, role, &name)

@@ -290,8 +290,9 @@ mod tests {
         fn every_function_is_alarmed_on_and_on_the_dashboard() {
             let doc = template();
             let watched = alarmed(&doc);
+            // `!Sub [body, {variables}]`.
             let dashboard = match &resources(&doc)["Dashboard"]["Properties"]["DashboardBody"] {
-                Value::Tagged(sub) => sub.value.as_str().unwrap().to_owned(),
+                Value::Tagged(sub) => sub.value[0].as_str().unwrap().to_owned(),
                 other => panic!("DashboardBody is not a !Sub: {other:?}"),
             };
             let functions: Vec<_> = of_type(&doc, "AWS::Serverless::Function").collect();

@@ -419,7 +419,11 @@ impl Alipay {
             tracing::warn!(method, why, "alipay");
             Error::ServiceUnavailable(format!("Alipay did not answer {method} usably"))
         };
-        let span = platform::telemetry::http_span("POST", url.as_str());
+        let span = platform::telemetry::http_span(
+            "POST",
+            url.as_str(),
+            platform::telemetry::UrlDetail::Path,
+        );
         let response = self
             .http
             .post(url)

@@ -330,7 +330,7 @@ async fn save_prices(
 
 /// Adds a product (in the caller's transaction, with its audit entry by `actor`).
 pub async fn create(
-    client: &impl GenericClient,
+    client: &impl platform::db::Transactional,
     actor: &str,
     input: ProductInput,
 ) -> Result<Product> {
@@ -380,7 +380,7 @@ pub async fn create(
 /// Changes a product's name, description, access days, prices or active state (in
 /// the caller's transaction, with its audit entry by `actor`).
 pub async fn update(
-    client: &impl GenericClient,
+    client: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     input: ProductInput,

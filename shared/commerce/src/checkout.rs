@@ -244,7 +244,7 @@ async fn open_order(
 }
 
 async fn create(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     member_id: i64,
     request: &CheckoutRequest,
 ) -> Result<Order> {

@@ -124,7 +124,7 @@ struct Locked {
     display_name: String,
 }
 
-async fn lock(tx: &impl platform::db::GenericClient, order: &str) -> Result<Locked> {
+async fn lock(tx: &impl platform::db::Transactional, order: &str) -> Result<Locked> {
     let rows = tx
         .query_typed(
             "SELECT o.id, o.member_id, o.status, o.currency, o.amount, p.kind, p.code, p.name,
@@ -189,7 +189,7 @@ fn access_until(order: &Locked, start: DateTime<Utc>) -> Result<Option<DateTime<
 /// provider's event, so both commit together): the outcome, and the receipt's mail
 /// job to [`Fulfilment::dispatch`] after COMMIT.
 pub async fn record(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     payment: &Payment<'_>,
 ) -> Result<(Outcome, Option<i64>)> {
     let order = lock(tx, payment.order).await?;

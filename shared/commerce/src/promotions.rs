@@ -147,7 +147,7 @@ fn check_limits(input: &PromotionInput) -> Result<()> {
 
 /// Adds a promotion (in the caller's transaction, audited as `actor`).
 pub async fn create(
-    client: &impl GenericClient,
+    client: &impl platform::db::Transactional,
     actor: &str,
     input: PromotionInput,
 ) -> Result<Promotion> {
@@ -225,7 +225,7 @@ fn window_error(err: tokio_postgres::Error) -> Error {
 /// Changes a promotion's window, limits or active state; its code and discount
 /// never change (orders were promised them).
 pub async fn update(
-    client: &impl GenericClient,
+    client: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     input: PromotionInput,
@@ -369,7 +369,7 @@ pub async fn quote(
 /// paid after the code ran out meanwhile keeps the price it was promised; the
 /// redemption is still recorded, and the limit it went over returned for the record.
 pub async fn redeem(
-    client: &impl GenericClient,
+    client: &impl platform::db::Transactional,
     order_id: i64,
     member_id: i64,
     promotion_id: i64,

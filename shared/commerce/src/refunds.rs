@@ -317,7 +317,7 @@ pub enum Settlement {
 /// keeps it: `refunded`, `partially_refunded`, `refund_failed`, `duplicate` for
 /// one settled before, or `unknown_refund`.
 pub async fn settle(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     request_id: &str,
     settlement: &Settlement,
     source: &str,

@@ -254,7 +254,7 @@ pub struct Invoice<'a> {
 /// first pays the checkout's order, each later one is a renewal order of its own.
 /// The outcome, and the receipt to dispatch after COMMIT.
 pub async fn invoice_paid(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     invoice: &Invoice<'_>,
 ) -> Result<(&'static str, Option<i64>)> {
     let rows = tx
@@ -316,7 +316,7 @@ pub async fn invoice_paid(
 
 /// A renewal's order: the subscription's price, charged what the invoice says.
 async fn renewal_order(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     member_id: i64,
     price_id: i64,
     invoice: &Invoice<'_>,
@@ -355,7 +355,7 @@ async fn renewal_order(
 /// A renewal Stripe could not collect: the subscription is past due, nothing is
 /// extended.
 pub async fn invoice_failed(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     subscription: &str,
 ) -> Result<&'static str> {
     let rows = tx

@@ -92,7 +92,7 @@ async fn member_with_wechat(
 /// email or password) who has only it. Two first sign-ins at once make one member:
 /// the loser's insert finds the winner's identity and its member is rolled back.
 pub async fn sign_in_with_wechat(
-    client: &mut tokio_postgres::Client,
+    client: &mut platform::db::Client,
     app_id: &str,
     openid: &str,
 ) -> Result<(Member, bool)> {

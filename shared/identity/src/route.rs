@@ -87,7 +87,7 @@ impl Call {
     /// so the change and its audit commit together or not at all.
     pub async fn audited<T, F>(&self, db: &Db, work: F) -> Result<T>
     where
-        F: AsyncFnOnce(&tokio_postgres::Transaction<'_>, &str) -> Result<T>,
+        F: AsyncFnOnce(&platform::db::Transaction<'_>, &str) -> Result<T>,
     {
         let actor = self.principal()?.actor();
         let mut client = db.client().await?;

@@ -226,7 +226,11 @@ impl WechatLogin {
             tracing::warn!(error = %e, "wechat: trading an authorisation code failed");
             Error::ServiceUnavailable("WeChat could not be reached; please try again".into())
         };
-        let span = platform::telemetry::http_span("GET", url.as_str());
+        let span = platform::telemetry::http_span(
+            "GET",
+            url.as_str(),
+            platform::telemetry::UrlDetail::Path,
+        );
         let response = self
             .http
             .get(url)

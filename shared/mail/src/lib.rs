@@ -87,7 +87,7 @@ pub struct MailJob {
 ///
 /// The job is rendered once here, so an unknown template or a missing variable fails
 /// the request that caused it, where the bug is, and never reaches the queue.
-pub async fn enqueue(tx: &impl platform::db::GenericClient, job: &MailJob) -> Result<RowId> {
+pub async fn enqueue(tx: &impl platform::db::Transactional, job: &MailJob) -> Result<RowId> {
     template::render(job.template, &job.variables).map_err(Error::internal)?;
     outbox::insert(tx, job.template, job.to.as_str(), &job.variables).await
 }

@@ -8,7 +8,7 @@ use platform::{
 use tokio_postgres::types::Type;
 
 pub async fn insert(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     template: &str,
     recipient: &str,
     variables: &serde_json::Value,
@@ -40,7 +40,7 @@ pub struct Job {
 }
 
 #[cfg(feature = "ses")]
-pub async fn load(client: &tokio_postgres::Client, id: RowId) -> Result<Job> {
+pub async fn load(client: &impl platform::db::GenericClient, id: RowId) -> Result<Job> {
     let rows = client
         .query_typed(
             "SELECT template, recipient, variables FROM mail_outbox WHERE id = $1",

@@ -7,6 +7,7 @@ use aws_sdk_sesv2::{
     types::{Destination, EmailContent, MessageTag, RawMessage},
 };
 use identity::email::Email;
+use platform::db::Client;
 use platform::{
     Platform,
     config::AwsConfig,
@@ -14,7 +15,6 @@ use platform::{
     outbox::{Consumer, Failure, Job, RowId},
 };
 use tokio::sync::OnceCell;
-use tokio_postgres::Client;
 use tracing::Instrument;
 
 use crate::{MailConfig, Mailbox, mime::Message, outbox, template};

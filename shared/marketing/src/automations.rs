@@ -297,7 +297,7 @@ async fn set_steps(client: &impl GenericClient, id: i64, resolved: &Resolved) ->
 }
 
 pub async fn create(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     input: AutomationInput,
 ) -> Result<Automation> {
@@ -330,7 +330,7 @@ pub async fn create(
 }
 
 /// The automation's id, its row locked for the transaction.
-async fn locked(tx: &impl platform::db::GenericClient, document_id: &str) -> Result<(i64, String)> {
+async fn locked(tx: &impl platform::db::Transactional, document_id: &str) -> Result<(i64, String)> {
     tx.query_typed(
         "SELECT id, status FROM automations WHERE document_id = $1 FOR UPDATE",
         &[(&document_id, Type::TEXT)],
@@ -345,7 +345,7 @@ async fn locked(tx: &impl platform::db::GenericClient, document_id: &str) -> Res
 /// enrolled go on from the position they are at); its trigger and list only
 /// while it is a draft.
 pub async fn update(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     input: AutomationInput,
@@ -384,7 +384,7 @@ pub async fn update(
 
 /// Deletes an automation that is not active, with its enrolments.
 pub async fn delete(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {
@@ -414,7 +414,7 @@ pub async fn delete(
 /// when its state does not allow it. The first activation starts its watermark:
 /// only people who arrive from then on are enrolled.
 pub async fn set_active(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     active: bool,
@@ -492,7 +492,7 @@ pub async fn window(
 /// `subscribed` the arrivals are read here (`arrivals` is ignored). Answers how
 /// many were enrolled.
 pub async fn enrol(
-    client: &mut tokio_postgres::Client,
+    client: &mut platform::db::Client,
     trigger: Trigger,
     arrivals: &[Arrival],
     until: DateTime<Utc>,
@@ -564,7 +564,7 @@ pub async fn enrol(
 /// The subscriber ids of these addresses, creating the missing ones (named, linked
 /// to the member with the address, on no list).
 async fn subscribers_for(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     emails: &[&str],
     names: &[&str],
 ) -> Result<Vec<i64>> {
@@ -687,7 +687,7 @@ fn due(row: &Row) -> Result<Due> {
 /// its enrolment moved on in the same transaction. Answers the mail jobs to
 /// dispatch after.
 pub async fn run_due(
-    client: &mut tokio_postgres::Client,
+    client: &mut platform::db::Client,
     sender: &StepSender<'_>,
 ) -> Result<Vec<RowId>> {
     let mut jobs = Vec::new();

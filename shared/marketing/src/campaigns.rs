@@ -348,7 +348,7 @@ async fn set_lists(client: &impl GenericClient, id: i64, list_ids: &[i64]) -> Re
 }
 
 pub async fn create(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     input: CampaignInput,
 ) -> Result<Campaign> {
@@ -388,7 +388,7 @@ pub async fn create(
 
 /// Changes a campaign that has not started.
 pub async fn update(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     input: CampaignInput,
@@ -432,7 +432,7 @@ pub async fn update(
 
 /// Deletes a campaign that is not sending (its messages go with it).
 pub async fn delete(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {
@@ -461,7 +461,7 @@ pub async fn delete(
 
 /// The campaign's id, its row locked for the transaction: lifecycle changes of one
 /// campaign happen one after the other.
-async fn locked(tx: &impl platform::db::GenericClient, document_id: &str) -> Result<i64> {
+async fn locked(tx: &impl platform::db::Transactional, document_id: &str) -> Result<i64> {
     tx.query_typed(
         "SELECT id FROM campaigns WHERE document_id = $1 FOR UPDATE",
         &[(&document_id, Type::TEXT)],
@@ -506,7 +506,7 @@ pub struct Changed {
 /// Applies `action` to a campaign in `tx`; a change its state does not allow is a
 /// 409. Starting needs the postal address every campaign mail must carry.
 pub async fn act(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     action: Action,
@@ -618,7 +618,7 @@ pub async fn act(
 /// Starts campaign `id` if it is a draft or scheduled: one message row per
 /// confirmed, enabled, unsuppressed subscriber of its lists (reached through the
 /// first of its lists they are on). False when it was not startable.
-async fn start(tx: &impl platform::db::GenericClient, id: i64) -> Result<bool> {
+async fn start(tx: &impl platform::db::Transactional, id: i64) -> Result<bool> {
     let started = tx
         .query_typed(
             "UPDATE campaigns SET status = 'running', started_at = now()
@@ -670,7 +670,7 @@ async fn start(tx: &impl platform::db::GenericClient, id: i64) -> Result<bool> {
 /// whose time has come, and finishes running ones with nothing left to send.
 /// Answers the running campaigns to [`fan_out`]: those it started, and any whose
 /// fan-out was cut short.
-pub async fn run_due(client: &mut tokio_postgres::Client) -> Result<Vec<i64>> {
+pub async fn run_due(client: &mut platform::db::Client) -> Result<Vec<i64>> {
     let due: Vec<i64> = client
         .query_typed(
             "SELECT id FROM campaigns WHERE status = 'scheduled' AND send_at <= now()
@@ -900,7 +900,7 @@ pub const MAX_TEST_ADDRESSES: usize = 5;
 /// with only the address), subject marked `[测试]`, links in the footer examples.
 /// Answers the mail job ids.
 pub async fn test_send(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     to: &[identity::email::Email],

@@ -133,7 +133,7 @@ fn tag(mail: &Mail, name: &str) -> Option<String> {
 }
 
 /// Records one EventBridge event from SES and acts on it, once.
-pub async fn handle(client: &mut tokio_postgres::Client, event: &Value) -> Result<Outcome> {
+pub async fn handle(client: &mut platform::db::Client, event: &Value) -> Result<Outcome> {
     let envelope: Envelope = match serde_json::from_value(event.clone()) {
         Ok(envelope) => envelope,
         Err(e) => return Ok(Outcome::Ignored(format!("not an SES event: {e}"))),

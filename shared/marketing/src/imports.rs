@@ -158,7 +158,7 @@ fn row(record: &csv::StringRecord, columns: &Columns) -> std::result::Result<Row
 
 /// Imports `csv` (UTF-8, a header row first) in `tx`.
 pub async fn import(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     csv: &[u8],
     options: &ImportOptions,
@@ -212,7 +212,7 @@ pub async fn import(
 /// Writes one batch of distinct addresses: subscribers created or (with
 /// `overwrite`) updated, and put on the options' lists.
 async fn write(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     report: &mut ImportReport,
     batch: &[Row],
     options: &ImportOptions,

@@ -216,7 +216,7 @@ fn check(input: &ListInput) -> Result<Checked> {
 }
 
 pub async fn create(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     input: ListInput,
 ) -> Result<MailingList> {
@@ -248,7 +248,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     input: ListInput,
@@ -283,7 +283,7 @@ pub async fn update(
 
 /// Deletes a list and its subscriptions (the subscribers stay).
 pub async fn delete(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {

@@ -54,7 +54,7 @@ pub struct Pending {
 /// Subscribes `request.email` to the lists it names: the double opt-in lists that
 /// wait for confirmation, if any ([`confirmation`] mails their link).
 pub async fn subscribe(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     request: &SubscribeRequest,
 ) -> Result<Option<Pending>> {
     let name = request.name.trim();
@@ -131,7 +131,7 @@ pub async fn subscribe(
 
 /// Writes the confirmation mail of `pending` to `to` in `tx`: its job id.
 pub async fn confirmation(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     key: &LinkKey,
     site_url: &Url,
     to: &Email,
@@ -226,7 +226,7 @@ pub async fn unsubscribe_scope(
 /// Unsubscribes at once, as an unsubscribe link says: from its list, or from every
 /// list, which also suppresses the address. Using it again changes nothing more.
 pub async fn unsubscribe(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     key: &LinkKey,
     token: &str,
 ) -> Result<Changed> {
@@ -313,7 +313,7 @@ pub async fn preferences(
 /// Sets which of the lists the page offers the subscriber is on. The link came to
 /// their mailbox, so lists they choose are confirmed at once.
 pub async fn set_preferences(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     key: &LinkKey,
     token: &str,
     input: &PreferencesInput,

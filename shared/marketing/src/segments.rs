@@ -346,7 +346,7 @@ fn stored(input: &SegmentInput) -> Result<(String, Value)> {
 }
 
 pub async fn create(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     input: SegmentInput,
 ) -> Result<Segment> {
@@ -373,7 +373,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     input: SegmentInput,
@@ -408,7 +408,7 @@ pub async fn update(
 
 /// Deletes a segment no campaign that has not finished targets.
 pub async fn delete(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {

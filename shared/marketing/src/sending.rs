@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use identity::email::Email;
 use mail::{Sender, mime::Message};
+use platform::db::Client;
 use platform::{
     Platform,
     error::{Error, Result},
@@ -21,7 +22,7 @@ use platform::{
     ratelimit::{Pace, RateLimiter},
 };
 use serde_json::{Value, json};
-use tokio_postgres::{Client, types::Type};
+use tokio_postgres::types::Type;
 use url::Url;
 
 use crate::{

@@ -286,7 +286,7 @@ const EMAIL_TAKEN: [(&str, &str); 1] = [(
 )];
 
 pub async fn create(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     input: SubscriberInput,
 ) -> Result<Subscriber> {
@@ -317,7 +317,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     input: SubscriberInput,
@@ -351,7 +351,7 @@ pub async fn update(
 /// Deletes a subscriber and their subscriptions (their suppression, if any, stays:
 /// deleting someone must not make them mailable again).
 pub async fn delete(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {

@@ -122,13 +122,13 @@ pub async fn page(
 }
 
 /// Staff suppress an address by hand.
-pub async fn add(tx: &impl platform::db::GenericClient, actor: &str, email: &Email) -> Result<()> {
+pub async fn add(tx: &impl platform::db::Transactional, actor: &str, email: &Email) -> Result<()> {
     suppress(tx, email.as_str(), Reason::Manual, json!({ "by": actor })).await?;
     audit::record(tx, actor, "suppression.add", email.as_str(), json!({})).await
 }
 
 /// Staff lift a suppression (an address that bounced once works again).
-pub async fn remove(tx: &impl platform::db::GenericClient, actor: &str, email: &str) -> Result<()> {
+pub async fn remove(tx: &impl platform::db::Transactional, actor: &str, email: &str) -> Result<()> {
     let removed = tx
         .query_typed(
             "DELETE FROM suppressions WHERE email = $1 RETURNING reason",

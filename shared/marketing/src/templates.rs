@@ -324,7 +324,7 @@ pub async fn by_document_id(client: &impl GenericClient, document_id: &str) -> R
 }
 
 pub async fn create(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     input: TemplateInput,
 ) -> Result<Template> {
@@ -359,7 +359,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
     input: TemplateInput,
@@ -396,7 +396,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     actor: &str,
     document_id: &str,
 ) -> Result<()> {

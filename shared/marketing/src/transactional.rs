@@ -50,7 +50,7 @@ pub struct TxQueued {
 
 /// The recipient's address, name and attributes.
 async fn recipient(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     input: &TxInput,
 ) -> Result<(Email, String, Value)> {
     let row = match (&input.subscriber, &input.email) {
@@ -91,7 +91,7 @@ async fn recipient(
 
 /// Renders the template for the recipient and writes the mail job in `tx`.
 pub async fn send(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     input: &TxInput,
     postal_address: &str,
 ) -> Result<TxQueued> {

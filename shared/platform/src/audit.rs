@@ -9,7 +9,7 @@ use tokio_postgres::types::Type;
 use crate::error::Result;
 
 pub async fn record(
-    client: &impl GenericClient,
+    client: &impl crate::db::Transactional,
     actor: &str,
     action: &str,
     subject: &str,

@@ -140,8 +140,17 @@ impl Env {
         Self(Arc::new(lookup))
     }
 
-    fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         (self.0)(name)
+    }
+
+    /// The AWS settings alone, to read stored settings before the rest; their
+    /// problems are reported by the full load that follows.
+    pub(crate) fn aws(&self) -> AwsConfig {
+        aws_settings(&mut Vars {
+            env: self,
+            problems: Vec::new(),
+        })
     }
 
     /// A domain's section alone, without the core settings: what the local gateway

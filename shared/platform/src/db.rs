@@ -244,6 +244,16 @@ impl<'a> GenericClient for Transaction<'a> {
     }
 }
 
+/// A client inside a transaction: what a function takes when its statements must
+/// commit or roll back with its caller's (a row lock held to the end, an outbox row or
+/// an audit entry written with the change it describes). Plain clients do not
+/// implement it, so an autocommit connection cannot be handed over by mistake.
+pub trait Transactional: GenericClient {}
+
+impl Transactional for tokio_postgres::Transaction<'_> {}
+impl Transactional for deadpool_postgres::Transaction<'_> {}
+impl Transactional for Transaction<'_> {}
+
 impl GenericClient for tokio_postgres::Client {
     type Postgres = Self;
 

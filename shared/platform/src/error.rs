@@ -211,9 +211,17 @@ impl From<tokio_postgres::Error> for Error {
         // The server went away under an open connection (a restart, a failover, an
         // idle connection the server or proxy closed while the sandbox was frozen):
         // the pool replaces the connection, and the client may retry.
-        if err.is_closed() {
+        // So is a server that is shutting down or restarting (57P01-57P03), a
+        // connection exception (class 08) and a server out of connection slots (53300).
+        let unavailable = err.code().is_some_and(|code| {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+        });
+        if err.is_closed() || unavailable {
             tracing::error!(error = %err, "database connection lost");
-            return Error::ServiceUnavailable("the database connection was lost; try again".into());
+            // No "try again": the connection may have dropped around a COMMIT that
+            // went through, and not every write is safe to repeat.
+            return Error::ServiceUnavailable("the database connection was lost".into());
         }
         Error::Internal(Box::new(err))
     }

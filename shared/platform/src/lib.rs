@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod secret;
 pub mod signature;
 mod state;
+pub mod stored;
 pub mod telemetry;
 pub mod upstash;
 

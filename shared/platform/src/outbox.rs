@@ -49,13 +49,10 @@ use futures_util::{StreamExt, future::join_all};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
-use tokio_postgres::{
-    Client,
-    types::{ToSql, Type},
-};
+use tokio_postgres::types::{ToSql, Type};
 use url::Url;
 
-use crate::db::GenericClient;
+use crate::db::{Client, GenericClient};
 use crate::{
     Platform,
     config::AwsConfig,

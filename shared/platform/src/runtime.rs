@@ -169,10 +169,18 @@ pub async fn invoke(
     response
 }
 
-/// Loads the core configuration and a function's sections, or exits with a message
-/// that names every bad variable.
-pub fn load_config<S: Section>() -> (Config, S) {
-    match Config::load::<S>(Env::process()) {
+/// Loads the core configuration and a function's sections, stored settings
+/// (`stored`, Secrets Manager) over the environment, or exits with a message that
+/// names every bad variable.
+pub async fn load_config<S: Section>() -> (Config, S) {
+    let env = match crate::stored::environment(Env::process()).await {
+        Ok(env) => env,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(78);
+        }
+    };
+    match Config::load::<S>(env) {
         Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("{err}");
@@ -187,7 +195,7 @@ pub async fn run_http<S: Section, H: Handler>(
     function: &'static str,
     make_handler: impl FnOnce(Arc<Platform>, S) -> Result<H>,
 ) -> Result<(), lambda_http::Error> {
-    let (config, settings) = load_config::<S>();
+    let (config, settings) = load_config::<S>().await;
     let _telemetry = telemetry::init(&config);
     let platform = Arc::new(Platform::new(config)?);
     let handler: Arc<dyn Handler> = Arc::new(make_handler(platform.clone(), settings)?);
@@ -238,15 +246,21 @@ where
         .catch_unwind()
         .bind_hub(hub.clone());
     let result = match tracing::Instrument::instrument(outcome, span.clone()).await {
-        Ok(result) => result,
+        Ok(result) => {
+            if let Err(err) = &result {
+                let _entered = span.enter();
+                tracing::error!(error = %err, "invocation failed");
+                hub.capture_error(err);
+            }
+            result
+        }
         // The panic hook has already reported the panic (with its message) to Sentry.
-        Err(_) => Err(Error::internal("handler panicked")),
+        Err(_) => {
+            let _entered = span.enter();
+            tracing::error!("handler panicked");
+            Err(Error::internal("handler panicked"))
+        }
     };
-    if let Err(err) = &result {
-        let _entered = span.enter();
-        tracing::error!(error = %err, "invocation failed");
-        hub.capture_error(err);
-    }
     transaction.set_status(if result.is_ok() {
         sentry::protocol::SpanStatus::Ok
     } else {
@@ -276,7 +290,7 @@ where
     F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<serde_json::Value>> + Send,
 {
-    let (config, settings) = load_config::<S>();
+    let (config, settings) = load_config::<S>().await;
     let _telemetry = telemetry::init(&config);
     let platform = Arc::new(Platform::new(config)?);
     let handler = Arc::new(make_handler(platform, settings)?);

@@ -64,7 +64,15 @@ pub fn init(config: &Config) -> TelemetryGuard {
     // tracing events only become breadcrumbs and spans become Sentry spans.
     let sentry_layers = sentry.is_some().then(|| {
         SpanLayer::new()
-            .with_filter(LevelFilter::INFO)
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                // The runtime opens each invocation's transaction itself (`runtime`);
+                // these spans would each start a second, empty one.
+                *meta.level() <= tracing::Level::INFO
+                    && !matches!(
+                        meta.name(),
+                        "request" | "invocation" | "Lambda runtime invoke"
+                    )
+            }))
             .and_then(BreadcrumbLayer::new().with_filter(LevelFilter::INFO))
     });
     let _ = tracing_subscriber::registry()
@@ -128,19 +136,21 @@ pub fn aws_span(service: &'static str, operation: &'static str) -> tracing::Span
     )
 }
 
+/// How much of a URL a span may show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlDetail {
+    /// Scheme, host and path: the fixed APIs of the providers, whose paths name
+    /// operations. Never the query string (signatures, app secrets) or user info.
+    Path,
+    /// Scheme and host only: URLs staff configure (webhook receivers), whose paths
+    /// may carry the receiver's own secret (`/services/T…/B…/<token>`).
+    Host,
+}
+
 /// An outgoing HTTP request (payment providers, WeChat, webhooks), as a Sentry
-/// `http.client` span. Only scheme, host and path are kept: a query string may carry
-/// a provider's signature or an app secret, user info a receiver's password.
-pub fn http_span(method: &str, url: &str) -> tracing::Span {
-    let url = match url::Url::parse(url) {
-        Ok(url) => format!(
-            "{}://{}{}",
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            url.path()
-        ),
-        Err(_) => "(not a URL)".to_owned(),
-    };
+/// `http.client` span showing only what `detail` allows of the URL.
+pub fn http_span(method: &str, url: &str, detail: UrlDetail) -> tracing::Span {
+    let url = shown_url(url, detail);
     tracing::info_span!(
         "http",
         sentry.op = "http.client",
@@ -148,6 +158,23 @@ pub fn http_span(method: &str, url: &str) -> tracing::Span {
         http.method = method,
         url = %url,
     )
+}
+
+fn shown_url(url: &str, detail: UrlDetail) -> String {
+    match url::Url::parse(url) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or_default();
+            let port = url
+                .port()
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default();
+            match detail {
+                UrlDetail::Path => format!("{}://{host}{port}{}", url.scheme(), url.path()),
+                UrlDetail::Host => format!("{}://{host}{port}", url.scheme()),
+            }
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
 }
 
 /// Delivers everything captured so far, without blocking the async runtime.
@@ -162,5 +189,24 @@ pub async fn flush() {
     let flushed = tokio::task::spawn_blocking(move || client.flush(Some(Duration::from_secs(2))));
     if !matches!(flushed.await, Ok(true)) {
         tracing::warn!("sentry flush did not complete");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_never_show_query_strings_user_info_or_receivers_paths() {
+        let url = "https://user:pw@hooks.example.com:8443/services/T1/B2/secret-token?sig=abc#x";
+        assert_eq!(
+            shown_url(url, UrlDetail::Path),
+            "https://hooks.example.com:8443/services/T1/B2/secret-token"
+        );
+        assert_eq!(
+            shown_url(url, UrlDetail::Host),
+            "https://hooks.example.com:8443"
+        );
+        assert_eq!(shown_url("not a url", UrlDetail::Path), "(not a URL)");
     }
 }

@@ -127,7 +127,11 @@ impl Stripe {
             .extend_pairs(form)
             .finish();
         let url = self.url(path)?;
-        let span = platform::telemetry::http_span("POST", url.as_str());
+        let span = platform::telemetry::http_span(
+            "POST",
+            url.as_str(),
+            platform::telemetry::UrlDetail::Path,
+        );
         let request = self
             .http
             .post(url)

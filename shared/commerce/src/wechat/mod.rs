@@ -418,7 +418,11 @@ impl WechatPay {
             body.as_bytes(),
             chrono::Utc::now().timestamp(),
         );
-        let span = platform::telemetry::http_span(method.as_str(), url.as_str());
+        let span = platform::telemetry::http_span(
+            method.as_str(),
+            url.as_str(),
+            platform::telemetry::UrlDetail::Path,
+        );
         let mut request = self
             .http
             .request(method, url)

@@ -137,7 +137,7 @@ impl Event {
 /// has committed. `model` is the Strapi uid's singular name (`article`, `tag`, …);
 /// `entry` must hold only public fields.
 pub async fn enqueue(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     event: Event,
     model: &str,
     entry: &Value,

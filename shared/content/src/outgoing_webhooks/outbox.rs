@@ -8,7 +8,7 @@ use platform::{
     outbox::RowId,
 };
 use serde_json::Value;
-use tokio_postgres::{Client, types::Type};
+use tokio_postgres::types::Type;
 
 /// A delivery as its sender sees it after claiming it.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ pub struct Delivery {
     pub enabled: bool,
 }
 
-pub async fn load(client: &Client, id: RowId) -> Result<Delivery> {
+pub async fn load(client: &impl platform::db::GenericClient, id: RowId) -> Result<Delivery> {
     let rows = client
         .query_typed(
             "SELECT d.event, d.model, d.entry, d.created_at, w.url, w.secret_salt, w.enabled
@@ -48,7 +48,7 @@ pub async fn load(client: &Client, id: RowId) -> Result<Delivery> {
 
 /// Inserts one delivery per enabled webhook subscribed to `event`.
 pub async fn insert(
-    tx: &impl platform::db::GenericClient,
+    tx: &impl platform::db::Transactional,
     event: &str,
     model: &str,
     entry: &Value,

@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use tracing::Instrument;
 
 use chrono::{SecondsFormat, Utc};
+use platform::db::Client;
 use platform::{
     Platform,
     error::{self, Error, Result},
@@ -14,7 +15,6 @@ use platform::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use tokio_postgres::Client;
 
 use super::{
     WebhookConfig, check_url,
@@ -141,7 +141,11 @@ impl Job for Sender {
         })
         .map_err(|e| Failure::permanent(e.to_string()))?;
         let signature = sign(&secret, Utc::now().timestamp(), &body);
-        let span = platform::telemetry::http_span("POST", url.as_str());
+        let span = platform::telemetry::http_span(
+            "POST",
+            url.as_str(),
+            platform::telemetry::UrlDetail::Host,
+        );
         let response = self
             .http
             .post(url)

@@ -64,7 +64,7 @@ impl Writer {
     /// webhook delivery per subscribed webhook, whose ids are added to `deliveries`.
     async fn record(
         &self,
-        tx: &impl platform::db::GenericClient,
+        tx: &impl platform::db::Transactional,
         actor: &str,
         write: &Write<'_>,
         deliveries: &mut Vec<RowId>,

@@ -1,6 +1,7 @@
-//! A TCP relay in front of the machine's PostgreSQL that a test can take down and
-//! bring back, so a function sees its database stop (connections refused, open ones
-//! cut) and start again on the same address, as after a restart or a failover.
+//! A TCP relay in front of one of the machine's services (PostgreSQL, Redis) that a
+//! test can take down and bring back, so a function sees the service stop
+//! (connections refused, open ones cut) and start again on the same address, as
+//! after a restart or a failover.
 
 use std::{
     net::SocketAddr,
@@ -12,14 +13,14 @@ use tokio::{
     task::AbortHandle,
 };
 
-pub struct PgProxy {
+pub struct TcpProxy {
     address: SocketAddr,
     upstream: SocketAddr,
     /// The accept loop and every relayed connection, aborted together by `stop`.
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
-impl PgProxy {
+impl TcpProxy {
     pub async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let proxy = Self {
@@ -51,7 +52,7 @@ impl PgProxy {
         self.tasks.lock().expect("lock").push(accept.abort_handle());
     }
 
-    /// The database stops: new connections are refused, open ones are cut.
+    /// The service stops: new connections are refused, open ones are cut.
     pub async fn stop(&self) {
         for task in self.tasks.lock().expect("lock").drain(..) {
             task.abort();
@@ -62,7 +63,7 @@ impl PgProxy {
         }
     }
 
-    /// The database is back on the same address.
+    /// The service is back on the same address.
     pub async fn resume(&self) {
         let listener = TcpListener::bind(self.address).await.expect("rebind");
         self.serve(listener);
