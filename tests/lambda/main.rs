@@ -36,39 +36,61 @@ const RELEASE: &str = "bianxian@runtime-api-test";
 const FUNCTION_CONNECTIONS: &str = "bianxian-function";
 const ENVIRONMENT: &str = "emulated";
 
-/// The stack's settings for a function process, with PostgreSQL reached through
-/// `proxy` (and a password in the URL, which trust authentication ignores: a secret
-/// to look for), Sentry at `dsn` sampling every transaction.
-fn function_env(
-    stack: &TestStack,
-    proxy: &TcpProxy,
-    dsn: &str,
-    password: &str,
-) -> Vec<(String, String)> {
+/// A test stack, its PostgreSQL behind a relay the test controls, Sentry stood in
+/// for, and the settings a function process runs with: the stack's, with the
+/// database reached through the relay (and a password in the URL, which trust
+/// authentication ignores: a secret to look for) and every transaction sampled.
+struct Setup {
+    stack: TestStack,
+    postgres: TcpProxy,
+    envelopes: Envelopes,
+    env: Vec<(String, String)>,
+    database_password: String,
+}
+
+async fn setup() -> Setup {
+    let stack = spawn_stack().await;
+    let postgres = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let (dsn, envelopes) = fake_sentry();
+    let database_password = format!("pg-password-{}", random_suffix());
     let mut env = stack.env();
     // Named, so a test can tell the function's connections from its own.
     let database = format!(
         "{}&application_name={FUNCTION_CONNECTIONS}",
         stack.db.url.replacen(
             "postgres@127.0.0.1:5432",
-            &format!("postgres:{password}@{}", proxy.address()),
+            &format!("postgres:{database_password}@{}", postgres.address()),
             1,
         )
     );
-    assert_ne!(
-        database, stack.db.url,
+    assert!(
+        database.contains(&database_password),
         "the test database is on 127.0.0.1:5432"
     );
     env.retain(|(name, _)| name != "DATABASE_URL" && name != "BIANXIAN_ENV");
     env.extend([
         ("DATABASE_URL".to_owned(), database),
-        ("SENTRY_DSN".to_owned(), dsn.to_owned()),
+        ("SENTRY_DSN".to_owned(), dsn),
         ("SENTRY_TRACES_SAMPLE_RATE".to_owned(), "1".to_owned()),
         ("BIANXIAN_RELEASE".to_owned(), RELEASE.to_owned()),
         ("BIANXIAN_ENV".to_owned(), ENVIRONMENT.to_owned()),
         ("RUST_LOG".to_owned(), "info".to_owned()),
     ]);
-    env
+    Setup {
+        stack,
+        postgres,
+        envelopes,
+        env,
+        database_password,
+    }
+}
+
+/// The operations of a transaction's spans (`db.sql.query`, `db.redis`, ...).
+fn span_ops(transaction: &Value) -> Vec<&str> {
+    transaction["spans"]
+        .as_array()
+        .map(|spans| spans.iter().filter_map(|s| s["op"].as_str()).collect())
+        .unwrap_or_default()
 }
 
 fn envelopes_of(envelopes: &Envelopes) -> Vec<String> {
@@ -112,6 +134,25 @@ fn events(envelopes: &Envelopes) -> Vec<Value> {
 
 fn transactions(envelopes: &Envelopes) -> Vec<Value> {
     of_kind(envelopes, "transaction")
+}
+
+/// The event or transaction tagged with `request_id`.
+fn tagged(items: &[Value], request_id: &str, what: &str) -> Value {
+    items
+        .iter()
+        .find(|item| item["tags"]["request_id"] == request_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {what} for {request_id}: {items:?}"))
+}
+
+/// Fails with the function's whole output when `response` is not `status`.
+fn assert_answered(function: &Function, response: &Value, status: u64) {
+    assert_eq!(
+        status_of(response),
+        status,
+        "{response}\n{}",
+        function.logs().join("\n")
+    );
 }
 
 fn status_of(response: &Value) -> u64 {
@@ -191,26 +232,42 @@ async fn cut_function_connections(admin: &tokio_postgres::Client, database: &str
     panic!("the function's connections outlived pg_terminate_backend");
 }
 
+/// Invokes `route` at `target` under a known invocation id; answers API Gateway's
+/// request id, the response and the request's log lines, having checked there are
+/// some and that each carries that invocation's `requestId` (not a stale one).
+async fn invoke_traced(
+    function: &Function,
+    route: &str,
+    target: &str,
+) -> (String, Value, Vec<Value>) {
+    let (request, event) = http_event(route, target, &[], None);
+    let invocation = format!("req-{}", random_suffix());
+    let response = function.invoke_as(&invocation, event).await.response();
+    let lines = lines_of(function, &request);
+    assert!(
+        !lines.is_empty()
+            && lines
+                .iter()
+                .all(|line| line["requestId"] == invocation.as_str()),
+        "lines of {request} not all under {invocation}: {lines:?}"
+    );
+    (request, response, lines)
+}
+
 #[tokio::test]
 async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away() {
-    let stack = spawn_stack().await;
-    let proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let (dsn, envelopes) = fake_sentry();
-    let env = function_env(&stack, &proxy, &dsn, &format!("pw-{}", random_suffix()));
+    let Setup {
+        stack,
+        postgres: proxy,
+        envelopes,
+        env,
+        ..
+    } = setup().await;
     let mut function = Function::start("content-api", &env).await;
     let route = "GET /api/articles";
 
-    let (first, event) = http_event(route, "/api/articles", &[], None);
-    let invocation = format!("req-{}", random_suffix());
-    let response = function.invoke_as(&invocation, event).await.response();
+    let (first, response, completed) = invoke_traced(&function, route, "/api/articles").await;
     assert_eq!(status_of(&response), 200, "{response}");
-    let completed = lines_of(&function, &first);
-    assert!(
-        completed
-            .iter()
-            .all(|line| line["requestId"] == invocation.as_str()),
-        "lines of {first} under another invocation id: {completed:?}"
-    );
     let done = completed
         .iter()
         .find(|line| line["message"] == "request completed")
@@ -229,36 +286,20 @@ async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away
     assert_eq!(transaction["transaction"], route);
     assert_eq!(transaction["contexts"]["trace"]["op"], "http.server");
     assert_eq!(transaction["release"], RELEASE);
-    let ops: Vec<&str> = transaction["spans"]
-        .as_array()
-        .map(|spans| spans.iter().filter_map(|s| s["op"].as_str()).collect())
-        .unwrap_or_default();
+    let ops = span_ops(transaction);
     assert!(ops.contains(&"db.redis"), "spans: {ops:?}");
     assert!(ops.contains(&"db.sql.query"), "spans: {ops:?}");
 
     // PostgreSQL stops. An uncached read cannot be answered: 503, Retry-After, the
     // envelope, and the error in Sentry before the answer.
     proxy.stop().await;
-    let (down, event) = http_event(route, "/api/articles?pagination[page]=2", &[], None);
-    let invocation = format!("req-{}", random_suffix());
-    let response = function.invoke_as(&invocation, event).await.response();
+    let (down, response, _) =
+        invoke_traced(&function, route, "/api/articles?pagination[page]=2").await;
     assert_eq!(status_of(&response), 503, "{response}");
-    let failed = lines_of(&function, &down);
-    assert!(
-        !failed.is_empty()
-            && failed
-                .iter()
-                .all(|line| line["requestId"] == invocation.as_str()),
-        "lines of {down} not all under {invocation}: {failed:?}"
-    );
     assert_eq!(header(&response, "retry-after"), Some("5"), "{response}");
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error"]["status"], 503, "{body}");
-    let reported = events(&envelopes);
-    let error = reported
-        .iter()
-        .find(|e| e["tags"]["request_id"] == down)
-        .unwrap_or_else(|| panic!("no Sentry event for {down}: {reported:?}"));
+    let error = tagged(&events(&envelopes), &down, "Sentry event");
     assert_eq!(error["tags"]["function"], "content-api");
     assert_eq!(error["tags"]["route"], route);
     assert_eq!(error["release"], RELEASE);
@@ -301,12 +342,7 @@ async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away
     tokio::time::sleep(platform::db::VERIFY_AFTER_IDLE + std::time::Duration::from_secs(1)).await;
     let (_, event) = http_event(route, "/api/articles?pagination[page]=6", &[], None);
     let response = function.invoke(event).await.response();
-    assert_eq!(
-        status_of(&response),
-        200,
-        "{response}\n{}",
-        function.logs().join("\n")
-    );
+    assert_answered(&function, &response, 200);
 
     assert!(function.running(), "the process ended");
     // Exactly one transaction per invocation, each delivered before its answer: the
@@ -318,10 +354,14 @@ async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away
 
 #[tokio::test]
 async fn a_queue_function_reports_to_sentry() {
-    let stack = spawn_stack().await;
-    let proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let (dsn, envelopes) = fake_sentry();
-    let env = function_env(&stack, &proxy, &dsn, &format!("pw-{}", random_suffix()));
+    let Setup {
+        // Kept to the end: dropping it drops the database.
+        stack: _stack,
+        postgres: proxy,
+        envelopes,
+        env,
+        ..
+    } = setup().await;
     let mut function = Function::start("mail-send", &env).await;
 
     proxy.stop().await;
@@ -341,18 +381,11 @@ async fn a_queue_function_reports_to_sentry() {
         answer["batchItemFailures"][0]["itemIdentifier"], message,
         "{answer}"
     );
-    let reported = events(&envelopes);
-    let error = reported
-        .iter()
-        .find(|e| e["tags"]["request_id"] == invocation)
-        .unwrap_or_else(|| panic!("no Sentry event for {invocation}: {reported:?}"));
+    let error = tagged(&events(&envelopes), &invocation, "Sentry event");
     assert_eq!(error["tags"]["function"], "mail-send");
     assert_eq!(error["release"], RELEASE);
     let traced = transactions(&envelopes);
-    let transaction = traced
-        .iter()
-        .find(|t| t["tags"]["request_id"] == invocation)
-        .unwrap_or_else(|| panic!("no transaction for {invocation}: {traced:?}"));
+    let transaction = tagged(&traced, &invocation, "transaction");
     assert_eq!(transaction["contexts"]["trace"]["op"], "queue.process");
 
     // Back: the job (which does not exist) is settled, nothing comes back, and the
@@ -365,14 +398,8 @@ async fn a_queue_function_reports_to_sentry() {
         .response();
     assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     let traced = transactions(&envelopes);
-    let settled = traced
-        .iter()
-        .find(|t| t["tags"]["request_id"] == again)
-        .unwrap_or_else(|| panic!("no transaction for {again}: {traced:?}"));
-    let ops: Vec<&str> = settled["spans"]
-        .as_array()
-        .map(|spans| spans.iter().filter_map(|s| s["op"].as_str()).collect())
-        .unwrap_or_default();
+    let settled = tagged(&traced, &again, "transaction");
+    let ops = span_ops(&settled);
     assert!(ops.contains(&"db.sql.query"), "spans: {ops:?}");
 
     assert!(function.running(), "the process ended");
@@ -410,11 +437,13 @@ fn configured_secrets(env: &[(String, String)], database_password: &str) -> Vec<
 
 #[tokio::test]
 async fn no_planted_secret_reaches_a_log_line_or_sentry() {
-    let stack = spawn_stack().await;
-    let proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let (dsn, envelopes) = fake_sentry();
-    let database_password = format!("pg-password-{}", random_suffix());
-    let env = function_env(&stack, &proxy, &dsn, &database_password);
+    let Setup {
+        stack,
+        postgres: proxy,
+        envelopes,
+        env,
+        database_password,
+    } = setup().await;
     let mut secrets = configured_secrets(&env, &database_password);
     assert!(secrets.len() >= 8, "too few secrets planted: {secrets:?}");
 
@@ -586,12 +615,7 @@ async fn settings_stored_in_secrets_manager_are_read_at_cold_start() {
     let function = Function::start("content-api", &env).await;
     let (_, event) = http_event("GET /api/articles", "/api/articles", &[], None);
     let response = function.invoke(event).await.response();
-    assert_eq!(
-        status_of(&response),
-        200,
-        "{response}\n{}",
-        function.logs().join("\n")
-    );
+    assert_answered(&function, &response, 200);
 
     // A secret that does not exist: the start-up fails, naming the setting.
     env.retain(|(name, _)| name != "BIANXIAN_SECRETS_ARN");
