@@ -19,7 +19,11 @@ use crate::{
 /// A stack selling the pro plan: the stack, the monthly CNY price and the USD
 /// subscription price (their documentIds).
 pub(crate) async fn shop() -> (TestStack, String, String) {
-    let stack = spawn_stack().await;
+    shop_on(spawn_stack().await).await
+}
+
+/// [`shop`] on a stack of the caller's.
+pub(crate) async fn shop_on(stack: TestStack) -> (TestStack, String, String) {
     let admin = stack.staff_token(Role::Admin).await;
     let (status, product) = post(&stack, &admin, plan()).await;
     assert_eq!(status, StatusCode::CREATED, "{product}");

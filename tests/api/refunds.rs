@@ -1,10 +1,11 @@
 //! After the payment: refunds through each provider (a full one revokes access, a
-//! partial one does not), the revenue report netting them, the CSV export, and
-//! reconciliation of orders whose notification never came.
+//! partial one does not), the revenue report netting them, the CSV export,
+//! reconciliation of orders whose notification never came, and a provider failing
+//! in the middle of checkouts and refunds.
 
 use std::time::Duration;
 
-use bianxian_e2e::TestStack;
+use bianxian_e2e::{Fault, FaultyUpstream, StackOptions, TestStack, spawn_stack_with};
 use commerce::{
     fulfilment::Fulfilment,
     provider::{Providers, Remote},
@@ -17,7 +18,7 @@ use serde_json::{Value, json};
 use crate::{
     checkout::{
         checkout, entitlements, listen_to_localstripe, pay_at_simulator, pay_with_card, poll,
-        poll_once, shop,
+        poll_once, shop, shop_on,
     },
     content_admin::call,
     content_api::member_token,
@@ -342,4 +343,98 @@ async fn reconciliation_fulfils_what_was_paid_silently_and_expires_the_rest() {
             .await
             .is_success()
     );
+}
+
+/// Alipay answering 502 during checkout and never answering during a refund: each
+/// caller gets a 503 asking to retry, nothing is granted or taken back by mistake, a
+/// retry with the same Idempotency-Key resumes the same order or refund once, and
+/// reconciliation expires the order whose payment never started.
+#[tokio::test]
+async fn a_provider_failing_mid_checkout_and_mid_refund_leaves_every_order_consistent() {
+    let alipay = FaultyUpstream::start().await;
+    let stack = spawn_stack_with(StackOptions {
+        env: vec![("ALIPAY_GATEWAY_URL", format!("{}/gateway.do", alipay.url))],
+        ..Default::default()
+    })
+    .await;
+    alipay.relay_to(&stack.alipay_sim);
+    let (stack, monthly, _) = shop_on(stack).await;
+    let admin = stack.staff_token(Role::Admin).await;
+    let body = json!({ "price": monthly, "channel": "alipay", "method": "qr" });
+    let unavailable = |status: StatusCode, body: &Value| {
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["status"], 503, "{body}");
+    };
+
+    // Checkout while Alipay answers 502: a 503, and nothing granted.
+    alipay.set(Fault::BadGateway);
+    let (member, member_id) = member_token(&stack).await;
+    let (status, failed) = checkout(&stack, &member, Some("drill-checkout"), &body).await;
+    unavailable(status, &failed);
+    let (abandoned, abandoned_id) = member_token(&stack).await;
+    let (status, failed) = checkout(&stack, &abandoned, None, &body).await;
+    unavailable(status, &failed);
+    assert_eq!(entitlements(&stack, member_id).await, 0);
+
+    // Alipay is back: the same key resumes the same order, which is paid once.
+    alipay.set(Fault::None);
+    let (status, started) = checkout(&stack, &member, Some("drill-checkout"), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let order = started["data"]["order"]["documentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, orders) = call(&stack, Method::GET, "/me/orders", Some(&member), None).await;
+    assert_eq!(orders["data"].as_array().map(Vec::len), Some(1), "{orders}");
+    assert!(
+        pay_at_simulator(&stack.alipay_sim, &order)
+            .await
+            .is_success()
+    );
+    assert_eq!(poll(&stack, &member, &order).await["status"], "paid");
+    assert_eq!(entitlements(&stack, member_id).await, 1);
+
+    // A refund while Alipay never answers: after the client's timeout, a 503; the
+    // refund waits `pending`, the order stays paid and the access stays.
+    alipay.set(Fault::Hang);
+    let (status, hung) = refund(&stack, &admin, &order, Some("drill-refund"), json!({})).await;
+    unavailable(status, &hung);
+    let seen = admin_order(&stack, &admin, &order, "refunded").await;
+    assert_eq!(seen["order"]["status"], "paid", "{seen}");
+    assert_eq!(seen["refunds"][0]["status"], "pending", "{seen}");
+    assert_eq!(entitlements(&stack, member_id).await, 1);
+
+    // Back: the same key finishes that refund, once.
+    alipay.set(Fault::None);
+    let (status, done) = refund(&stack, &admin, &order, Some("drill-refund"), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    assert_eq!(done["data"]["status"], "succeeded", "{done}");
+    let seen = admin_order(&stack, &admin, &order, "paid").await;
+    assert_eq!(seen["order"]["status"], "refunded", "{seen}");
+    assert_eq!(seen["refunds"].as_array().map(Vec::len), Some(1), "{seen}");
+    assert_eq!(entitlements(&stack, member_id).await, 0);
+
+    // The checkout nobody retried: reconciliation expires it once it is past due.
+    let settings = stack.platform.config.section().expect("provider settings");
+    let providers = Providers::from_settings(&settings).unwrap();
+    let mail = stack.platform.config.section().expect("mail settings");
+    let fulfilment = Fulfilment::new(
+        stack.platform.db.clone(),
+        mail::queue(&stack.platform, &mail),
+    );
+    let (_, left) = call(&stack, Method::GET, "/me/orders", Some(&abandoned), None).await;
+    let left = left["data"][0]["documentId"]
+        .as_str()
+        .expect("the abandoned order")
+        .to_owned();
+    let expired = chrono::Utc::now() + chrono::Duration::minutes(31);
+    let report = reconcile::run(&stack.platform.db, &providers, &fulfilment, expired)
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(
+        poll_once(&stack, &abandoned, &left).await["status"],
+        "expired"
+    );
+    assert_eq!(entitlements(&stack, abandoned_id).await, 0);
 }

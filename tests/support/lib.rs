@@ -24,7 +24,9 @@ use mail::{MailConsumer, Sender};
 use platform::{Platform, config::Config, runtime::Handler};
 use tokio::{net::TcpListener, task::JoinHandle};
 
+mod faults;
 mod sentry_ingest;
+pub use faults::{Fault, FaultyUpstream};
 pub use sentry_ingest::{Envelopes, fake_sentry};
 
 /// The server that hosts test databases; override with `TEST_DATABASE_URL`.

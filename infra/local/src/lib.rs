@@ -11,6 +11,7 @@ pub mod campaigns;
 pub mod functions;
 pub mod gateway;
 pub mod listen;
+pub mod load;
 pub mod mail;
 pub mod media;
 pub mod openapi;

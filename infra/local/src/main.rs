@@ -17,6 +17,10 @@
 //! bianxian-local ses-event [--file EVENT.json]
 //!                (invokes the ses-events function with an SES event as EventBridge
 //!                delivers it, from the file or stdin; prints what it did)
+//! bianxian-local load --base URL --targets FILE [--requests 10000] [--concurrency 64]
+//!                (GETs the targets in FILE, one per line: a path, then tab-separated
+//!                `Name: value` headers; prints throughput, p50, p99 and every status;
+//!                fails on any answer but 2xx or 304 and on any request without one)
 //! bianxian-local migrate
 //! bianxian-local seed [--articles 60] [--profile demo|strapi] [--reset]
 //! bianxian-local admin create-user --email EMAIL --role admin|editor|author|finance [--name NAME]
@@ -37,7 +41,7 @@ use identity::{access::Role, email::Email, password::Password, staff};
 use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|bench-mail|campaign-worker|ses-event|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--subscribers N] [--file EVENT.json] [--articles N] [--profile demo|strapi] [--reset] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|bench-mail|campaign-worker|ses-event|load|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--subscribers N] [--file EVENT.json] [--base URL --targets FILE --requests N --concurrency N] [--articles N] [--profile demo|strapi] [--reset] [--email E --role R --name N]";
 
 /// Flags that take no value: present means `true`.
 const SWITCHES: [&str; 1] = ["reset"];
@@ -241,6 +245,31 @@ async fn run(args: Args) -> Result<(), String> {
                 .await?
                 .ok_or("set CAMPAIGN_QUEUE_URL and LINK_SIGNING_KEY")?;
             worker.await.map_err(|e| e.to_string())
+        }
+        "load" => {
+            let base = args.required("base")?;
+            let base = url::Url::parse(&format!("{}/", base.trim_end_matches('/')))
+                .map_err(|e| format!("--base: {e}"))?;
+            let file = args.required("targets")?;
+            let targets = std::fs::read_to_string(&file)
+                .map_err(|e| format!("{file}: {e}"))?
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(bianxian_local::load::Target::parse)
+                .collect::<Result<Vec<_>, _>>()?;
+            let number = |name: &str, default: &str| {
+                let raw = args.get(name, default);
+                raw.parse::<usize>()
+                    .map_err(|_| format!("--{name}: `{raw}` is not a number"))
+            };
+            let (requests, concurrency) =
+                (number("requests", "10000")?, number("concurrency", "64")?);
+            let report = bianxian_local::load::run(&base, targets, requests, concurrency).await?;
+            println!("{}", report.summary(concurrency));
+            match report.errors() {
+                0 => Ok(()),
+                errors => Err(format!("{errors} requests failed")),
+            }
         }
         "ses-event" => {
             let text = match args.optional("file") {
