@@ -19,6 +19,7 @@ pub mod payment_sims;
 pub mod queue;
 pub mod scheduler;
 pub mod seed;
+pub mod soak;
 pub mod template;
 pub mod upstash;
 pub mod webhooks;

@@ -21,6 +21,11 @@
 //!                (GETs the targets in FILE, one per line: a path, then tab-separated
 //!                `Name: value` headers; prints throughput, p50, p99 and every status;
 //!                fails on any answer but 2xx or 304 and on any request without one)
+//! bianxian-local soak --base URL --alipay URL [--seconds 600] [--concurrency 64]
+//!                (a mix of readers through the gateway: content cached and uncached,
+//!                /auth/me, sign-ins, checkouts paid at the Alipay simulator, newsletter
+//!                sign-ups; then checks the database: every paid order granted once,
+//!                every mail sent once; fails on a 5xx or a finding)
 //! bianxian-local migrate
 //! bianxian-local seed [--articles 60] [--profile demo|strapi] [--reset]
 //! bianxian-local admin create-user --email EMAIL --role admin|editor|author|finance [--name NAME]
@@ -41,7 +46,7 @@ use identity::{access::Role, email::Email, password::Password, staff};
 use platform::{Platform, audit, runtime::load_config, telemetry};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|bench-mail|campaign-worker|ses-event|load|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--subscribers N] [--file EVENT.json] [--base URL --targets FILE --requests N --concurrency N] [--articles N] [--profile demo|strapi] [--reset] [--email E --role R --name N]";
+const USAGE: &str = "usage: bianxian-local <gateway|upstash|sims|bench-payments|bench-mail|campaign-worker|ses-event|load|soak|migrate|seed|openapi|admin create-user> [--addr HOST:PORT] [--template FILE] [--redis HOST:PORT] [--alipay HOST:PORT --wechat HOST:PORT --env-file FILE] [--orders N --dir DIR] [--subscribers N] [--file EVENT.json] [--base URL --targets FILE --requests N --concurrency N] [--alipay URL --seconds N] [--articles N] [--profile demo|strapi] [--reset] [--email E --role R --name N]";
 
 /// Flags that take no value: present means `true`.
 const SWITCHES: [&str; 1] = ["reset"];
@@ -269,6 +274,43 @@ async fn run(args: Args) -> Result<(), String> {
             match report.errors() {
                 0 => Ok(()),
                 errors => Err(format!("{errors} requests failed")),
+            }
+        }
+        "soak" => {
+            let url = |name: &str| {
+                let raw = args.required(name)?;
+                url::Url::parse(&format!("{}/", raw.trim_end_matches('/')))
+                    .map_err(|e| format!("--{name}: {e}"))
+            };
+            let number = |name: &str, default: &str| {
+                let raw = args.get(name, default);
+                raw.parse::<u64>()
+                    .map_err(|_| format!("--{name}: `{raw}` is not a number"))
+            };
+            let options = bianxian_local::soak::Options {
+                base: url("base")?,
+                alipay: url("alipay")?,
+                duration: std::time::Duration::from_secs(number("seconds", "600")?),
+                concurrency: number("concurrency", "64")? as usize,
+            };
+            let concurrency = options.concurrency;
+            let platform = Platform::new(load_config::<()>().await.0).map_err(|e| e.to_string())?;
+            let outcome = bianxian_local::soak::run(&platform, options).await?;
+            println!("{}", outcome.report(concurrency));
+            let checked = bianxian_local::soak::check(
+                &platform,
+                &outcome,
+                std::time::Duration::from_secs(600),
+            )
+            .await;
+            match &checked {
+                Ok(findings) => println!("{}", findings.join("\n")),
+                Err(findings) => println!("{findings}"),
+            }
+            match (outcome.server_errors(), checked) {
+                (0, Ok(_)) => Ok(()),
+                (0, Err(_)) => Err("something was lost or done twice (above)".into()),
+                (errors, _) => Err(format!("{errors} requests answered 5xx or not at all")),
             }
         }
         "ses-event" => {
