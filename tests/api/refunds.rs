@@ -261,9 +261,8 @@ async fn alipay_and_wechat_refunds_settle_by_answer_and_by_notification() {
     assert!(lines[1].contains(",专业会员,CNY,9900,0,9900,"), "{csv}");
 }
 
-#[tokio::test]
-async fn reconciliation_fulfils_what_was_paid_silently_and_expires_the_rest() {
-    let (stack, monthly, _) = shop().await;
+/// What the scheduler's reconciliation runs with, on the stack's settings.
+fn reconciler(stack: &TestStack) -> (Providers, Fulfilment) {
     let settings = stack.platform.config.section().expect("provider settings");
     let providers = Providers::from_settings(&settings).unwrap();
     let mail = stack.platform.config.section().expect("mail settings");
@@ -271,6 +270,13 @@ async fn reconciliation_fulfils_what_was_paid_silently_and_expires_the_rest() {
         stack.platform.db.clone(),
         mail::queue(&stack.platform, &mail),
     );
+    (providers, fulfilment)
+}
+
+#[tokio::test]
+async fn reconciliation_fulfils_what_was_paid_silently_and_expires_the_rest() {
+    let (stack, monthly, _) = shop().await;
+    let (providers, fulfilment) = reconciler(&stack);
     // Paid at Stripe, but this stack never hears of it (no webhook registered).
     let body = json!({ "price": monthly, "channel": "stripe", "method": "payment_intent" });
     let (member, member_id, paid) = bought(&stack, body).await;
@@ -415,13 +421,7 @@ async fn a_provider_failing_mid_checkout_and_mid_refund_leaves_every_order_consi
     assert_eq!(entitlements(&stack, member_id).await, 0);
 
     // The checkout nobody retried: reconciliation expires it once it is past due.
-    let settings = stack.platform.config.section().expect("provider settings");
-    let providers = Providers::from_settings(&settings).unwrap();
-    let mail = stack.platform.config.section().expect("mail settings");
-    let fulfilment = Fulfilment::new(
-        stack.platform.db.clone(),
-        mail::queue(&stack.platform, &mail),
-    );
+    let (providers, fulfilment) = reconciler(&stack);
     let (_, left) = call(&stack, Method::GET, "/me/orders", Some(&abandoned), None).await;
     let left = left["data"][0]["documentId"]
         .as_str()

@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{Request, Response, body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -116,12 +116,7 @@ async fn serve(
         );
         return response;
     }
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = bianxian_e2e::body_bytes(req.into_body()).await;
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let invocation = path
         .strip_prefix("/2018-06-01/runtime/invocation/")

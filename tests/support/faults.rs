@@ -7,7 +7,7 @@ use std::sync::{
     atomic::{AtomicU8, Ordering},
 };
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{Request, Response, body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -100,12 +100,7 @@ async fn relay(
     );
     let method = req.method().clone();
     let headers = req.headers().clone();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = crate::body_bytes(req.into_body()).await;
     let mut forward = http.request(method, target).body(body);
     for (name, value) in &headers {
         if name != http::header::HOST && name != http::header::CONTENT_LENGTH {

@@ -709,6 +709,15 @@ pub const STRIPE_SECRET_KEY: &str = "sk_test_bianxian";
 /// rotated out.
 pub const STRIPE_WEBHOOK_SECRETS: &str = "whsec_test_current,whsec_test_previous";
 
+/// A request body read to its end (empty when the client went away).
+pub async fn body_bytes(body: hyper::body::Incoming) -> hyper::body::Bytes {
+    use http_body_util::BodyExt;
+    body.collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default()
+}
+
 /// A port nothing listens on.
 pub async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -265,6 +265,8 @@ impl Auth {
             }
         };
         tx.commit().await?;
+        // Not held while SQS answers: other requests may need it.
+        drop(client);
         self.mail.dispatch(&[job]).await;
         Ok(accepted())
     }
@@ -351,6 +353,8 @@ impl Auth {
             .mail_link(&tx, member, Purpose::VerifyEmail, token)
             .await?;
         tx.commit().await?;
+        // Not held while SQS answers: other requests may need it.
+        drop(client);
         self.mail.dispatch(&[job]).await;
         Ok(accepted())
     }
@@ -410,6 +414,8 @@ impl Auth {
             }
         };
         tx.commit().await?;
+        // Not held while SQS answers: other requests may need it.
+        drop(client);
         self.mail.dispatch(&[job]).await;
         // The same answer whether or not the email is registered.
         Ok(accepted())
@@ -455,6 +461,8 @@ impl Auth {
         members::mark_verified(&*tx, member.id).await?;
         let job = self.replace_password(&tx, &member, &new, None).await?;
         tx.commit().await?;
+        // Not held while SQS answers: other requests may need it.
+        drop(client);
         self.mail.dispatch(&[job]).await;
         // The mailbox's owner is the account's: their browser gets in even while
         // strangers' guesses keep the account closed to unknown clients.
@@ -483,6 +491,8 @@ impl Auth {
         }
         let job = self.replace_password(&tx, member, &new, None).await?;
         tx.commit().await?;
+        // Not held while SQS answers: other requests may need it.
+        drop(client);
         self.mail.dispatch(&[job]).await;
         self.sessions().revoke(session).await?;
         // A fresh session replaces the old one (and every other was revoked above).

@@ -138,6 +138,8 @@ impl Newsletter {
             _ => None,
         };
         tx.commit().await?;
+        // Not held while SQS answers: other requests may need it.
+        drop(client);
         if let Some(job) = job {
             self.mail.dispatch(&[job]).await;
         }

@@ -89,6 +89,8 @@ impl Fulfilment {
         let tx = client.transaction().await?;
         let (outcome, job) = record(&tx, payment).await?;
         tx.commit().await?;
+        // Not held while SQS answers: other requests may need it.
+        drop(client);
         self.dispatch(job).await;
         Ok(outcome)
     }

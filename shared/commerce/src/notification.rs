@@ -141,6 +141,8 @@ pub async fn process(db: &Db, fulfilment: &Fulfilment, event: Event<'_>) -> Resu
     )
     .await?;
     tx.commit().await?;
+    // Not held while SQS answers: other requests may need it.
+    drop(client);
     fulfilment.dispatch(job).await;
     Ok(outcome)
 }
