@@ -351,7 +351,8 @@ async fn reconciliation_fulfils_what_was_paid_silently_and_expires_the_rest() {
     );
 }
 
-/// Alipay answering 502 during checkout and never answering during a refund: each
+/// Alipay answering 502 during checkout, and during a refund first not answering,
+/// then losing its answer to the refund it made: each
 /// caller gets a 503 asking to retry, nothing is granted or taken back by mistake, a
 /// retry with the same Idempotency-Key resumes the same order or refund once, and
 /// reconciliation expires the order whose payment never started.
@@ -410,7 +411,14 @@ async fn a_provider_failing_mid_checkout_and_mid_refund_leaves_every_order_consi
     assert_eq!(seen["refunds"][0]["status"], "pending", "{seen}");
     assert_eq!(entitlements(&stack, member_id).await, 1);
 
-    // Back: the same key finishes that refund, once.
+    // The same key again, and this time Alipay makes the refund but its answer is
+    // lost: a 503 once more. Its notification may settle the refund here meanwhile.
+    alipay.set(Fault::LoseAnswer);
+    let (status, lost) = refund(&stack, &admin, &order, Some("drill-refund"), json!({})).await;
+    unavailable(status, &lost);
+
+    // Back: the same key a third time; Alipay knows the request, and the order is
+    // refunded once, by one refund.
     alipay.set(Fault::None);
     let (status, done) = refund(&stack, &admin, &order, Some("drill-refund"), json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{done}");

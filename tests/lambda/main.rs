@@ -340,7 +340,7 @@ async fn an_http_function_reports_to_sentry_and_survives_its_database_going_away
     // past `VERIFY_AFTER_IDLE`) and answers from a new one.
     cut_function_connections(&admin, &stack.db.name).await;
     tokio::time::sleep(platform::db::VERIFY_AFTER_IDLE + std::time::Duration::from_secs(1)).await;
-    let (_, event) = http_event(route, "/api/articles?pagination[page]=6", &[], None);
+    let (_, event) = http_event(route, "/api/articles?pagination[page]=20", &[], None);
     let response = function.invoke(event).await.response();
     assert_answered(&function, &response, 200);
 
@@ -608,9 +608,14 @@ async fn settings_stored_in_secrets_manager_are_read_at_cold_start() {
         .await
         .expect("create the secret");
     let arn = created.arn().expect("an ARN").to_owned();
-    // Neither the database nor the Upstash token is in the environment.
+    // The environment has no Upstash token and a database URL that leads nowhere: the
+    // secret's entries fill in and take precedence.
     let mut env = stack.env();
     env.retain(|(name, _)| name != "DATABASE_URL" && name != "UPSTASH_REDIS_REST_TOKEN");
+    env.push((
+        "DATABASE_URL".to_owned(),
+        "postgres://nobody@127.0.0.1:9/nowhere?sslmode=disable".to_owned(),
+    ));
     env.push(("BIANXIAN_SECRETS_ARN".to_owned(), arn));
     let function = Function::start("content-api", &env).await;
     let (_, event) = http_event("GET /api/articles", "/api/articles", &[], None);

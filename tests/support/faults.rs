@@ -21,6 +21,9 @@ pub enum Fault {
     BadGateway = 1,
     /// No answer for a minute: the caller's timeout decides.
     Hang = 2,
+    /// The request goes through and the provider acts on it, but its answer is lost:
+    /// the caller times out not knowing it was done.
+    LoseAnswer = 3,
 }
 
 pub struct FaultyUpstream {
@@ -107,7 +110,12 @@ async fn relay(
             forward = forward.header(name, value);
         }
     }
-    match forward.send().await {
+    let answered = forward.send().await;
+    if fault.load(Ordering::SeqCst) == Fault::LoseAnswer as u8 {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        return answer(504, Bytes::new());
+    }
+    match answered {
         Ok(response) => {
             let status = response.status().as_u16();
             let headers = response.headers().clone();

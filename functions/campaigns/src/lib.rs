@@ -451,6 +451,8 @@ impl Campaigns {
         let tx = client.transaction().await?;
         let queued = transactional::send(&tx, &input, postal_address).await?;
         tx.commit().await?;
+        // Not held while SQS answers: other requests may need it.
+        drop(client);
         self.mail.dispatch(&[queued.job]).await;
         Ok(data(StatusCode::ACCEPTED, queued))
     }

@@ -307,10 +307,12 @@ async fn run(args: Args) -> Result<(), String> {
                 Ok(findings) => println!("{}", findings.join("\n")),
                 Err(findings) => println!("{findings}"),
             }
-            match (outcome.server_errors(), checked) {
-                (0, Ok(_)) => Ok(()),
-                (0, Err(_)) => Err("something was lost or done twice (above)".into()),
-                (errors, _) => Err(format!("{errors} requests answered 5xx or not at all")),
+            match (outcome.server_errors(), outcome.client_errors(), checked) {
+                (0, 0, Ok(_)) => Ok(()),
+                (0, 0, Err(_)) => Err("something was lost, done twice or not done (above)".into()),
+                (errors, refused, _) => Err(format!(
+                    "{errors} requests answered 5xx or not at all, {refused} answered 4xx"
+                )),
             }
         }
         "ses-event" => {

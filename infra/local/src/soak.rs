@@ -3,7 +3,7 @@
 //! lost or done twice. `scripts/bench soak` runs it (10 minutes at 64) with a
 //! campaign sending in the background.
 //!
-//! Each worker is one reader with an account, on an address of its own (127.0.0.x:
+//! Each worker is one reader with an account, on an address of its own (127.0.x.y:
 //! the per-address limits on sign-in and sign-up apply per reader, as in production):
 //! content reads cached and uncached, `/auth/me`, a sign-in at most every 15 s, a
 //! checkout paid at the Alipay simulator (which notifies the payment webhook) at most
@@ -433,7 +433,9 @@ pub async fn check(
                         (SELECT count(*) FROM mail_outbox WHERE status = 'sent'),
                         (SELECT count(*) FROM mail_outbox),
                         (SELECT count(*) FROM campaign_messages WHERE status <> 'sent'),
-                        (SELECT count(*) FROM campaign_messages)",
+                        (SELECT count(*) FROM campaign_messages),
+                        (SELECT count(*) FROM mail_outbox WHERE template = 'receipt'),
+                        (SELECT count(DISTINCT variables) FROM mail_outbox WHERE template = 'receipt')",
                 &[
                     (&outcome.paid, Type::TEXT_ARRAY),
                     (&outcome.signed_up, Type::TEXT_ARRAY),
@@ -445,9 +447,15 @@ pub async fn check(
         let (paid, granted) = (count(0), count(1));
         let (recipients, confirmations, sent, mails) = (count(2), count(3), count(4), count(5));
         let (campaign_left, campaign) = (count(6), count(7));
+        // A grant cannot be doubled (one per order by a unique index), a receipt could.
+        let (receipts, distinct_receipts) = (count(8), count(9));
         let ordered = outcome.paid.len() as i64;
         let signed_up = outcome.signed_up.len() as i64;
-        let whole = paid == ordered
+        let whole = ordered > 0
+            && signed_up > 0
+            && receipts == ordered
+            && distinct_receipts == ordered
+            && paid == ordered
             && granted == ordered
             && recipients == signed_up
             && confirmations == signed_up
@@ -456,7 +464,7 @@ pub async fn check(
         if whole || Instant::now() > until {
             let findings = vec![
                 format!(
-                    "orders paid at the simulator: {ordered}; paid here: {paid}; granted exactly once: {granted}"
+                    "orders paid at the simulator: {ordered}; paid here: {paid}; granted exactly once: {granted}; receipts: {receipts} ({distinct_receipts} different)"
                 ),
                 format!(
                     "sign-ups: {signed_up}; with one confirmation mail: {recipients} ({confirmations} mails)"
@@ -504,5 +512,15 @@ impl Outcome {
 
     pub fn server_errors(&self) -> usize {
         self.routes.values().map(Route::server_errors).sum()
+    }
+
+    /// 4xx answers: every request of the mix is a valid one, so any is a finding.
+    pub fn client_errors(&self) -> usize {
+        self.routes
+            .values()
+            .flat_map(|route| &route.statuses)
+            .filter(|(status, _)| (400..500).contains(*status))
+            .map(|(_, count)| count)
+            .sum()
     }
 }

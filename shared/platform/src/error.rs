@@ -203,7 +203,7 @@ impl From<tokio_postgres::Error> for Error {
         // `DB_STATEMENT_TIMEOUT_MS` ran out: the database is busy or the query is too
         // broad, which a client can retry or narrow; not a bug.
         if err.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
-            tracing::warn!(error = %err, "statement timed out");
+            tracing::warn!(error = %describe(&err), "statement timed out");
             return Error::ServiceUnavailable(
                 "the database took too long to answer; try again or narrow the request".into(),
             );
@@ -218,14 +218,69 @@ impl From<tokio_postgres::Error> for Error {
             code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
         });
         if err.is_closed() || unavailable {
-            tracing::error!(error = %err, "database connection lost");
+            tracing::error!(error = %describe(&err), "database connection lost");
             // No "try again": the connection may have dropped around a COMMIT that
             // went through, and not every write is safe to repeat.
             return Error::ServiceUnavailable("the database connection was lost".into());
         }
-        Error::Internal(Box::new(err))
+        match err.as_db_error() {
+            Some(db) => Error::Internal(Box::new(DatabaseError::of(db))),
+            None => Error::Internal(Box::new(err)),
+        }
     }
 }
+
+/// What a tokio-postgres error may say in a log line: [`DatabaseError`]'s text for a
+/// server error (its Display would append PostgreSQL's DETAIL), its own otherwise.
+fn describe(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => DatabaseError::of(db).to_string(),
+        None => err.to_string(),
+    }
+}
+
+/// A database error as it may be logged and sent to Sentry: its SQLSTATE, message
+/// and the constraint, table and column it names. PostgreSQL's DETAIL, HINT and
+/// WHERE are left out: they quote row values (a unique violation's DETAIL names the
+/// email that was taken).
+#[derive(Debug)]
+pub struct DatabaseError {
+    code: String,
+    message: String,
+    constraint: Option<String>,
+    table: Option<String>,
+    column: Option<String>,
+}
+
+impl DatabaseError {
+    fn of(db: &tokio_postgres::error::DbError) -> Self {
+        Self {
+            code: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            constraint: db.constraint().map(str::to_owned),
+            table: db.table().map(str::to_owned),
+            column: db.column().map(str::to_owned),
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "database error {}: {}", self.code, self.message)?;
+        for (name, value) in [
+            ("constraint", &self.constraint),
+            ("table", &self.table),
+            ("column", &self.column),
+        ] {
+            if let Some(value) = value {
+                write!(f, " ({name} {value})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DatabaseError {}
 
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(err: deadpool_postgres::PoolError) -> Self {
