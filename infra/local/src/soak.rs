@@ -9,7 +9,7 @@
 //! checkout paid at the Alipay simulator (which notifies the payment webhook) at most
 //! every 30 s, and a newsletter sign-up (a confirmation mail through the outbox) at
 //! most every 45 s. The pace of the last three is a reader's, and keeps the mail they
-//! cause (receipts, confirmations) within what moto can send: a first run with a
+//! cause (receipts, confirmations) within what moto can send: an earlier run with a
 //! checkout in every 33 requests made 41,480 orders in ten minutes, whose receipts
 //! moto's single-threaded SQS and SES took hours to drain.
 
