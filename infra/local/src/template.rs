@@ -14,7 +14,7 @@ pub struct Route {
     /// `None` for `ANY`.
     pub method: Option<Method>,
     pub pattern: Pattern,
-    /// The function's binary name (`Metadata.BuildProperties.Binary`).
+    /// The function's binary name (see [`binary_of`]).
     pub function: String,
 }
 
@@ -133,6 +133,24 @@ impl Pattern {
     }
 }
 
+/// The binary, and crate under `functions/`, that a function's logical id names:
+/// `ContentApiFunction` is `content-api`. The Makefile `sam build` runs derives it
+/// the same way, so the template holds no second copy of the name.
+pub fn binary_of(logical_id: &str) -> Result<String, String> {
+    let stem = logical_id
+        .strip_suffix("Function")
+        .filter(|stem| stem.starts_with(|c: char| c.is_ascii_uppercase()))
+        .ok_or_else(|| format!("{logical_id}: a function's logical id is <Name>Function"))?;
+    let mut binary = String::with_capacity(stem.len() + 4);
+    for (i, c) in stem.char_indices() {
+        if c.is_ascii_uppercase() && i > 0 {
+            binary.push('-');
+        }
+        binary.push(c.to_ascii_lowercase());
+    }
+    Ok(binary)
+}
+
 /// Reads every function's HttpApi routes from the template's text.
 pub fn routes(template: &str) -> Result<Vec<Route>, String> {
     let doc: Value = serde_norway::from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
@@ -146,14 +164,7 @@ pub fn routes(template: &str) -> Result<Vec<Route>, String> {
             continue;
         }
         let name = logical_id.as_str().unwrap_or("?");
-        let binary = resource
-            .get("Metadata")
-            .and_then(|m| m.get("BuildProperties"))
-            .and_then(|b| b.get("Binary"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                format!("{name}: Metadata.BuildProperties.Binary must be a plain string")
-            })?;
+        let binary = binary_of(name)?;
         let Some(events) = resource
             .get("Properties")
             .and_then(|p| p.get("Events"))
@@ -184,7 +195,7 @@ pub fn routes(template: &str) -> Result<Vec<Route>, String> {
             routes.push(Route {
                 method,
                 pattern: Pattern::parse(path)?,
-                function: binary.to_string(),
+                function: binary.clone(),
             });
         }
     }
@@ -199,6 +210,7 @@ mod tests {
     fn reads_the_repository_template() {
         let text = include_str!("../../../template.yaml");
         let routes = routes(text).unwrap();
+        assert!(routes.iter().any(|r| r.function == "content-api"));
         let health = routes.iter().find(|r| r.function == "health").unwrap();
         assert_eq!(health.key(), "GET /health");
         assert!(
@@ -206,6 +218,96 @@ mod tests {
                 .iter()
                 .any(|r| r.pattern == Pattern::Default && r.function == "fallback")
         );
+    }
+
+    #[test]
+    fn binaries_are_named_after_logical_ids() {
+        assert_eq!(binary_of("HealthFunction").unwrap(), "health");
+        assert_eq!(binary_of("ContentApiFunction").unwrap(), "content-api");
+        assert_eq!(binary_of("SesEventsFunction").unwrap(), "ses-events");
+        assert!(binary_of("Function").is_err());
+        assert!(binary_of("MailQueue").is_err());
+        assert!(binary_of("healthFunction").is_err());
+    }
+
+    /// `sam build` copies `functions/<binary>`'s bootstrap for each function, so a
+    /// function without its crate, or a crate without its function, fails the build
+    /// or ships nothing: caught here instead.
+    #[test]
+    fn every_function_has_its_crate_and_every_crate_its_function() {
+        let doc: Value = serde_norway::from_str(include_str!("../../../template.yaml")).unwrap();
+        let mut declared: Vec<String> = doc["Resources"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+            .map(|(id, _)| binary_of(id.as_str().unwrap()).unwrap())
+            .collect();
+        let functions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
+        let mut crates: Vec<String> = std::fs::read_dir(functions)
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.path().join("Cargo.toml").is_file())
+            .map(|entry| entry.file_name().into_string().unwrap())
+            .collect();
+        declared.sort();
+        crates.sort();
+        assert_eq!(declared, crates);
+        assert!(crates.len() >= 22);
+    }
+
+    /// What `sam build` runs for each function (`make -n` prints it without running
+    /// it): one cargo invocation naming every function's crate, then a copy of the
+    /// binary [`binary_of`] names.
+    #[test]
+    fn the_makefile_builds_every_function_and_copies_each_ones_binary() {
+        let doc: Value = serde_norway::from_str(include_str!("../../../template.yaml")).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let functions: Vec<&str> = doc["Resources"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+            .map(|(id, r)| {
+                assert_eq!(
+                    r["Metadata"]["BuildMethod"].as_str(),
+                    Some("makefile"),
+                    "{id:?}"
+                );
+                id.as_str().unwrap()
+            })
+            .collect();
+        for id in &functions {
+            let output = std::process::Command::new("make")
+                .current_dir(&root)
+                .args(["-n", &format!("build-{id}"), "ARTIFACTS_DIR=/artifacts"])
+                .env("CARGO_TARGET_DIR", "/cargo-target")
+                .output()
+                .expect("make runs");
+            assert!(output.status.success(), "{id}: {output:?}");
+            let plan = String::from_utf8(output.stdout).unwrap();
+            let binary = binary_of(id).unwrap();
+            assert!(
+                plan.contains(&format!(
+                    "cp \"/cargo-target/lambda/{binary}/bootstrap\" \"/artifacts/bootstrap\""
+                )),
+                "{id}: {plan}"
+            );
+            assert!(plan.contains("--disable-optimizations"), "{plan}");
+            let words: Vec<&str> = plan.split_whitespace().collect();
+            let packages: Vec<&str> = words
+                .windows(2)
+                .filter(|pair| pair[0] == "--package")
+                .map(|pair| pair[1])
+                .collect();
+            for other in &functions {
+                let crate_name = binary_of(other).unwrap();
+                assert!(
+                    packages.contains(&crate_name.as_str()),
+                    "{id} does not build {other}: {plan}"
+                );
+            }
+        }
     }
 
     /// The parts of template.yaml an operator relies on when something breaks, kept
