@@ -92,17 +92,7 @@ pub async fn invoke(
     let mut cors_headers = http::HeaderMap::new();
     cors::decorate(&req, &config.cors_allowed_origins, &mut cors_headers);
 
-    let hub = Arc::new(sentry::Hub::new_from_top(sentry::Hub::main()));
-    hub.configure_scope(|scope| {
-        scope.set_tag("function", function);
-        scope.set_tag("request_id", &id);
-    });
-    let transaction = sentry::start_transaction(sentry::TransactionContext::new(
-        &format!("{method} {path}"),
-        "http.server",
-    ));
-    hub.configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
-
+    let traced = Traced::begin(function, &id, &format!("{method} {path}"), "http.server");
     let matched = MatchedRoute::default();
     req.extensions_mut().insert(matched.clone());
     let span = tracing::info_span!(
@@ -114,38 +104,22 @@ pub async fn invoke(
         route = tracing::field::Empty,
         actor = tracing::field::Empty,
     );
-    let outcome = AssertUnwindSafe(handler.call(req))
-        .catch_unwind()
-        .bind_hub(hub.clone());
-    let outcome = tracing::Instrument::instrument(outcome, span.clone()).await;
-
-    let mut response = match outcome {
-        Ok(Ok(response)) => response,
-        Ok(Err(err)) => {
+    let mut response = match traced.run(&span, handler.call(req)).await {
+        Some(Ok(response)) => response,
+        Some(Err(err)) => {
             if err.is_server_error() {
                 let _entered = span.enter();
                 tracing::error!(error = %err, source = ?std::error::Error::source(&err), "request failed");
-                hub.capture_error(&err);
+                traced.hub.capture_error(&err);
             }
             err.to_response()
         }
-        // The panic hook has already reported the panic (with its message) to Sentry.
-        Err(_) => {
-            let _entered = span.enter();
-            tracing::error!("handler panicked");
-            Error::internal("handler panicked").to_response()
-        }
+        None => Error::internal("handler panicked").to_response(),
     };
     if let Some(route) = matched.0.lock().ok().and_then(|slot| slot.clone()) {
-        transaction.set_name(&route);
+        traced.transaction.set_name(&route);
     }
-    transaction.set_status(if response.status().is_server_error() {
-        sentry::protocol::SpanStatus::InternalError
-    } else {
-        sentry::protocol::SpanStatus::Ok
-    });
-    // Inside the request's hub: finishing applies the current scope (tags, user) to it.
-    sentry::Hub::run(hub.clone(), || transaction.finish());
+    traced.finish(response.status().is_server_error());
 
     let headers = response.headers_mut();
     for (name, value) in &cors_headers {
@@ -226,50 +200,74 @@ where
     F: Fn(serde_json::Value) -> Fut,
     Fut: Future<Output = Result<serde_json::Value>>,
 {
-    let hub = Arc::new(sentry::Hub::new_from_top(sentry::Hub::main()));
-    hub.configure_scope(|scope| {
-        scope.set_tag("function", function);
-        scope.set_tag("request_id", request_id);
-    });
     let source = event_source(&payload);
-    let transaction = sentry::start_transaction(sentry::TransactionContext::new(
-        &format!("{function} {source}"),
-        if source == "aws:sqs" {
-            "queue.process"
-        } else {
-            "function.aws"
-        },
-    ));
-    hub.configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+    let op = if source == "aws:sqs" {
+        "queue.process"
+    } else {
+        "function.aws"
+    };
+    let traced = Traced::begin(function, request_id, &format!("{function} {source}"), op);
     let span = tracing::info_span!("invocation", function, request_id, source);
-    let outcome = AssertUnwindSafe(handler(payload))
-        .catch_unwind()
-        .bind_hub(hub.clone());
-    let result = match tracing::Instrument::instrument(outcome, span.clone()).await {
-        Ok(result) => {
+    let result = match traced.run(&span, handler(payload)).await {
+        Some(result) => {
             if let Err(err) = &result {
                 let _entered = span.enter();
                 tracing::error!(error = %err, "invocation failed");
-                hub.capture_error(err);
+                traced.hub.capture_error(err);
             }
             result
         }
-        // The panic hook has already reported the panic (with its message) to Sentry.
-        Err(_) => {
-            let _entered = span.enter();
-            tracing::error!("handler panicked");
-            Err(Error::internal("handler panicked"))
-        }
+        None => Err(Error::internal("handler panicked")),
     };
-    transaction.set_status(if result.is_ok() {
-        sentry::protocol::SpanStatus::Ok
-    } else {
-        sentry::protocol::SpanStatus::InternalError
-    });
-    // Inside the request's hub: finishing applies the current scope (tags, user) to it.
-    sentry::Hub::run(hub.clone(), || transaction.finish());
+    traced.finish(result.is_err());
     telemetry::flush().await;
     result
+}
+
+/// One invocation as Sentry sees it, HTTP or event alike: a hub of its own tagged
+/// with the function and the request id, and a transaction as its span.
+struct Traced {
+    hub: Arc<sentry::Hub>,
+    transaction: sentry::Transaction,
+}
+
+impl Traced {
+    fn begin(function: &str, request_id: &str, name: &str, op: &str) -> Self {
+        let hub = Arc::new(sentry::Hub::new_from_top(sentry::Hub::main()));
+        hub.configure_scope(|scope| {
+            scope.set_tag("function", function);
+            scope.set_tag("request_id", request_id);
+        });
+        let transaction = sentry::start_transaction(sentry::TransactionContext::new(name, op));
+        hub.configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        Self { hub, transaction }
+    }
+
+    /// Runs the handler's work in this hub and `span`; `None` when it panicked. The
+    /// panic hook has already reported the panic, with its message, to Sentry.
+    async fn run<T>(&self, span: &tracing::Span, work: impl Future<Output = T>) -> Option<T> {
+        let outcome = AssertUnwindSafe(work)
+            .catch_unwind()
+            .bind_hub(self.hub.clone());
+        let outcome = tracing::Instrument::instrument(outcome, span.clone()).await;
+        if outcome.is_err() {
+            let _entered = span.enter();
+            tracing::error!("handler panicked");
+        }
+        outcome.ok()
+    }
+
+    /// Finishes the transaction inside the invocation's hub, which applies its scope
+    /// (tags, user) to it.
+    fn finish(self, failed: bool) {
+        self.transaction.set_status(if failed {
+            sentry::protocol::SpanStatus::InternalError
+        } else {
+            sentry::protocol::SpanStatus::Ok
+        });
+        let Self { hub, transaction } = self;
+        sentry::Hub::run(hub, || transaction.finish());
+    }
 }
 
 /// `aws:sqs` for a queue batch, an EventBridge event's `source` (`aws.events` for a
