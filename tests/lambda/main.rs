@@ -16,11 +16,14 @@
 //!   503 with `Retry-After`, the login limiter open or closed as configured, and the
 //!   same processes caching again once it is back;
 //! - settings stored in Secrets Manager (`BIANXIAN_SECRETS_ARN`) are read at cold
-//!   start, and a secret that cannot be read stops the start-up with a clear message.
+//!   start, and a secret that cannot be read stops the start-up with a clear message;
+//! - mail-send, fed from a real queue, sends every mail once through SES throttling,
+//!   SQS redelivery and a worker killed mid-batch (`outbox_drill`).
 //!
 //! The binaries must be built (`cargo build -p content-api -p mail-send -p auth -p
 //! payment-webhook`); scripts/test does so.
 
+mod outbox_drill;
 mod runtime_api;
 mod tcp_proxy;
 

@@ -222,6 +222,20 @@ impl Function {
     }
 
     pub async fn invoke_as(&self, id: &str, event: Value) -> Outcome {
+        let rx = self.hand_over(id, event);
+        match tokio::time::timeout(Duration::from_secs(60), rx).await {
+            Ok(Ok(outcome)) => outcome,
+            _ => panic!(
+                "{} did not answer invocation {id}; its output:\n{}",
+                self.name,
+                self.logs().join("\n")
+            ),
+        }
+    }
+
+    /// Hands the function one event without waiting: the answer, if one comes, arrives
+    /// on the receiver.
+    pub fn hand_over(&self, id: &str, event: Value) -> oneshot::Receiver<Outcome> {
         let (tx, rx) = oneshot::channel();
         self.api
             .waiting
@@ -232,14 +246,13 @@ impl Function {
             .events
             .send((id.to_owned(), event))
             .expect("the Runtime API is serving");
-        match tokio::time::timeout(Duration::from_secs(60), rx).await {
-            Ok(Ok(outcome)) => outcome,
-            _ => panic!(
-                "{} did not answer invocation {id}; its output:\n{}",
-                self.name,
-                self.logs().join("\n")
-            ),
-        }
+        rx
+    }
+
+    /// Ends the process at once (SIGKILL), as Lambda ends a sandbox that timed out or
+    /// ran out of memory: nothing in it gets to finish or clean up.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("the function is killed");
     }
 
     /// Every line the process wrote so far, stdout and stderr.

@@ -1,6 +1,7 @@
-//! An HTTP relay in front of a provider (the Alipay or WeChat Pay simulator) that a
-//! test can make fail: answer 502 as an overloaded gateway does, or never answer,
-//! as a provider that times out.
+//! An HTTP relay in front of a provider (the Alipay or WeChat Pay simulator, or moto
+//! standing in for SES) that a test can make fail: answer 502 as an overloaded
+//! gateway does, refuse as a throttled AWS API does, or never answer, as a provider
+//! that times out.
 
 use std::sync::{
     Arc, Mutex,
@@ -24,6 +25,8 @@ pub enum Fault {
     /// The request goes through and the provider acts on it, but its answer is lost:
     /// the caller times out not knowing it was done.
     LoseAnswer = 3,
+    /// 429 `TooManyRequestsException`, as SES v2 answers a sender over its rate.
+    Throttle = 4,
 }
 
 pub struct FaultyUpstream {
@@ -84,6 +87,22 @@ async fn relay(
     match fault.load(Ordering::SeqCst) {
         f if f == Fault::BadGateway as u8 => {
             return answer(502, Bytes::from_static(b"Bad Gateway"));
+        }
+        f if f == Fault::Throttle as u8 => {
+            let mut refused = answer(
+                429,
+                Bytes::from_static(br#"{"message":"Maximum sending rate exceeded."}"#),
+            );
+            let headers = refused.headers_mut();
+            headers.insert(
+                "x-amzn-errortype",
+                "TooManyRequestsException".parse().expect("header"),
+            );
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                "application/json".parse().expect("header"),
+            );
+            return refused;
         }
         f if f == Fault::Hang as u8 => {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
