@@ -8,17 +8,26 @@ records, from the moment of exec:
           platform set-up, before any request),
   first - its response to that first event (init + the first request, which also
           opens the first PostgreSQL connection and Redis request).
+  peak RSS - the process's VmHWM after that response (what Lambda's memory size must
+          hold for a first request).
 Then it kills the process and starts the next one. Prints one line per run and the
 median and p90 of each. Only the Runtime API is emulated; everything the function
-talks to (PostgreSQL, the Upstash endpoint) is the real local service.
+talks to (PostgreSQL, the Upstash endpoint, moto, the payment simulators) is a real
+local service.
 
     scripts/coldstart.py BINARY 'GET /health' 20
     scripts/coldstart.py BINARY 'GET /api/articles?pagination[pageSize]=20' 20
+    scripts/coldstart.py --all BINARY_DIR 20   # every function in functions/, each
+                                               # with its invocation in first_calls()
+
+--all reads a member's and a staff member's session tokens from COLDSTART_MEMBER_TOKEN
+and COLDSTART_STAFF_TOKEN, and the media bucket from MEDIA_BUCKET.
 """
 
 import http.server
 import json
 import os
+import pathlib
 import statistics
 import subprocess
 import sys
@@ -27,7 +36,51 @@ import time
 import urllib.parse
 
 
-def api_gateway_event(route: str) -> dict:
+# Each function's first invocation: (route or event, the status a good answer has).
+# An HTTP function gets a request a reader or staff member would send; an event
+# function gets the event its source sends, shaped so that it does its usual set-up
+# and first queries without needing a queued job. `None` as the status: an event
+# function, whose answer only has to be a success.
+def first_calls(member: str, staff: str, bucket: str) -> dict:
+    as_member = {"authorization": f"Bearer {member}"}
+    as_staff = {"authorization": f"Bearer {staff}"}
+    no_records = {"Records": []}
+    return {
+        "health": ("GET /health", {}, 200),
+        "openapi": ("GET /openapi.json", {}, 200),
+        "console": ("GET /console/", {}, 200),
+        "auth": ("GET /auth/me", as_member, 200),
+        "admin": ("GET /admin/me", as_staff, 200),
+        "content-api": ("GET /api/articles?pagination[pageSize]=20&populate[0]=author"
+                        "&populate[1]=category&populate[2]=tags&sort=publishedAt:desc", {}, 200),
+        "feeds": ("GET /rss.xml", {}, 200),
+        "content-admin": ("GET /admin/articles", as_staff, 200),
+        # An unsigned notification: read, its signature checked against the
+        # provider's key (parsed at init) and refused.
+        "payment-webhook": ("POST /webhooks/alipay", {}, 400),
+        "newsletter": ("GET /newsletter/lists", {}, 200),
+        "campaigns": ("GET /admin/campaigns", as_staff, 200),
+        "commerce-api": ("GET /products", {}, 200),
+        "dashboard": ("GET /admin/dashboard", as_staff, 200),
+        "commerce-admin": ("GET /admin/orders", as_staff, 200),
+        "fallback": ("GET /no-such-page", {}, 404),
+        "scheduler": ({"source": "aws.events", "detail-type": "Scheduled Event",
+                       "detail": {}}, None, None),
+        "migrate": ({}, None, None),
+        "mail-send": (no_records, None, None),
+        "campaign-send": (no_records, None, None),
+        "webhook-send": (no_records, None, None),
+        "ses-events": ({"id": "coldstart", "source": "aws.ses", "detail-type": "Email Delivered",
+                        "detail": {"eventType": "Delivery", "mail": {"messageId": "coldstart"}}},
+                       None, None),
+        # A new object nobody uploaded through the API: looked up, then ignored.
+        "image-process": ({"source": "aws.s3", "detail-type": "Object Created",
+                           "detail": {"bucket": {"name": bucket},
+                                      "object": {"key": "uploads/coldstart.jpg"}}}, None, None),
+    }
+
+
+def api_gateway_event(route: str, headers: dict | None = None) -> dict:
     method, target = route.split(" ", 1)
     path, _, query = target.partition("?")
     raw_query = urllib.parse.quote(query, safe="=&")
@@ -36,7 +89,7 @@ def api_gateway_event(route: str) -> dict:
         "routeKey": f"{method} {path}",
         "rawPath": path,
         "rawQueryString": raw_query,
-        "headers": {"host": "localhost", "user-agent": "coldstart"},
+        "headers": {"host": "localhost", "user-agent": "coldstart", **(headers or {})},
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "coldstart",
@@ -101,7 +154,8 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         if "/response" in self.path:
             cls.response = time.perf_counter() - cls.started
             try:
-                cls.status = json.loads(body).get("statusCode")
+                answer = json.loads(body)
+                cls.status = answer.get("statusCode", "ok") if isinstance(answer, dict) else "ok"
             except ValueError:
                 cls.status = "unreadable"
         else:
@@ -135,15 +189,27 @@ def one_run(binary: str) -> tuple:
     RuntimeApi.started = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
+    peak = None
     try:
         if not RuntimeApi.done.wait(30):
             sys.exit(f"{binary} did not answer within 30 s")
+        peak = peak_rss_mib(process.pid)
     finally:
         process.kill()
         process.wait()
         server.shutdown()
         server.server_close()
-    return RuntimeApi.first_next, RuntimeApi.response, RuntimeApi.status
+    return RuntimeApi.first_next, RuntimeApi.response, RuntimeApi.status, peak
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    try:
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def summary(name: str, values: list) -> str:
@@ -152,21 +218,43 @@ def summary(name: str, values: list) -> str:
     return f"{name} median {statistics.median(values) * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms"
 
 
+def measure(name: str, binary: str, event: dict, expected, runs: int) -> str:
+    RuntimeApi.event = json.dumps(event).encode()
+    inits, firsts, peaks = [], [], []
+    for run in range(runs):
+        init, first, status, peak = one_run(binary)
+        if status != (expected if expected is not None else "ok"):
+            sys.exit(f"{name}, run {run + 1}: the function answered {status}")
+        inits.append(init)
+        firsts.append(first)
+        if peak is not None:
+            peaks.append(peak)
+        print(f"{name} run {run + 1}: init {init * 1000:.1f} ms, first response {first * 1000:.1f} ms")
+    rss = f"; peak RSS {max(peaks):.1f} MiB" if peaks else ""
+    return f"{summary('init', inits)}; {summary('first response', firsts)}{rss}"
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--all":
+        directory, runs = pathlib.Path(sys.argv[2]), int(sys.argv[3])
+        calls = first_calls(os.environ["COLDSTART_MEMBER_TOKEN"],
+                            os.environ["COLDSTART_STAFF_TOKEN"], os.environ["MEDIA_BUCKET"])
+        crates = sorted(p.parent.name for p in pathlib.Path("functions").glob("*/Cargo.toml"))
+        missing = [name for name in crates if name not in calls]
+        if missing:
+            sys.exit(f"no first call for {', '.join(missing)}: add it to first_calls()")
+        for name in crates:
+            call, headers, expected = calls[name]
+            event = api_gateway_event(call, headers) if isinstance(call, str) else call
+            print(f"coldstart {name}: " + measure(name, str(directory / name), event, expected, runs),
+                  flush=True)
+        return
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     binary, route, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    RuntimeApi.event = json.dumps(api_gateway_event(route)).encode()
-    inits, firsts = [], []
-    for run in range(runs):
-        init, first, status = one_run(binary)
-        if status != 200:
-            sys.exit(f"run {run + 1}: the function answered {status}")
-        inits.append(init)
-        firsts.append(first)
-        print(f"run {run + 1}: init {init * 1000:.1f} ms, first response {first * 1000:.1f} ms")
     name = os.path.basename(binary)
-    print(f"{name} {route}: {summary('init', inits)}; {summary('first response', firsts)}")
+    line = measure(name, binary, api_gateway_event(route), 200, runs)
+    print(f"{name} {route}: {line}")
 
 
 if __name__ == "__main__":
