@@ -166,6 +166,26 @@ async fn assert_each_sent_once(stack: &TestStack, recipients: &[String]) {
     }
 }
 
+/// Receives `count` messages, hands them to `worker` as one batch and settles them as
+/// the event source mapping would: none may come back.
+async fn deliver(worker: &Function, source: &EventSource, count: usize) {
+    let (event, handles) = source.receive(count, 30).await;
+    let answer = worker.invoke(event).await.response();
+    assert!(
+        source.settle(&handles, &answer).await.is_empty(),
+        "{answer}"
+    );
+}
+
+async fn assert_sent_after(stack: &TestStack, ids: &[i64], attempts: i32) {
+    let rows = rows(stack, ids).await;
+    assert!(
+        rows.iter()
+            .all(|(status, n)| status == "sent" && *n == attempts),
+        "{rows:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mail_survives_ses_throttling_redelivery_and_a_worker_killed_mid_batch() {
     // No mail queue in the stack itself: its in-process consumer and sweeper would
@@ -217,12 +237,12 @@ async fn mail_survives_ses_throttling_redelivery_and_a_worker_killed_mid_batch()
     // SES takes mail again; SQS redelivers the five once they are visible again.
     ses.set(Fault::None);
     let (event, handles) = source.receive(5, 30).await;
+    let records = event["Records"].as_array().expect("records");
     assert!(
-        event["Records"]
-            .as_array()
-            .unwrap()
+        records
             .iter()
-            .all(|r| r["attributes"]["ApproximateReceiveCount"] == "2")
+            .all(|r| r["attributes"]["ApproximateReceiveCount"] == "2"),
+        "{event}"
     );
     let answer = worker.invoke(event).await.response();
     assert!(
@@ -231,19 +251,9 @@ async fn mail_survives_ses_throttling_redelivery_and_a_worker_killed_mid_batch()
     );
     // A duplicate message (SQS delivers at least once) sends nothing more.
     source.send(&json!({ "jobId": ids[0] })).await;
-    let (event, handles) = source.receive(1, 30).await;
-    let answer = worker.invoke(event).await.response();
-    assert!(
-        source.settle(&handles, &answer).await.is_empty(),
-        "{answer}"
-    );
+    deliver(&worker, &source, 1).await;
     assert_each_sent_once(&stack, &first).await;
-    assert!(
-        rows(&stack, &ids)
-            .await
-            .iter()
-            .all(|r| r == &("sent".to_owned(), 2))
-    );
+    assert_sent_after(&stack, &ids, 2).await;
 
     // SES stops answering and the worker is killed mid-batch, its rows claimed.
     let second = recipients(4);
@@ -270,12 +280,7 @@ async fn mail_survives_ses_throttling_redelivery_and_a_worker_killed_mid_batch()
     // SQS redelivers the batch to a new sandbox: the rows are claimed by the dead
     // worker, so nothing is sent on their behalf yet.
     let worker = Function::start("mail-send", &env).await;
-    let (event, handles) = source.receive(4, 30).await;
-    let answer = worker.invoke(event).await.response();
-    assert!(
-        source.settle(&handles, &answer).await.is_empty(),
-        "{answer}"
-    );
+    deliver(&worker, &source, 4).await;
     for to in &second {
         assert!(
             stack.sent_mail(to).await.is_empty(),
@@ -298,17 +303,7 @@ async fn mail_survives_ses_throttling_redelivery_and_a_worker_killed_mid_batch()
         .await
         .response();
     assert_eq!(sweep["requeued"], 4, "{sweep}");
-    let (event, handles) = source.receive(4, 30).await;
-    let answer = worker.invoke(event).await.response();
-    assert!(
-        source.settle(&handles, &answer).await.is_empty(),
-        "{answer}"
-    );
+    deliver(&worker, &source, 4).await;
     assert_each_sent_once(&stack, &second).await;
-    assert!(
-        rows(&stack, &ids)
-            .await
-            .iter()
-            .all(|r| r == &("sent".to_owned(), 2))
-    );
+    assert_sent_after(&stack, &ids, 2).await;
 }
