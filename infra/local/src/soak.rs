@@ -434,8 +434,7 @@ pub async fn check(
                         (SELECT count(*) FROM mail_outbox),
                         (SELECT count(*) FROM campaign_messages WHERE status <> 'sent'),
                         (SELECT count(*) FROM campaign_messages),
-                        (SELECT count(*) FROM mail_outbox WHERE template = 'receipt'),
-                        (SELECT count(DISTINCT variables) FROM mail_outbox WHERE template = 'receipt')",
+                        (SELECT count(*) FROM mail_outbox WHERE template = 'receipt')",
                 &[
                     (&outcome.paid, Type::TEXT_ARRAY),
                     (&outcome.signed_up, Type::TEXT_ARRAY),
@@ -448,13 +447,14 @@ pub async fn check(
         let (recipients, confirmations, sent, mails) = (count(2), count(3), count(4), count(5));
         let (campaign_left, campaign) = (count(6), count(7));
         // A grant cannot be doubled (one per order by a unique index), a receipt could.
-        let (receipts, distinct_receipts) = (count(8), count(9));
+        // Receipts are written in the grant's transaction; a sent one forgets its
+        // variables (the order among them), so they are counted, not told apart.
+        let receipts = count(8);
         let ordered = outcome.paid.len() as i64;
         let signed_up = outcome.signed_up.len() as i64;
         let whole = ordered > 0
             && signed_up > 0
             && receipts == ordered
-            && distinct_receipts == ordered
             && paid == ordered
             && granted == ordered
             && recipients == signed_up
@@ -464,7 +464,7 @@ pub async fn check(
         if whole || Instant::now() > until {
             let findings = vec![
                 format!(
-                    "orders paid at the simulator: {ordered}; paid here: {paid}; granted exactly once: {granted}; receipts: {receipts} ({distinct_receipts} different)"
+                    "orders paid at the simulator: {ordered}; paid here: {paid}; granted exactly once: {granted}; receipts: {receipts}"
                 ),
                 format!(
                     "sign-ups: {signed_up}; with one confirmation mail: {recipients} ({confirmations} mails)"
