@@ -69,6 +69,11 @@ def wrk_table(rows, note=""):
     return out
 
 
+def bullets(text, keep):
+    """The lines of a suite's output that `keep` accepts, as a Markdown list."""
+    return [f"- {l.strip()}" for l in text if keep(l)] + [""]
+
+
 def wrk_rows(text):
     return [m.groupdict() for m in map(WRK.match, text or []) if m]
 
@@ -159,8 +164,7 @@ def section(run, commit, suites):
                 "notifications signed as the provider signs them; each request verified, "
                 "recorded and fulfilled; then a duplicate storm (one event from every "
                 "connection), which must grant once.", ""] + wrk_table(wrk_rows(payments)) + [""]
-        out += [f"- {l.strip()}" for l in payments
-                if l.startswith(("storm order", "fulfilled in all", "  orders fulfilled"))] + [""]
+        out += bullets(payments, lambda l: l.startswith(("storm order", "fulfilled in all", "  orders fulfilled")))
 
     mail = lines(run, "mail") or []
     if mail:
@@ -169,13 +173,13 @@ def section(run, commit, suites):
                 f"`scripts/bench mail`: a campaign to {subscribers} confirmed subscribers started and "
                 "fanned out into moto's SQS, then sent by campaign-send in a process of its own "
                 "to moto's SES (moto, one Python process, is the bound).", ""]
-        out += [f"- {l.strip()}" for l in mail
-                if re.match(r"^(seeded|recipients|queued|fan|started|sent:|failed:|CPU|moto)", l.strip())] + [""]
+        out += bullets(mail, lambda l: re.match(
+            r"^(seeded|recipients|queued|fan|started|sent:|failed:|CPU|moto)", l.strip()))
 
     images = lines(run, "images") or []
     if images:
         out += ["### Image processing", "", "`scripts/bench images`:", ""]
-        out += [f"- {l.strip()}" for l in images if l.strip() and not l.startswith("==>")] + [""]
+        out += bullets(images, lambda l: l.strip() and not l.startswith("==>"))
 
     soak = lines(run, "soak") or []
     if soak:
