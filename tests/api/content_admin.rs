@@ -7,26 +7,7 @@ use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// Sends a request with an optional credential and body: (status, JSON body or null).
-pub(crate) async fn call(
-    stack: &TestStack,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = match token {
-        Some(token) => stack.authed(method, path, token),
-        None => stack.http.request(method, stack.url(path)),
-    };
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+pub(crate) use bianxian_e2e::call;
 
 /// Creates a draft as `token` and returns its documentId.
 pub(crate) async fn draft(stack: &TestStack, token: &str, data: Value) -> String {

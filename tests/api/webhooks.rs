@@ -3,16 +3,13 @@
 //! handler to a real HTTP receiver run by the test, signed so `verify` accepts them,
 //! retried after a failure, sent once however often SQS repeats itself.
 
-use std::{
-    convert::Infallible,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU16, Ordering},
-    },
-    time::Duration,
-};
+use std::time::Duration;
 
-use bianxian_e2e::{StackOptions, TestStack, spawn_stack, spawn_stack_with};
+use bianxian_e2e::{
+    StackOptions, TestStack,
+    receiver::{Received, Receiver},
+    spawn_stack, spawn_stack_with,
+};
 use content::{
     outgoing_webhooks::{
         self as webhooks, DEFAULT_TOLERANCE, Event, MAX_ATTEMPTS, VerifyError, verify,
@@ -20,14 +17,10 @@ use content::{
     write::schedule::publish_due,
 };
 use futures_util::future::join_all;
-use http_body_util::{BodyExt, Full};
-use hyper::{Request, Response, body::Incoming, server::conn::http1, service::service_fn};
-use hyper_util::rt::TokioIo;
 use identity::access::Role;
 use platform::outbox::Delivery;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::content_admin::{call, draft};
 
@@ -38,116 +31,6 @@ const ALL_EVENTS: [&str; 5] = [
     "entry.publish",
     "entry.unpublish",
 ];
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    event: String,
-    delivery: String,
-    signature: String,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-}
-
-/// A webhook receiver on a free port: records every request and answers with the
-/// status the test sets (a 3xx points at `/elsewhere`).
-struct Receiver {
-    url: String,
-    requests: Arc<Mutex<Vec<Received>>>,
-    status: Arc<AtomicU16>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Receiver {
-    async fn start(status: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/hooks/revalidate", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let status = Arc::new(AtomicU16::new(status));
-        let (log, answer) = (requests.clone(), status.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (log, answer) = (log.clone(), answer.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: Request<Incoming>| {
-                        let (log, answer) = (log.clone(), answer.clone());
-                        async move {
-                            let header = |name: &str| {
-                                req.headers()
-                                    .get(name)
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or_default()
-                                    .to_owned()
-                            };
-                            let (event, delivery, signature) = (
-                                header("x-bianxian-event"),
-                                header("x-bianxian-delivery"),
-                                header("x-bianxian-signature"),
-                            );
-                            let body = req.into_body().collect().await.unwrap().to_bytes();
-                            log.lock().unwrap().push(Received {
-                                event,
-                                delivery,
-                                signature,
-                                body: body.to_vec(),
-                            });
-                            let mut response = Response::new(Full::new(hyper::body::Bytes::new()));
-                            *response.status_mut() =
-                                hyper::StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap();
-                            response
-                                .headers_mut()
-                                .insert("location", "/elsewhere".parse().unwrap());
-                            Ok::<_, Infallible>(response)
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Self {
-            url,
-            requests,
-            status,
-            task,
-        }
-    }
-
-    fn answer(&self, status: u16) {
-        self.status.store(status, Ordering::SeqCst);
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// Waits until at least `count` requests arrived (10 s at most).
-    async fn wait_for(&self, count: usize) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let received = self.received();
-            if received.len() >= count || tokio::time::Instant::now() > deadline {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 async fn publish(stack: &TestStack, token: &str, id: &str) {
     let path = format!("/admin/articles/{id}/publish");

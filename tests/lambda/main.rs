@@ -17,11 +17,13 @@
 //!   same processes caching again once it is back;
 //! - settings stored in Secrets Manager (`BIANXIAN_SECRETS_ARN`) are read at cold
 //!   start, and a secret that cannot be read stops the start-up with a clear message;
-//! - mail-send, fed from a real queue, sends every mail once through SES throttling,
-//!   SQS redelivery and a worker killed mid-batch (`outbox_drill`).
+//! - mail-send, campaign-send and webhook-send, fed from a real queue, send once
+//!   through SES throttling or a failing receiver, SQS redelivery and a worker killed
+//!   mid-batch; a campaign mail the dead worker had in flight is counted failed,
+//!   never sent twice (`outbox_drill`).
 //!
-//! The binaries must be built (`cargo build -p content-api -p mail-send -p auth -p
-//! payment-webhook`); scripts/test does so.
+//! The binaries must be built (`cargo build -p content-api -p mail-send -p
+//! campaign-send -p webhook-send -p auth -p payment-webhook`); scripts/test does so.
 
 mod outbox_drill;
 mod runtime_api;

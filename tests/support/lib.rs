@@ -24,7 +24,9 @@ use mail::{MailConsumer, Sender};
 use platform::{Platform, config::Config, runtime::Handler};
 use tokio::{net::TcpListener, task::JoinHandle};
 
+pub mod campaigns;
 mod faults;
+pub mod receiver;
 mod sentry_ingest;
 pub use faults::{Fault, FaultyUpstream};
 pub use sentry_ingest::{Envelopes, fake_sentry};
@@ -730,4 +732,28 @@ pub async fn closed_port() -> SocketAddr {
 pub async fn json(response: reqwest::Response) -> serde_json::Value {
     let text = response.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Sends a request with an optional credential and body: (status, JSON body or null).
+pub async fn call(
+    stack: &TestStack,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut request = match token {
+        Some(token) => stack.authed(method, path, token),
+        None => stack.http.request(method, stack.url(path)),
+    };
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
