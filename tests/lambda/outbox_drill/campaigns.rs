@@ -54,13 +54,7 @@ async fn a_campaign_survives_ses_throttling_redelivery_and_a_worker_killed_mid_g
     drill.source.send(&group(first)).await;
     let worker = drill.worker().await;
     drill.relay.set(Fault::Throttle);
-    let (event, handles) = drill.source.receive(1, 2).await;
-    let answer = worker.invoke(event).await.response();
-    assert_eq!(
-        drill.source.settle(&handles, &answer).await.len(),
-        1,
-        "{answer}"
-    );
+    assert_eq!(drill.run_batch(&worker, 1, 2).await.1.len(), 1);
     drill.assert_rows(first, "pending", 1).await;
 
     // SES takes mail again and SQS redelivers the group; a duplicate sends nothing.

@@ -67,13 +67,7 @@ async fn mail_survives_ses_throttling_redelivery_and_a_worker_killed_mid_batch()
     let ids = enqueue(&stack, &drill.source, &first).await;
     let worker = drill.worker().await;
     drill.relay.set(Fault::Throttle);
-    let (event, handles) = drill.source.receive(5, 2).await;
-    let answer = worker.invoke(event).await.response();
-    assert_eq!(
-        drill.source.settle(&handles, &answer).await.len(),
-        5,
-        "{answer}"
-    );
+    assert_eq!(drill.run_batch(&worker, 5, 2).await.1.len(), 5);
     drill.assert_rows(&ids, "pending", 1).await;
     for to in &first {
         assert!(stack.sent_mail(to).await.is_empty(), "{to}");
@@ -81,18 +75,14 @@ async fn mail_survives_ses_throttling_redelivery_and_a_worker_killed_mid_batch()
 
     // SES takes mail again; SQS redelivers the five once they are visible again.
     drill.relay.set(Fault::None);
-    let (event, handles) = drill.source.receive(5, 30).await;
+    let (event, back) = drill.run_batch(&worker, 5, 30).await;
+    assert!(back.is_empty(), "{back:?}");
     let records = event["Records"].as_array().expect("records");
     assert!(
         records
             .iter()
             .all(|r| r["attributes"]["ApproximateReceiveCount"] == "2"),
         "{event}"
-    );
-    let answer = worker.invoke(event).await.response();
-    assert!(
-        drill.source.settle(&handles, &answer).await.is_empty(),
-        "{answer}"
     );
     // A duplicate message (SQS delivers at least once) sends nothing more.
     drill.source.send(&json!({ "jobId": ids[0] })).await;

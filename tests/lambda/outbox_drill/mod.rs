@@ -192,15 +192,25 @@ impl<'a> Drill<'a> {
         );
     }
 
-    /// Receives `count` messages, hands them to `worker` as one batch and settles
-    /// them as the event source mapping would: none may come back.
+    /// Receives `count` messages (hidden for `visibility` seconds), hands them to
+    /// `worker` as one batch and settles them as the event source mapping would.
+    /// Answers the event and the records handed back.
+    async fn run_batch(
+        &self,
+        worker: &Function,
+        count: usize,
+        visibility: i32,
+    ) -> (Value, Vec<String>) {
+        let (event, handles) = self.source.receive(count, visibility).await;
+        let answer = worker.invoke(event.clone()).await.response();
+        let back = self.source.settle(&handles, &answer).await;
+        (event, back)
+    }
+
+    /// A batch of `count` messages none of which may come back.
     async fn deliver(&self, worker: &Function, count: usize) {
-        let (event, handles) = self.source.receive(count, 30).await;
-        let answer = worker.invoke(event).await.response();
-        assert!(
-            self.source.settle(&handles, &answer).await.is_empty(),
-            "{answer}"
-        );
+        let (event, back) = self.run_batch(worker, count, 30).await;
+        assert!(back.is_empty(), "{back:?} of {event}");
     }
 
     /// Hands `messages` messages to a new sandbox while the far side hangs, and
