@@ -3,7 +3,7 @@
 //! unsubscribes; a welcome on a new member; a mail after a paid order. Time is
 //! moved by rewriting the rows' timestamps, as if the minutes had passed.
 
-use bianxian_e2e::{SentMail, TestStack, random_suffix, spawn_stack};
+use bianxian_e2e::{SentMail, TestStack, create, random_suffix, spawn_stack};
 use identity::access::Role;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -21,16 +21,7 @@ async fn template(stack: &TestStack, admin: &str, name: &str, subject: &str) -> 
         "html": "<p>{{ subscriber.name }}，{{ automation.name }}</p>",
         "text": "{{ subscriber.name }}，{{ automation.name }}",
     } });
-    let (status, created) = call(
-        stack,
-        Method::POST,
-        "/admin/templates",
-        Some(admin),
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    created["data"]["documentId"].as_str().unwrap().to_owned()
+    create(stack, admin, "/admin/templates", body).await
 }
 
 async fn automation(stack: &TestStack, admin: &str, body: Value) -> String {
@@ -113,15 +104,7 @@ async fn a_welcome_series_goes_step_by_step_once_and_stops_for_who_unsubscribes(
     }
     let admin = stack.staff_token(Role::Admin).await;
     let list = json!({ "data": { "name": "产品更新", "visibility": "public", "optin": "single" } });
-    let (_, list) = call(
-        &stack,
-        Method::POST,
-        "/admin/lists",
-        Some(&admin),
-        Some(list),
-    )
-    .await;
-    let list = list["data"]["documentId"].as_str().unwrap().to_owned();
+    let list = create(&stack, &admin, "/admin/lists", list).await;
     let first = template(&stack, &admin, "欢迎 1", "欢迎加入").await;
     let second = template(&stack, &admin, "欢迎 2", "第二封：入门指南").await;
     // Wrong automations are 400s.

@@ -3,9 +3,9 @@
 //! subscribers who match; rules that are not rules, and values that look like
 //! SQL, change nothing but the answer.
 
-use bianxian_e2e::{random_suffix, spawn_stack};
+use bianxian_e2e::{campaigns::import_confirmed, create, random_suffix, spawn_stack};
 use identity::access::Role;
-use reqwest::{Method, StatusCode, header};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::content_admin::call;
@@ -14,15 +14,8 @@ use crate::content_admin::call;
 async fn a_segment_narrows_a_campaign_to_the_subscribers_who_match() {
     let stack = spawn_stack().await;
     let admin = stack.staff_token(Role::Admin).await;
-    let (_, list) = call(
-        &stack,
-        Method::POST,
-        "/admin/lists",
-        Some(&admin),
-        Some(json!({ "data": { "name": "每周精选", "visibility": "public", "optin": "double" } })),
-    )
-    .await;
-    let list = list["data"]["documentId"].as_str().unwrap().to_owned();
+    let list = json!({ "data": { "name": "每周精选", "visibility": "public", "optin": "double" } });
+    let list = create(&stack, &admin, "/admin/lists", list).await;
     let suffix = random_suffix();
     let email = |who: &str| format!("{who}-{suffix}@example.com");
     let csv = format!(
@@ -32,18 +25,7 @@ async fn a_segment_narrows_a_campaign_to_the_subscribers_who_match() {
         email("bj"),
         email("none")
     );
-    let imported = stack
-        .authed(
-            Method::POST,
-            &format!("/admin/subscribers/import?lists={list}&preconfirm=true"),
-            &admin,
-        )
-        .header(header::CONTENT_TYPE, "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imported.status(), StatusCode::OK);
+    import_confirmed(&stack, &admin, &list, csv).await;
 
     let preview = |rules: Value| {
         let (stack, admin) = (&stack, admin.clone());

@@ -3,7 +3,7 @@
 //! through the mail outbox to moto; without the scope, to a suppressed address or
 //! with a wrong body, refused with a 4xx and nothing queued.
 
-use bianxian_e2e::{random_suffix, spawn_stack};
+use bianxian_e2e::{create, random_suffix, spawn_stack};
 use identity::access::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -26,16 +26,7 @@ async fn a_mail_send_token_sends_a_stored_template_with_data_once() {
         "html": "<p>{{ subscriber.name or '你好' }}，订单 {{ data.order }} 共 {{ data.items | length }} 件。</p>",
         "text": "订单 {{ data.order }}：{% for item in data.items %}{{ item }} {% endfor %}",
     } });
-    let (status, template) = call(
-        &stack,
-        Method::POST,
-        "/admin/templates",
-        Some(&admin),
-        Some(template),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{template}");
-    let template = template["data"]["documentId"].as_str().unwrap().to_owned();
+    let template = create(&stack, &admin, "/admin/templates", template).await;
 
     let email = format!("buyer-{}@example.com", random_suffix());
     let body = json!({ "data": { "template": template, "email": email,

@@ -7,7 +7,23 @@ use identity::access::Role;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::{SentMail, StackOptions, TestStack, call, random_suffix, spawn_stack_with};
+use crate::{SentMail, StackOptions, TestStack, call, create, random_suffix, spawn_stack_with};
+
+/// Imports `csv` (`email,name[,attributes]`) into `list` as confirmed subscribers.
+pub async fn import_confirmed(stack: &TestStack, admin: &str, list: &str, csv: String) {
+    let imported = stack
+        .authed(
+            Method::POST,
+            &format!("/admin/subscribers/import?lists={list}&preconfirm=true"),
+            admin,
+        )
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(imported.status(), StatusCode::OK);
+}
 
 pub struct Setup {
     pub stack: TestStack,
@@ -30,15 +46,7 @@ pub async fn setup(recipients: usize, env: Vec<(&'static str, String)>) -> Optio
     }
     let admin = stack.staff_token(Role::Admin).await;
     let body = json!({ "data": { "name": "每周精选", "visibility": "public", "optin": "double" } });
-    let (_, list) = call(
-        &stack,
-        Method::POST,
-        "/admin/lists",
-        Some(&admin),
-        Some(body),
-    )
-    .await;
-    let list = list["data"]["documentId"].as_str().unwrap().to_owned();
+    let list = create(&stack, &admin, "/admin/lists", body).await;
     let suffix = random_suffix();
     let mut csv = String::from("email,name\n");
     let addresses: Vec<String> = (0..recipients)
@@ -47,33 +55,14 @@ pub async fn setup(recipients: usize, env: Vec<(&'static str, String)>) -> Optio
     for (i, email) in addresses.iter().enumerate() {
         csv.push_str(&format!("{email},读者{i}\n"));
     }
-    let imported = stack
-        .authed(
-            Method::POST,
-            &format!("/admin/subscribers/import?lists={list}&preconfirm=true"),
-            &admin,
-        )
-        .header(header::CONTENT_TYPE, "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imported.status(), StatusCode::OK);
+    import_confirmed(&stack, &admin, &list, csv).await;
     let template = json!({ "data": {
         "name": "周报",
         "subject": "{{ subscriber.name }}，本周精选",
         "html": "<p>{{ subscriber.name }}，你好</p><p><a href=\"https://example.com/articles/1?from=mail&amp;n=1\">读全文</a></p>",
         "text": "{{ subscriber.name }}，你好",
     } });
-    let (_, template) = call(
-        &stack,
-        Method::POST,
-        "/admin/templates",
-        Some(&admin),
-        Some(template),
-    )
-    .await;
-    let template = template["data"]["documentId"].as_str().unwrap().to_owned();
+    let template = create(&stack, &admin, "/admin/templates", template).await;
     Some(Setup {
         stack,
         admin,

@@ -757,3 +757,14 @@ pub async fn call(
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// Creates a resource through the admin API (`POST path` with `body`) and answers
+/// its documentId; any answer but 201 fails the test.
+pub async fn create(stack: &TestStack, token: &str, path: &str, body: serde_json::Value) -> String {
+    let (status, created) = call(stack, reqwest::Method::POST, path, Some(token), Some(body)).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    created["data"]["documentId"]
+        .as_str()
+        .expect("a documentId")
+        .to_owned()
+}
